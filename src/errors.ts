@@ -1,0 +1,87 @@
+/**
+ * Error classes and the catalogue of stable error codes (see docs/errors.md).
+ *
+ * Every fault a peer, a trainer or an operator can cause is an `MpcError` with a stable
+ * machine `code` and a human message that says what to fix. Messages never contain share
+ * values, keys, seeds or raw inputs.
+ *
+ * Plain API misuse by a programmer (wrong JS type, wrong length) throws TypeError/RangeError,
+ * as noble-hashes does.
+ * @module
+ */
+
+export type ErrorCode =
+  // field / encoding
+  | 'FIELD_OUT_OF_RANGE' // an element >= p in untrusted input
+  | 'FIELD_LENGTH_MISMATCH' // vectors of different lengths
+  | 'ENCODE_NOT_FINITE' // NaN or ±Infinity in an update
+  | 'ENCODE_OUT_OF_BOUND' // |value| above the clip bound while clipping is off
+  | 'ENCODE_OVERFLOW_BUDGET' // the encoding could wrap past p/2
+  // sharing
+  | 'SHARING_BAD_THRESHOLD' // t < 1, t > n, n above the maximum
+  | 'SHARING_BAD_POINTS' // duplicate or zero x, too few shares
+  | 'SHARING_INCONSISTENT' // shares do not lie on one polynomial of degree t-1
+  // wire
+  | 'WIRE_TOO_LARGE'
+  | 'WIRE_MALFORMED'
+  | 'WIRE_TRAILING_BYTES'
+  | 'WIRE_UNKNOWN_TYPE'
+  | 'WIRE_BAD_VERSION'
+  // transport
+  | 'TRANSPORT_UNKNOWN_PEER'
+  | 'TRANSPORT_BAD_SIGNATURE'
+  | 'TRANSPORT_HANDSHAKE_FAILED'
+  | 'TRANSPORT_DECRYPT_FAILED' // forged, modified, replayed or reordered frame
+  | 'TRANSPORT_PEER_TIMEOUT'
+  | 'TRANSPORT_CLOSED'
+  // protocol
+  | 'PROTOCOL_UNEXPECTED_MESSAGE'
+  | 'PROTOCOL_DUPLICATE_SENDER'
+  | 'PROTOCOL_PARAMS_MISMATCH'
+  | 'PROTOCOL_BELOW_THRESHOLD'
+  | 'PROTOCOL_BELOW_MIN_CONTRIBUTORS'
+  | 'PROTOCOL_BAD_COMMITMENT'
+  | 'PROTOCOL_BAD_SIGNATURE'
+  | 'PROTOCOL_INCONSISTENT_AGGREGATE'
+  | 'PROTOCOL_TIMEOUT'
+  | 'PROTOCOL_ABORTED'
+  // policy / config / api
+  | 'POLICY_PEER_NOT_ALLOWED'
+  | 'CONFIG_INVALID'
+  | 'API_BAD_REQUEST'
+  | 'API_UNAUTHORIZED';
+
+export class MpcError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+/** Field, encoding and sharing faults. */
+export class FieldError extends MpcError {}
+/** Decoding and size limits of untrusted bytes. */
+export class WireError extends MpcError {}
+/** Peer links: handshake, encryption, liveness. */
+export class TransportError extends MpcError {}
+/** Round protocol faults; `expected`/`found` name the mismatch where there is one. */
+export class ProtocolError extends MpcError {
+  readonly expected?: string;
+  readonly found?: string;
+  readonly culprits?: readonly string[];
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { expected?: string; found?: string; culprits?: readonly string[]; cause?: unknown } = {},
+  ) {
+    super(code, message, { cause: extra.cause });
+    if (extra.expected !== undefined) this.expected = extra.expected;
+    if (extra.found !== undefined) this.found = extra.found;
+    if (extra.culprits !== undefined) this.culprits = extra.culprits;
+  }
+}
+/** Locality policy refusals. */
+export class PolicyError extends MpcError {}
+/** Federation file, key file and command-line faults. */
+export class ConfigError extends MpcError {}
