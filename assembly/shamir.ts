@@ -15,20 +15,22 @@ import { fadd2, fadd } from './field';
 const BLOCK: u32 = 512;
 
 /**
- * Writes n share vectors of `len` elements: share x (1-based) at out + (x-1) * len * 8.
+ * Deals `len` elements starting at element `offset` of each output: share x (1-based) goes to
+ * the vector whose byte pointer is the (x-1)-th u32 of `outs`, at element `offset`.
  * `diffs` holds t-1 vectors of `len` uniform field elements (the initial differences,
  * D_k at diffs + (k-1) * len * 8); they are consumed (overwritten) and must be zeroised
  * by the caller afterwards. Requires 1 <= t <= n.
- * secret: reads `secret`, `diffs`; writes `out` (every output is a share, not the secret).
+ * secret: reads `secret`, `diffs`; writes `outs` (every output is a share, not the secret).
  */
-export function shamirDeal(secret: usize, diffs: usize, out: usize, len: u32, t: u32, n: u32): void {
+export function shamirDeal(secret: usize, diffs: usize, outs: usize, offset: u32, len: u32, t: u32, n: u32): void {
   const stride = <usize>len << 3;
+  const outOff = <usize>offset << 3;
   for (let b: u32 = 0; b < len; b += BLOCK) {
     const m = min<u32>(BLOCK, len - b);
     const base = <usize>b << 3;
     let prev = secret + base;
     for (let x: u32 = 1; x <= n; x++) {
-      const cur = out + <usize>(x - 1) * stride + base;
+      const cur = <usize>load<u32>(outs + (<usize>(x - 1) << 2)) + outOff + base;
       if (t == 1) {
         memory.copy(cur, prev, <usize>m << 3);
       } else {

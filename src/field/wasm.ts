@@ -1,0 +1,263 @@
+/**
+ * Loader and typed wrapper for the AssemblyScript field kernels (assembly/ -> build/mpc-field.wasm).
+ *
+ * Vectors live in WebAssembly linear memory as `FieldVec`s (a byte pointer and a length) so the
+ * kernels run without copying; JavaScript reads and writes them through `BigUint64Array` views
+ * that `view()` rebuilds whenever memory has grown (growth detaches old views silently).
+ * Allocation is done here, in JavaScript: the WASM module never allocates.
+ *
+ * The same module loads in Node and in browsers: pass the .wasm bytes, a compiled
+ * `WebAssembly.Module`, or a URL.
+ * @module
+ */
+import { FieldError } from '../errors.js';
+import { P } from './reference.js';
+
+/** The raw exports of build/mpc-field.wasm (assembly/index.ts). Pointers are byte offsets. */
+export interface FieldExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  fieldMul(a: bigint, b: bigint): bigint;
+  fieldAdd(a: bigint, b: bigint): bigint;
+  fieldSub(a: bigint, b: bigint): bigint;
+  vecAdd(out: number, a: number, b: number, len: number): void;
+  vecSub(out: number, a: number, b: number, len: number): void;
+  vecNeg(out: number, a: number, len: number): void;
+  vecScale(out: number, a: number, c: bigint, len: number): void;
+  vecMulAdd(acc: number, a: number, c: bigint, len: number): void;
+  vecDot(a: number, b: number, len: number): bigint;
+  vecLinComb(out: number, vecs: number, coeffs: number, k: number, len: number): void;
+  vecFirstNonCanonical(a: number, len: number): number;
+  shamirDeal(secret: number, diffs: number, outs: number, offset: number, len: number, t: number, n: number): void;
+  rejectSample(ptr: number, len: number, spare: number, spareLen: number): number;
+  encodeF32(inp: number, out: number, len: number, mult: number, scale: number, maxAbs: number): number;
+  sumSquaresF32(inp: number, len: number): number;
+  decodeF64(inp: number, out: number, len: number, invScale: number): void;
+  decodeF32(inp: number, out: number, len: number, invScale: number): void;
+}
+
+/** A vector of field elements in WASM memory. Valid until `free`d. */
+export interface FieldVec {
+  readonly ptr: number;
+  readonly length: number;
+}
+
+const PAGE = 65536;
+const ALIGN = 64; // cache line; also keeps SIMD loads aligned
+const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE; // wasm32 limit
+
+export type WasmSource = WebAssembly.Module | Uint8Array | ArrayBuffer | URL | string;
+
+/**
+ * Compiles and instantiates the field kernels.
+ * @param src - the .wasm bytes, a compiled module, or a URL / path to build/mpc-field.wasm.
+ * @example const K = await loadFieldWasm(await readFile('build/mpc-field.wasm'));
+ */
+export async function loadFieldWasm(src: WasmSource): Promise<WasmKernels> {
+  const module = await compile(src);
+  const instance = await WebAssembly.instantiate(module, {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number) {
+        throw new FieldError('FIELD_OUT_OF_RANGE', `field kernel aborted at ${line}:${col}`);
+      },
+    },
+  });
+  return new WasmKernels(instance.exports as unknown as FieldExports);
+}
+
+async function compile(src: WasmSource): Promise<WebAssembly.Module> {
+  if (src instanceof WebAssembly.Module) return src;
+  if (src instanceof Uint8Array || src instanceof ArrayBuffer) return WebAssembly.compile(src as BufferSource);
+  const url = typeof src === 'string' ? new URL(src, import.meta.url) : src;
+  if (url.protocol === 'file:') {
+    // Node: read from disk (fetch() of file: URLs is not supported in Node 20).
+    const { readFile } = await import('node:fs/promises');
+    return WebAssembly.compile(await readFile(url));
+  }
+  // Browsers: compileStreaming needs the server to send application/wasm.
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load field kernels from ${url.href}: HTTP ${res.status}`);
+  return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+}
+
+/**
+ * The WASM kernels plus a small allocator over linear memory.
+ *
+ * Allocation: a bump pointer and exact-size free lists (sizes rounded to 64 bytes). Rounds reuse
+ * the same vector sizes, so after the first round nothing new is touched: fresh pages cost
+ * ~15 us each on our machines, far more than the kernels themselves.
+ */
+export class WasmKernels {
+  readonly x: FieldExports;
+  private top: number;
+  private readonly freeLists = new Map<number, number[]>();
+  private buf: ArrayBuffer;
+  private u64: BigUint64Array;
+
+  constructor(exports: FieldExports) {
+    this.x = exports;
+    this.top = exports.heapBase();
+    this.buf = exports.memory.buffer;
+    this.u64 = new BigUint64Array(this.buf);
+  }
+
+  /** Bytes of linear memory currently reserved by the WASM instance. */
+  get memoryBytes(): number {
+    return this.x.memory.buffer.byteLength;
+  }
+
+  /**
+   * Allocates `length` field elements (contents unspecified: reused memory is not cleared).
+   * @throws {RangeError} if the vector does not fit in 32-bit linear memory.
+   */
+  alloc(length: number): FieldVec {
+    return { ptr: this.allocBytes(length * 8), length };
+  }
+
+  /** Allocates `length` field elements set to zero. */
+  allocZero(length: number): FieldVec {
+    const v = this.alloc(length);
+    this.bytes(v.ptr, length * 8).fill(0);
+    return v;
+  }
+
+  /** Returns the vector's memory for reuse. It is not cleared: call `zeroize` first for secrets. */
+  free(v: FieldVec): void {
+    this.freeBytes(v.ptr, v.length * 8);
+  }
+
+  /** Overwrites the vector with zeros (share material after a round). */
+  zeroize(v: FieldVec): void {
+    this.bytes(v.ptr, v.length * 8).fill(0);
+  }
+
+  allocBytes(nbytes: number): number {
+    if (!Number.isSafeInteger(nbytes) || nbytes < 0) throw new RangeError(`bad allocation size ${nbytes}`);
+    const size = Math.max(ALIGN, Math.ceil(nbytes / ALIGN) * ALIGN);
+    const list = this.freeLists.get(size);
+    if (list && list.length > 0) return list.pop()!;
+    const ptr = Math.ceil(this.top / ALIGN) * ALIGN;
+    const end = ptr + size;
+    if (end > MAX_BYTES) {
+      throw new RangeError(`field vectors need ${end} bytes of WASM memory, above the 4 GiB limit: process in smaller chunks`);
+    }
+    const have = this.x.memory.buffer.byteLength;
+    if (end > have) this.x.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    return ptr;
+  }
+
+  freeBytes(ptr: number, nbytes: number): void {
+    const size = Math.max(ALIGN, Math.ceil(nbytes / ALIGN) * ALIGN);
+    let list = this.freeLists.get(size);
+    if (!list) this.freeLists.set(size, (list = []));
+    list.push(ptr);
+  }
+
+  /** A BigUint64Array over the vector; valid until the next allocation may grow memory. */
+  view(v: FieldVec): BigUint64Array {
+    return new BigUint64Array(this.refresh(), v.ptr, v.length);
+  }
+
+  /** A byte view of [ptr, ptr + nbytes). Same validity as `view`. */
+  bytes(ptr: number, nbytes: number): Uint8Array {
+    return new Uint8Array(this.refresh(), ptr, nbytes);
+  }
+
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.refresh(), ptr, length);
+  }
+
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.refresh(), ptr, length);
+  }
+
+  /** Reads one element (for tests and small public values). */
+  get(v: FieldVec, i: number): bigint {
+    this.refresh();
+    return this.u64[(v.ptr >>> 3) + i]!;
+  }
+
+  private refresh(): ArrayBuffer {
+    const b = this.x.memory.buffer;
+    if (b !== this.buf) {
+      this.buf = b;
+      this.u64 = new BigUint64Array(b);
+    }
+    return b;
+  }
+
+  /**
+   * Index of the first element >= p in `v`, or -1. Untrusted vectors (decoded from the wire)
+   * must pass this before any kernel or sum sees them.
+   */
+  firstNonCanonical(v: FieldVec): number {
+    return this.x.vecFirstNonCanonical(v.ptr, v.length);
+  }
+
+  /** @throws {FieldError} FIELD_OUT_OF_RANGE naming the index of the first element >= p. */
+  assertCanonical(v: FieldVec, what = 'vector'): void {
+    const i = this.firstNonCanonical(v);
+    if (i >= 0) throw new FieldError('FIELD_OUT_OF_RANGE', `${what}: element ${i} is not a field element (>= p)`);
+  }
+
+  add(out: FieldVec, a: FieldVec, b: FieldVec): void {
+    sameLength(out, a, b);
+    this.x.vecAdd(out.ptr, a.ptr, b.ptr, a.length);
+  }
+  sub(out: FieldVec, a: FieldVec, b: FieldVec): void {
+    sameLength(out, a, b);
+    this.x.vecSub(out.ptr, a.ptr, b.ptr, a.length);
+  }
+  neg(out: FieldVec, a: FieldVec): void {
+    sameLength(out, a);
+    this.x.vecNeg(out.ptr, a.ptr, a.length);
+  }
+  /** out = c * a. */
+  scale(out: FieldVec, a: FieldVec, c: bigint): void {
+    sameLength(out, a);
+    this.x.vecScale(out.ptr, a.ptr, checkScalar(c), a.length);
+  }
+  /** acc += c * a. */
+  mulAdd(acc: FieldVec, a: FieldVec, c: bigint): void {
+    sameLength(acc, a);
+    this.x.vecMulAdd(acc.ptr, a.ptr, checkScalar(c), a.length);
+  }
+  /** sum_i a[i] * b[i]. */
+  dot(a: FieldVec, b: FieldVec): bigint {
+    sameLength(a, b);
+    return BigInt.asUintN(64, this.x.vecDot(a.ptr, b.ptr, a.length));
+  }
+  /** out = sum_j coeffs[j] * vecs[j]. */
+  linComb(out: FieldVec, vecs: readonly FieldVec[], coeffs: readonly bigint[]): void {
+    if (vecs.length !== coeffs.length) throw new RangeError('linComb: one coefficient per vector');
+    sameLength(out, ...vecs);
+    const k = vecs.length;
+    const table = this.allocBytes(k * 4 + k * 8 + 8);
+    const coeffPtr = Math.ceil((table + k * 4) / 8) * 8;
+    const buf = this.refresh();
+    const ptrs = new Uint32Array(buf, table, k);
+    const cs = new BigUint64Array(buf, coeffPtr, k);
+    vecs.forEach((v, j) => {
+      ptrs[j] = v.ptr;
+      cs[j] = checkScalar(coeffs[j]!);
+    });
+    this.x.vecLinComb(out.ptr, table, coeffPtr, k, out.length);
+    this.freeBytes(table, k * 4 + k * 8 + 8);
+  }
+}
+
+function sameLength(...vs: FieldVec[]): void {
+  const n = vs[0]!.length;
+  for (const v of vs) {
+    if (v.length !== n) {
+      throw new FieldError('FIELD_LENGTH_MISMATCH', `vectors of different lengths: ${n} and ${v.length}`);
+    }
+  }
+}
+
+function checkScalar(c: bigint): bigint {
+  if (typeof c !== 'bigint') throw new TypeError(`field scalar expected bigint, got ${typeof c}`);
+  if (c < 0n || c >= P) throw new FieldError('FIELD_OUT_OF_RANGE', 'field scalar out of range [0, p)');
+  return c;
+}
