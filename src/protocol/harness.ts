@@ -1,0 +1,200 @@
+/**
+ * runLocal: every region node of a round in one process, with an in-memory network, injected
+ * randomness and a virtual clock (cf. divviup `runVdaf`). The protocol tests and the
+ * reproducible test vectors run on it; faults are injected through `faults`.
+ * @module
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { RandomFill } from '../field/random.js';
+import type { WasmKernels } from '../field/wasm.js';
+import type { PeerMessage, RoundParams } from './messages.js';
+import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
+import { RoundVectors, EXTRA_ELEMS, type HashFactory, type RoundResult } from './vectors.js';
+import type { ProtocolError } from '../errors.js';
+
+export interface LocalNodeInput {
+  region: string;
+  updates: { update: Float32Array; weight: number }[];
+}
+
+export interface LocalFaults {
+  /** Regions that never open the round (dead before dealing). */
+  deadBeforeDeal?: string[];
+  /** Regions that stop right after dealing (their shares and commits are out). */
+  deadAfterDeal?: string[];
+  /** Regions whose published aggregate share has element `index` incremented. */
+  corruptAggregate?: { region: string; index: number }[];
+  /** Per-region parameter overrides (to provoke mismatches). */
+  params?: Record<string, Partial<RoundParams>>;
+}
+
+export interface LocalOutcome {
+  region: string;
+  state: RoundState;
+  result?: RoundResult;
+  error?: ProtocolError;
+  /** Every message this region sent, in order (for wire/transcript tests). */
+  sent: { to: string; msg: PeerMessage }[];
+  refused: { from: string; error: ProtocolError }[];
+}
+
+export const nobleHash: HashFactory = () => {
+  const h = sha256.create();
+  return { update: (d) => void h.update(d), digest: () => h.digest() };
+};
+
+/**
+ * Runs one round among `inputs` (every participant must be listed; one with no updates is a
+ * holder that does not contribute) and returns each region's outcome.
+ */
+export function runLocal(
+  K: WasmKernels,
+  params: RoundParams,
+  inputs: LocalNodeInput[],
+  opts: { rng: (region: string) => RandomFill; timing?: RoundTiming; faults?: LocalFaults; hash?: HashFactory; maxTicks?: number },
+): LocalOutcome[] {
+  const timing = opts.timing ?? { peerWaitMs: 1000, decideMs: 5000, roundMs: 20000 };
+  const faults = opts.faults ?? {};
+  const hash = opts.hash ?? nobleHash;
+  const keys = new Map(inputs.map((i) => [i.region, ed25519.utils.randomSecretKey(sha256(new TextEncoder().encode(`key:${i.region}`)))]));
+  const pubs = new Map([...keys].map(([r, k]) => [r, ed25519.getPublicKey(k)]));
+  let now = 0;
+  const dead = new Set(faults.deadBeforeDeal ?? []);
+  const nodes = new Map<string, { state: RoundState; vectors: RoundVectors; out: LocalOutcome; rng: RandomFill }>();
+  const queue: { to: string; from: string; msg: PeerMessage }[] = [];
+
+  for (const inp of inputs) {
+    if (dead.has(inp.region)) continue;
+    const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
+    const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash);
+    for (const u of inp.updates) vectors.addUpdate(u.update, u.weight, p);
+    const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [] };
+    nodes.set(inp.region, { state: out.state, vectors, out, rng: opts.rng(inp.region) });
+  }
+
+  const ctxOf = (region: string) => {
+    const n = nodes.get(region)!;
+    const seed = opts.rng(`${region}/projection`);
+    const seedBytes = new Uint8Array(32);
+    seed(seedBytes);
+    return {
+      vectors: n.vectors,
+      sign: (b: Uint8Array) => ed25519.sign(b, keys.get(region)!),
+      verify: (r: string, b: Uint8Array, sig: Uint8Array) => ed25519.verify(sig, b, pubs.get(r)!),
+      projectionRng: () => aesLikeStream(seedBytes),
+    };
+  };
+  const ctxs = new Map([...nodes.keys()].map((r) => [r, ctxOf(r)]));
+
+  const apply = (region: string, ev: RoundEvent): void => {
+    const n = nodes.get(region);
+    if (!n || dead.has(region)) return;
+    const { state, effects } = step(n.state, ev, ctxs.get(region)!);
+    n.state = n.out.state = state;
+    for (const e of effects) perform(region, e);
+  };
+
+  const send = (from: string, to: string, msg: PeerMessage): void => {
+    nodes.get(from)!.out.sent.push({ to, msg });
+    queue.push({ from, to, msg });
+  };
+
+  const perform = (region: string, e: Effect): void => {
+    const n = nodes.get(region)!;
+    switch (e.kind) {
+      case 'send':
+        send(region, e.to, e.msg);
+        break;
+      case 'deal': {
+        const p = n.state.params;
+        const xs = e.holders.map((h) => p.participants.indexOf(h) + 1);
+        const selfX = p.participants.indexOf(region) + 1;
+        const it = n.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, n.rng);
+        let r = it.next();
+        for (; !r.done; r = it.next()) {
+          for (const [x, data] of r.value.shares) send(region, p.participants[x - 1]!, { type: 'share', round: p.round, offset: r.value.offset, data });
+        }
+        const digests = new Map([...r.value].map(([x, d]) => [p.participants[x - 1]!, d]));
+        apply(region, { kind: 'dealt', digests, now });
+        if (faults.deadAfterDeal?.includes(region)) dead.add(region);
+        break;
+      }
+      case 'publish': {
+        const corrupt = faults.corruptAggregate?.find((c) => c.region === region);
+        for (const to of e.to) send(region, to, e.decision);
+        const it = n.vectors.aggChunks();
+        let r = it.next();
+        for (; !r.done; r = it.next()) {
+          const data = r.value.data;
+          if (corrupt && corrupt.index >= r.value.offset && corrupt.index < r.value.offset + data.length / 8) {
+            const dv = new DataView(data.buffer, data.byteOffset);
+            const i = (corrupt.index - r.value.offset) * 8;
+            dv.setBigUint64(i, (dv.getBigUint64(i, true) + 1n) % 0xffff_ffff_0000_0001n, true);
+          }
+          for (const to of e.to) send(region, to, { type: 'agg', round: n.state.params.round, offset: r.value.offset, data });
+        }
+        // a corrupting node commits to what it actually sent
+        let digest = r.value;
+        if (corrupt) {
+          const h = hash();
+          // recompute over the corrupted stream: replay what was sent to the first peer
+          for (const m of n.out.sent) if (m.to === e.to[0] && m.msg.type === 'agg') h.update(m.msg.data);
+          digest = h.digest();
+        }
+        apply(region, { kind: 'published', digest, now });
+        break;
+      }
+      case 'result':
+        n.out.result = e.result;
+        n.vectors.zeroize();
+        break;
+      case 'aborted':
+        n.out.error = e.error;
+        n.vectors.zeroize();
+        break;
+      case 'refused':
+        n.out.refused.push({ from: e.from, error: e.error });
+        break;
+      case 'log':
+        break;
+    }
+  };
+
+  for (const r of nodes.keys()) apply(r, { kind: 'open', now });
+  for (const inp of inputs) {
+    if (!nodes.has(inp.region)) continue;
+    apply(inp.region, { kind: 'input', contributes: inp.updates.length > 0, trainers: inp.updates.length, now });
+  }
+  const maxTicks = opts.maxTicks ?? 200;
+  for (let tick = 0; tick < maxTicks; tick++) {
+    while (queue.length) {
+      const m = queue.shift()!;
+      if (dead.has(m.to)) continue; // messages already sent by a node that then died are still delivered
+      apply(m.to, { kind: 'message', from: m.from, msg: m.msg, now });
+    }
+    if ([...nodes.values()].every((n) => dead.has(n.out.region) || n.state.phase === 'done' || n.state.phase === 'aborted')) break;
+    now += 250;
+    for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
+  }
+  return [...nodes.values()].map((n) => n.out);
+}
+
+/** A deterministic stream for projections in the harness: SHA-256 in counter mode over a seed. */
+function aesLikeStream(seed: Uint8Array): RandomFill {
+  let ctr = 0;
+  let buf = new Uint8Array(0);
+  let pos = 0;
+  return (out) => {
+    for (let i = 0; i < out.length; i++) {
+      if (pos === buf.length) {
+        const c = new Uint8Array(seed.length + 4);
+        c.set(seed);
+        new DataView(c.buffer).setUint32(seed.length, ctr++);
+        buf = sha256(c);
+        pos = 0;
+      }
+      out[i] = buf[pos++]!;
+    }
+  };
+}

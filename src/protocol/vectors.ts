@@ -1,0 +1,267 @@
+/**
+ * The vector side of one round at one node: the regional input, the running sum of shares it
+ * holds, the streaming reconstruction of the aggregate, and the digests that commit to them.
+ *
+ * Everything large lives here, in WASM memory, and is streamed in chunks of CHUNK_ELEMS
+ * elements, so memory is O(model) for the three accumulators and O(chunk) for everything else.
+ * The round state machine (round.ts) decides; this class only computes. No I/O, no clock.
+ * @module
+ */
+import { FieldError } from '../errors.js';
+import { CHUNK_ELEMS, decodeVector, encodeUpdate } from '../field/fixed-point.js';
+import { sampleField, type RandomFill } from '../field/random.js';
+import * as R from '../field/reference.js';
+import type { FieldVec, WasmKernels } from '../field/wasm.js';
+import { checkPointsOnPolynomial, deal } from '../sharing/shamir.js';
+
+/** Incremental hash (SHA-256), injected: node:crypto in the node, @noble/hashes elsewhere. */
+export interface Hasher {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+export type HashFactory = () => Hasher;
+
+/** Number of extra elements after the model parameters: the total weight. */
+export const EXTRA_ELEMS = 1;
+
+interface Stream {
+  next: number; // next expected element offset
+  hash: Hasher;
+  digest?: Uint8Array;
+}
+
+export interface RoundResult {
+  /** Sum over all contributing trainers of weight * update. */
+  sum: Float32Array;
+  totalWeight: number;
+}
+
+/**
+ * secret: `input` (the region's encoded sum), `acc` (shares from other regions) and every
+ * chunk passed through here. `zeroize()` wipes all of them when the round ends.
+ */
+export class RoundVectors {
+  readonly length: number;
+  private input: FieldVec | null = null;
+  private acc: FieldVec;
+  private result: FieldVec | null = null;
+  private readonly shares = new Map<string, Stream>();
+  private readonly aggs = new Map<string, Stream & { coeff: bigint | null; proj: bigint; rng: RandomFill }>();
+  private readonly chunk: FieldVec;
+
+  constructor(
+    private readonly K: WasmKernels,
+    /** model parameters + EXTRA_ELEMS */
+    length: number,
+    private readonly hash: HashFactory,
+  ) {
+    this.length = length;
+    this.acc = K.allocZero(length);
+    this.chunk = K.alloc(Math.min(CHUNK_ELEMS, length));
+  }
+
+  /**
+   * Validates, clips, weights and encodes one trainer's update and adds it to the regional sum
+   * (the last element carries the weight). Throws before touching the sum on bad input.
+   * @throws {FieldError} ENCODE_NOT_FINITE, ENCODE_OUT_OF_BOUND, FIELD_LENGTH_MISMATCH.
+   */
+  addUpdate(update: Float32Array, weight: number, o: { scaleBits: number; clipL2: number; clipMode: 'clip' | 'reject' }): void {
+    const P = this.length - EXTRA_ELEMS;
+    if (update.length !== P) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${P} parameters`);
+    const tmp = this.K.alloc(this.length);
+    try {
+      encodeUpdate(this.K, update, { ptr: tmp.ptr, length: P }, { ...o, weight });
+      encodeUpdate(this.K, Float32Array.of(1), { ptr: tmp.ptr + P * 8, length: 1 }, { scaleBits: o.scaleBits, clipL2: 1, clipMode: 'reject', weight });
+      this.input ??= this.K.allocZero(this.length);
+      this.K.add(this.input, this.input, tmp);
+    } finally {
+      this.K.zeroize(tmp);
+      this.K.free(tmp);
+    }
+  }
+  get hasInput(): boolean {
+    return this.input !== null;
+  }
+
+  /**
+   * Deals the input to `holders` (x of every holder, self included) chunk by chunk. Yields, per
+   * chunk, the share bytes for every holder except `selfX`, whose share is added to the local
+   * sum at once. The yielded bytes are copies the caller may send and forget.
+   * @returns digests of every holder's whole share vector, by x.
+   */
+  *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<{ offset: number; shares: Map<number, Uint8Array> }, Map<number, Uint8Array>> {
+    const input = this.input;
+    if (!input) throw new Error('dealChunks without input');
+    const outs = Array.from({ length: n }, () => this.K.alloc(Math.min(CHUNK_ELEMS, this.length)));
+    const hashes = new Map(holders.map((x) => [x, this.hash()] as const));
+    try {
+      for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
+        const m = Math.min(CHUNK_ELEMS, this.length - off);
+        const sub = (v: FieldVec): FieldVec => ({ ptr: v.ptr, length: m });
+        deal(this.K, { ptr: input.ptr + off * 8, length: m }, t, n, outs.map(sub), rng);
+        const shares = new Map<number, Uint8Array>();
+        for (const x of holders) {
+          const o = sub(outs[x - 1]!);
+          const bytes = this.K.bytes(o.ptr, m * 8);
+          hashes.get(x)!.update(bytes);
+          if (x === selfX) {
+            const a = { ptr: this.acc.ptr + off * 8, length: m };
+            this.K.add(a, a, o);
+          } else {
+            shares.set(x, bytes.slice());
+          }
+        }
+        yield { offset: off, shares };
+      }
+      return new Map([...hashes].map(([x, h]) => [x, h.digest()]));
+    } finally {
+      for (const o of outs) {
+        this.K.zeroize(o);
+        this.K.free(o);
+      }
+    }
+  }
+
+  /** Marks the own share as received, with its digest (after dealing to self). */
+  recordOwnShare(self: string, digest: Uint8Array): void {
+    const s: Stream = { next: this.length, hash: this.hash(), digest };
+    this.shares.set(self, s);
+  }
+
+  /**
+   * Adds a chunk of `dealer`'s share to the local sum.
+   * @throws {FieldError} on a gap, overlap, overrun, odd length or an element >= p.
+   */
+  acceptShare(dealer: string, offset: number, data: Uint8Array): void {
+    let s = this.shares.get(dealer);
+    if (!s) this.shares.set(dealer, (s = { next: 0, hash: this.hash() }));
+    const v = this.stage(s, offset, data, `share from ${dealer}`);
+    const a = { ptr: this.acc.ptr + offset * 8, length: v.length };
+    this.K.add(a, a, v);
+    s.hash.update(data);
+    s.next += v.length;
+  }
+
+  /** Digest of `dealer`'s share once every element has arrived; undefined before. */
+  shareDigest(dealer: string): Uint8Array | undefined {
+    const s = this.shares.get(dealer);
+    if (!s || s.next !== this.length) return undefined;
+    return (s.digest ??= s.hash.digest());
+  }
+
+  /** Dealers whose shares this node has touched (complete or not). */
+  touchedDealers(): string[] {
+    return [...this.shares.keys()];
+  }
+
+  /** The aggregate share (sum of held shares) in chunks, for publishing; plus its digest at the end. */
+  *aggChunks(): Generator<{ offset: number; data: Uint8Array }, Uint8Array> {
+    const h = this.hash();
+    for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
+      const m = Math.min(CHUNK_ELEMS, this.length - off);
+      const bytes = this.K.bytes(this.acc.ptr + off * 8, m * 8);
+      h.update(bytes);
+      yield { offset: off, data: bytes.slice() };
+    }
+    return h.digest();
+  }
+
+  /**
+   * Prepares reconstruction: `coeffs` maps each holder in R to its Lagrange coefficient at 0
+   * (null for holders outside the t used for interpolation; their shares are only checked).
+   * `seed` keys the random projection (secret until every aggregate share is in).
+   */
+  startReconstruction(coeffs: ReadonlyMap<string, bigint | null>, projRng: () => RandomFill): void {
+    this.result = this.K.allocZero(this.length);
+    for (const [holder, coeff] of coeffs) {
+      this.aggs.set(holder, { next: 0, hash: this.hash(), coeff, proj: 0n, rng: projRng() });
+    }
+  }
+
+  /** Own aggregate share enters reconstruction directly. */
+  acceptOwnAgg(self: string): Uint8Array {
+    const it = this.aggChunks();
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return r.value;
+      this.acceptAgg(self, r.value.offset, r.value.data);
+    }
+  }
+
+  /** Adds a chunk of `holder`'s aggregate share into the reconstruction and its projection. */
+  acceptAgg(holder: string, offset: number, data: Uint8Array): void {
+    const s = this.aggs.get(holder);
+    if (!s || !this.result) throw new FieldError('SHARING_BAD_POINTS', `aggregate share from ${holder}, which is not a decided holder`);
+    const v = this.stage(s, offset, data, `aggregate share from ${holder}`);
+    if (s.coeff !== null) this.K.mulAdd({ ptr: this.result.ptr + offset * 8, length: v.length }, v, s.coeff);
+    // projection with r drawn from a per-holder copy of the same stream: same r for same offsets
+    const r = this.K.alloc(v.length);
+    try {
+      sampleInto(this.K, r, s.rng);
+      s.proj = R.add(s.proj, this.K.dot(v, r));
+    } finally {
+      this.K.free(r);
+    }
+    s.hash.update(data);
+    s.next += v.length;
+  }
+
+  aggDigest(holder: string): Uint8Array | undefined {
+    const s = this.aggs.get(holder);
+    if (!s || s.next !== this.length) return undefined;
+    return (s.digest ??= s.hash.digest());
+  }
+
+  /**
+   * Checks that the aggregate shares lie on one polynomial of degree t-1 (needs |R| > t to
+   * detect anything) and decodes the result.
+   * @returns the result, or the culprits' names (null when they cannot be identified).
+   */
+  finish(xOf: (holder: string) => number, t: number, scaleBits: number, holders: readonly string[]): { ok: true; result: RoundResult } | { ok: false; culprits: string[] | null } {
+    const xs = holders.map((h) => BigInt(xOf(h)));
+    const ys = holders.map((h) => this.aggs.get(h)!.proj);
+    const check = checkPointsOnPolynomial(xs, ys, t);
+    if (!check.ok) {
+      return { ok: false, culprits: check.bad === null ? null : check.bad.map((x) => holders[xs.indexOf(BigInt(x))]!) };
+    }
+    const res = this.result!;
+    const P = this.length - EXTRA_ELEMS;
+    const sum = new Float32Array(P);
+    decodeVector(this.K, { ptr: res.ptr, length: P }, sum, scaleBits);
+    const extra = new Float64Array(EXTRA_ELEMS);
+    decodeVector(this.K, { ptr: res.ptr + P * 8, length: EXTRA_ELEMS }, extra, scaleBits);
+    return { ok: true, result: { sum, totalWeight: extra[0]! } };
+  }
+
+  /** Copies a chunk into scratch after checking position, size and range. */
+  private stage(s: Stream, offset: number, data: Uint8Array, what: string): FieldVec {
+    if (offset !== s.next) throw new FieldError('SHARING_BAD_POINTS', `${what}: chunk at element ${offset}, expected ${s.next}`);
+    if (data.length % 8 !== 0 || data.length === 0 || data.length > CHUNK_ELEMS * 8) {
+      throw new FieldError('FIELD_LENGTH_MISMATCH', `${what}: chunk of ${data.length} bytes (must be 8..${CHUNK_ELEMS * 8}, a multiple of 8)`);
+    }
+    const m = data.length / 8;
+    if (offset + m > this.length) throw new FieldError('FIELD_LENGTH_MISMATCH', `${what}: ${offset + m} elements, round has ${this.length}`);
+    const v = { ptr: this.chunk.ptr, length: m };
+    this.K.bytes(v.ptr, data.length).set(data);
+    this.K.assertCanonical(v, what);
+    return v;
+  }
+
+  /** Wipes every secret vector and returns the memory. Idempotent. */
+  zeroize(): void {
+    if (this.wiped) return;
+    this.wiped = true;
+    for (const v of [this.input, this.acc, this.result, this.chunk]) {
+      if (v) {
+        this.K.zeroize(v);
+        this.K.free(v);
+      }
+    }
+    this.input = null;
+    this.result = null;
+  }
+  private wiped = false;
+}
+
+function sampleInto(K: WasmKernels, v: FieldVec, rng: RandomFill): void {
+  sampleField(K, v.ptr, v.length, rng);
+}
