@@ -1,0 +1,91 @@
+/**
+ * `mpc-node config check`: validates a federation file, prints a summary and its digest, and
+ * (with --region) checks that this node's identity file matches its entry.
+ * @module
+ */
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { ConfigError } from '../errors.js';
+import { type Federation, federationDigestHex, federationWarnings, loadFederation, overflowBudget, regionById, OVERFLOW_BUDGET_LOG2 } from '../config/federation.js';
+import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
+import { loadIdentity } from '../transport/identity.js';
+import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
+import type { CliIo } from './io.js';
+
+export const CONFIG_CHECK: CommandSpec = {
+  name: 'config check',
+  summary: 'Validate a federation file and print a summary with its digest.',
+  usage: 'config check [--config PATH] [--region ID [--data-dir DIR | --identity PATH]]',
+  flags: [
+    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file (default federation.json)' },
+    { name: 'region', kind: 'string', value: 'ID', help: "also check this node's identity file against the region's publicKey" },
+    { name: 'data-dir', kind: 'string', value: 'DIR', help: 'node data directory holding identity.json (default ./mpc-data/ID)' },
+    { name: 'identity', kind: 'string', value: 'PATH', help: 'identity file to check instead' },
+  ],
+  details: 'Every node must print the same digest; compare it across regions before the first round.',
+};
+
+/** Human summary of a federation (public data only). */
+export function summarizeFederation(f: Federation, digestHex: string): string {
+  const n = f.regions.length;
+  const r = f.round;
+  const { worstCaseLog2, headroomBits } = overflowBudget(r, n);
+  const w = (s: string, width: number): string => s.padEnd(width);
+  const idW = Math.max(...f.regions.map((x) => x.id.length));
+  const jW = Math.max(...f.regions.map((x) => x.jurisdiction.length));
+  const eW = Math.max(...f.regions.map((x) => x.endpoint.length));
+  const lines = [
+    `federation  ${f.federation} (file version ${f.version})`,
+    `digest      ${digestHex}`,
+    `threshold   ${f.threshold} of ${n} regions: any ${f.threshold} nodes reconstruct, any ${f.threshold - 1} learn nothing`,
+    'regions',
+    ...f.regions.map((x) => `  ${w(x.id, idW)}  ${w(x.jurisdiction, jW)}  ${w(x.endpoint, eW)}  api ${x.api.host}:${x.api.port}  key ${x.publicKey}`),
+    `round       scaleBits ${r.scaleBits}, clipL2 ${r.clipL2} (${r.clipMode}), minContributors ${r.minContributors}, maxParams ${r.maxParams}, maxTrainersPerRound ${r.maxTrainersPerRound}, maxWeight ${r.maxWeight}`,
+    `timeouts    collect ${r.collectMs} ms, phase ${r.phaseTimeoutMs} ms, round ${r.roundTimeoutMs} ms`,
+    `overflow    worst-case |sum| 2^${worstCaseLog2.toFixed(2)} < 2^${OVERFLOW_BUDGET_LOG2}: ${headroomBits.toFixed(2)} bits of headroom`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Runs `mpc-node config check`. @returns exit code. */
+export async function runConfigCheck(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, CONFIG_CHECK);
+  if (args.help) {
+    io.stdout(commandHelp(CONFIG_CHECK));
+    return 0;
+  }
+  const path = optionalFlag(args, 'config') ?? 'federation.json';
+  const fed = await loadFederation(path);
+  const regionId = optionalFlag(args, 'region');
+  const identityFlag = optionalFlag(args, 'identity');
+  const dataDir = optionalFlag(args, 'data-dir');
+  if (regionId === undefined && (identityFlag !== undefined || dataDir !== undefined)) {
+    throw new UsageError("--identity and --data-dir need --region ID (the region whose identity to check)");
+  }
+  if (identityFlag !== undefined && dataDir !== undefined) throw new UsageError('give either --identity or --data-dir, not both');
+  const identityLine = regionId === undefined ? '' : await checkIdentity(fed, path, regionId, identityFlag ?? resolveNodePaths(dataDir ?? defaultDataDir(regionId)).identity);
+  io.stdout(`${path}: OK\n${summarizeFederation(fed, federationDigestHex(fed))}${identityLine}`);
+  for (const warning of federationWarnings(fed)) io.stderr(`mpc-node: warning: ${warning}\n`);
+  return 0;
+}
+
+/** Checks the identity file at `idPath` belongs to `regionId` of `fed`; returns a summary line. */
+async function checkIdentity(fed: Federation, path: string, regionId: string, idPath: string): Promise<string> {
+  const region = regionById(fed, regionId);
+  const id = await loadIdentity(idPath).catch((err: unknown) => {
+    const hint = err instanceof ConfigError && /ENOENT/.test(err.message) ? `; create it with 'mpc-node keygen --region ${regionId}'` : '';
+    throw err instanceof ConfigError ? new ConfigError('CONFIG_INVALID', `${err.message}${hint}`, { cause: err }) : err;
+  });
+  id.secretKey.fill(0); // secret: only the public half is compared
+  if (id.region !== regionId) {
+    throw new ConfigError('CONFIG_INVALID', `${idPath} is the identity of region '${id.region}', not '${regionId}'; pass the right --identity or --data-dir`);
+  }
+  const pk = bytesToHex(id.publicKey);
+  if (pk !== region.publicKey) {
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${idPath} has public key ${pk}, but ${path} lists ${region.publicKey} for region '${regionId}': ` +
+        'paste this key into the federation file (on every node), or use the identity file that belongs to it',
+    );
+  }
+  return `identity    ${idPath} matches region '${regionId}'\n`;
+}

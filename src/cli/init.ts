@@ -1,0 +1,114 @@
+/**
+ * `mpc-node init`: writes a federation file template. It is valid JSON whose guidance lives in
+ * `"//"` comment keys (which the parser ignores), with every round default spelled out and a
+ * placeholder public key per region, so it fails `config check` until every region has run
+ * `mpc-node keygen` and its key is pasted in.
+ * @module
+ */
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { FEDERATION_FILE_VERSION, FEDERATION_NAME_RE, PLACEHOLDER_PREFIX, REGION_ID_RE, ROUND_DEFAULTS } from '../config/federation.js';
+import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
+import type { CliIo } from './io.js';
+
+export const INIT: CommandSpec = {
+  name: 'init',
+  summary: 'Write a federation file template to fill in.',
+  usage: 'init [--out PATH] [--regions ID,ID,...] [--name NAME] [--force]',
+  flags: [
+    { name: 'out', kind: 'string', value: 'PATH', help: 'where to write it (default federation.json)' },
+    { name: 'regions', kind: 'string', value: 'IDS', help: 'comma-separated region ids (default eu,us,apac)' },
+    { name: 'name', kind: 'string', value: 'NAME', help: 'federation name (default my-federation)' },
+    { name: 'force', kind: 'boolean', help: 'overwrite an existing file' },
+  ],
+  details:
+    'The template lists every region on 127.0.0.1 (peer ports 7101.., API ports 7201..) so a local\n' +
+    'demo works after keygen; change the endpoints to wss://host:port for a real deployment.\n' +
+    'Keys starting with "//" are comments. The file fails validation until each region runs\n' +
+    "'mpc-node keygen --region ID' and its public key replaces the REPLACE-ME placeholder.",
+};
+
+/** Most regions a template is made for (keeps peer ports 71xx and API ports 72xx apart). */
+const MAX_TEMPLATE_REGIONS = 99;
+
+/**
+ * Builds the template object (pure).
+ * @example
+ * federationTemplate('acme-fl', ['eu', 'us', 'apac']).threshold; // 2
+ */
+export function federationTemplate(name: string, regions: readonly string[]): Record<string, unknown> {
+  const n = regions.length;
+  return {
+    '//': 'mpc-node federation file: identical on every node. Keys starting with "//" are comments. Reference: docs/configuration.md',
+    federation: name,
+    version: FEDERATION_FILE_VERSION,
+    '// threshold': `any ${Math.floor(n / 2) + 1} nodes reconstruct the aggregate; fewer learn nothing. Must be 2..${n}.`,
+    threshold: Math.floor(n / 2) + 1,
+    regions: regions.map((id, i) => ({
+      '//': `on the ${id} node run: mpc-node keygen --region ${id}   then paste the printed publicKey below`,
+      id,
+      jurisdiction: id.toUpperCase(),
+      endpoint: `ws://127.0.0.1:${7101 + i}`,
+      publicKey: `${PLACEHOLDER_PREFIX}: run 'mpc-node keygen --region ${id}'`,
+      api: { host: '127.0.0.1', port: 7201 + i },
+    })),
+    '// round': 'all round fields are optional; these are the defaults',
+    round: {
+      scaleBits: ROUND_DEFAULTS.scaleBits,
+      clipL2: ROUND_DEFAULTS.clipL2,
+      clipMode: ROUND_DEFAULTS.clipMode,
+      minContributors: Math.min(2, n),
+      maxParams: ROUND_DEFAULTS.maxParams,
+      maxTrainersPerRound: ROUND_DEFAULTS.maxTrainersPerRound,
+      maxWeight: ROUND_DEFAULTS.maxWeight,
+      collectMs: ROUND_DEFAULTS.collectMs,
+      phaseTimeoutMs: ROUND_DEFAULTS.phaseTimeoutMs,
+      roundTimeoutMs: ROUND_DEFAULTS.roundTimeoutMs,
+    },
+  };
+}
+
+/** Runs `mpc-node init`. @returns exit code. */
+export async function runInit(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, INIT);
+  if (args.help) {
+    io.stdout(commandHelp(INIT));
+    return 0;
+  }
+  const name = optionalFlag(args, 'name') ?? 'my-federation';
+  if (!FEDERATION_NAME_RE.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: use 1-64 letters, digits, ".", "_" or "-"`);
+  const regions = (optionalFlag(args, 'regions') ?? 'eu,us,apac').split(',').map((s) => s.trim());
+  for (const id of regions) {
+    if (!REGION_ID_RE.test(id)) {
+      throw new UsageError(`--regions: ${JSON.stringify(id)} is not a valid region id (1-32 characters of a-z, 0-9 and "-", starting with a letter)`);
+    }
+  }
+  const dup = regions.find((id, i) => regions.indexOf(id) !== i);
+  if (dup !== undefined) throw new UsageError(`--regions lists ${JSON.stringify(dup)} twice`);
+  if (regions.length < 2) throw new UsageError('--regions needs at least 2 regions: with one, a threshold >= 2 is impossible and there is nothing to hide the data from');
+  if (regions.length > MAX_TEMPLATE_REGIONS) throw new UsageError(`--regions: at most ${MAX_TEMPLATE_REGIONS} regions in a template`);
+
+  const path = resolve(optionalFlag(args, 'out') ?? 'federation.json');
+  const text = JSON.stringify(federationTemplate(name, regions), null, 2) + '\n';
+  try {
+    const fh = await open(path, args.flags['force'] === true ? 'w' : 'wx', 0o644);
+    try {
+      await fh.writeFile(text, 'utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new ConfigError('CONFIG_INVALID', `${path} already exists; pass --force to overwrite it, or --out another path`);
+    throw new ConfigError('CONFIG_INVALID', `cannot write ${path}: ${code ?? String(err)}`, { cause: err });
+  }
+  io.stderr(
+    `mpc-node: wrote ${path}: federation '${name}', ${regions.length} regions, threshold ${Math.floor(regions.length / 2) + 1}.\n` +
+      'Next steps:\n' +
+      regions.map((id) => `  - on the ${id} node: mpc-node keygen --region ${id}   and paste its publicKey into the "${id}" entry\n`).join('') +
+      '  - for a real deployment, set each "endpoint" to wss://<host>:<port> and "jurisdiction" to the legal label\n' +
+      `  - copy the same file to every node and run: mpc-node config check --config ${path}\n`,
+  );
+  return 0;
+}
