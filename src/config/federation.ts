@@ -496,8 +496,10 @@ export function parseFederation(json: unknown, source?: string): Federation {
     );
   }
   const round = parseRound(ctx, o['round'], n);
-  // The field module may later export its own budget check built on the exact encoding; it
-  // would be called here, after this one (which stays as the documented, conservative rule).
+  // The field module's own guard, checkOverflowBudget({ scaleBits, maxAbs: clipL2 * maxWeight,
+  // summands: maxTrainersPerRound * regions }) in src/field/fixed-point.ts, allows up to p/2 ~ 2^63
+  // (plus 1/2 per summand for rounding); this stricter 2^62 rule implies it, so a file accepted
+  // here never trips the encoder. The encoder still checks at run time, from the same numbers.
   checkOverflowBudget(round, n, source);
 
   const federation: Federation = {
