@@ -1,0 +1,84 @@
+/**
+ * `mpc-node demo [--params N] [--json] [--keep]`: three regions (eu, us, apac) on this machine.
+ * Generates keys and a federation in a temporary folder, starts three real node processes on
+ * loopback, runs one trainer per region with synthetic updates, and checks the aggregate against
+ * the plaintext weighted mean. Exit 0 only if it matched.
+ * @module
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { aggregateDetailed } from '../client/index.js';
+import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../node/local-federation.js';
+import { commandHelp, optionalFlag, parseArgs, UsageError, type CommandSpec } from './args.js';
+
+export const DEMO: CommandSpec = {
+  name: 'demo',
+  summary: 'Run three regions on this machine and aggregate synthetic updates privately.',
+  usage: 'demo [--params N] [--json] [--keep]',
+  flags: [
+    { name: 'params', kind: 'string', value: 'N', help: 'model parameters per update (default 100000)' },
+    { name: 'json', kind: 'boolean', help: 'print one JSON object instead of the summary' },
+    { name: 'keep', kind: 'boolean', help: 'keep the temporary folder (keys, federation file, data dirs)' },
+  ],
+};
+
+const REGIONS = ['eu', 'us', 'apac'];
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, DEMO);
+  if (args.help) {
+    process.stdout.write(commandHelp(DEMO));
+    return 0;
+  }
+  const params = Number(optionalFlag(args, 'params') ?? 100_000);
+  if (!Number.isInteger(params) || params < 1 || params > 50_000_000) throw new UsageError('--params must be an integer in [1, 50000000]');
+  const asJson = args.flags['json'] === true;
+  const say = (s: string) => !asJson && process.stdout.write(s + '\n');
+
+  const t0 = performance.now();
+  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-demo-'));
+  const fed = await writeLocalFederation(dir, REGIONS, { threshold: 2, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 2000 } });
+  say(`mpc-node demo: federation of ${REGIONS.join(', ')} (threshold 2) in ${dir}`);
+  const nodes: NodeProcess[] = [];
+  let ok = false;
+  let maxErr = NaN;
+  try {
+    for (const r of REGIONS) nodes.push(await startNodeProcess(fed, r));
+    await waitConnected(fed);
+    say(`  3 node processes up on 127.0.0.1, peer links authenticated and encrypted`);
+
+    // synthetic updates: different per region, weights 1000 / 2000 / 3000
+    const updates = REGIONS.map((_, r) => Float32Array.from({ length: params }, (_, i) => Math.sin(0.001 * i * (r + 1)) + r * 0.25));
+    const weights = [1000, 2000, 3000];
+    const round = `demo-${Date.now()}`;
+    say(`  3 trainers submit ${params} parameters each to their own region's node (round ${round})`);
+    const results = await Promise.all(
+      fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', expect: 1 })),
+    );
+    const W = weights.reduce((a, b) => a + b, 0);
+    maxErr = 0;
+    for (const res of results) {
+      for (let i = 0; i < params; i++) {
+        const want = (updates[0]![i]! * weights[0]! + updates[1]![i]! * weights[1]! + updates[2]![i]! * weights[2]!) / W;
+        maxErr = Math.max(maxErr, Math.abs(res.vector[i]! - want));
+      }
+    }
+    // fixed point 2^-16 per value, float32 output rounding
+    ok = maxErr < 1e-3 && results.every((r) => r.contributors.length === 3 && r.totalWeight === W);
+    const seconds = (performance.now() - t0) / 1000;
+    if (asJson) {
+      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, data_dirs: fed.regions.map((r) => r.dataDir) }) + '\n');
+    } else {
+      say(`  every trainer received the weighted mean of all ${3} regions (total weight ${results[0]!.totalWeight})`);
+      say(`  max |aggregate - plaintext weighted mean| = ${maxErr.toExponential(2)} (fixed point 2^-16)`);
+      say(`  no node ever saw another region's update: only Shamir shares (t = 2 of 3) crossed the links`);
+      say(ok ? `OK: private aggregation matched in ${seconds.toFixed(2)} s` : `FAILED: the aggregate did not match`);
+      say(`  data dirs: ${fed.regions.map((r) => r.dataDir).join(', ')}`);
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => stopNode(n)));
+    if (args.flags['keep'] !== true && !asJson) await rm(dir, { recursive: true, force: true });
+  }
+  return ok ? 0 : 1;
+}

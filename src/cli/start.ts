@@ -1,0 +1,57 @@
+/**
+ * `mpc-node --region ID [--config PATH] [--data-dir DIR] [--key PATH]`: runs a region's node
+ * until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
+ * @module
+ */
+import { loadFederation, regionById } from '../config/federation.js';
+import { defaultDataDir, ensureApiToken, ensureNodeDirs } from '../config/node-files.js';
+import { loadKernels } from '../field/node.js';
+import { RegionNode } from '../node/region-node.js';
+import { TrainerApi } from '../node/trainer-api.js';
+import { loadIdentity } from '../transport/identity.js';
+import { commandHelp, optionalFlag, parseArgs, requireFlag, type CommandSpec } from './args.js';
+
+export const START: CommandSpec = {
+  name: 'start',
+  summary: "Run this region's node: peer listener, trainer API on loopback, rounds until stopped.",
+  usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH]',
+  flags: [
+    { name: 'region', kind: 'string', value: 'ID', help: 'this node’s region id, as in the federation file' },
+    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file (default ./federation.json)' },
+    { name: 'data-dir', kind: 'string', value: 'DIR', help: 'data directory (default ./mpc-data/ID): identity.json, api-token, transcripts/' },
+    { name: 'key', kind: 'string', value: 'PATH', help: 'identity key file (default DIR/identity.json)' },
+  ],
+  details: 'Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.',
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv[0] === 'start' ? argv.slice(1) : argv, START);
+  if (args.help) {
+    process.stdout.write(commandHelp(START));
+    return 0;
+  }
+  const region = requireFlag(args, START, 'region');
+  const federation = await loadFederation(optionalFlag(args, 'config') ?? 'federation.json');
+  const me = regionById(federation, region);
+  const paths = await ensureNodeDirs(optionalFlag(args, 'data-dir') ?? defaultDataDir(region));
+  const identity = await loadIdentity(optionalFlag(args, 'key') ?? paths.identity);
+  const token = await ensureApiToken(paths.dataDir);
+  const log = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), region, ...e }) + '\n');
+  const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log });
+  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port });
+  const { peerPort } = await node.start();
+  const { port } = await api.start();
+  log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log({ event: 'stopping', signal: sig });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await api.close();
+  await node.close();
+  log({ event: 'stopped' });
+  return 0;
+}

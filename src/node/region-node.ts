@@ -1,0 +1,387 @@
+/**
+ * One region's node: the composition of the peer network, the trainer API and the round
+ * protocol. It turns socket traffic and trainer submissions into `step()` events and carries out
+ * the effects (sending, streaming shares, answering trainers). All protocol decisions are in
+ * src/protocol/round.ts; this file only moves bytes and keeps time.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { federationDigestHex, canonicalJson, regionById, regionPublicKey, type Federation } from '../config/federation.js';
+import { MpcError, ProtocolError } from '../errors.js';
+import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
+import type { RandomFill } from '../field/random.js';
+import type { WasmKernels } from '../field/wasm.js';
+import type { PeerMessage, RoundParams } from '../protocol/messages.js';
+import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
+import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult } from '../protocol/vectors.js';
+import type { Identity } from '../transport/identity.js';
+import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
+import { decodePeerMessage, encodePeerMessage, MAX_MESSAGE_BYTES } from '../wire/codec.js';
+
+export type Logger = (event: Record<string, unknown>) => void;
+
+export interface RegionNodeOptions {
+  federation: Federation;
+  identity: Identity;
+  kernels: WasmKernels;
+  /** Override the peer listen address (default: host and port of this region's endpoint). */
+  peerListen?: { host: string; port: number };
+  log?: Logger;
+  /** Test hook: every decrypted peer message (as the protocol layer receives it). */
+  onDecrypted?: (from: string, plaintext: Uint8Array) => void;
+  /** Tick period for deadlines (ms). */
+  tickMs?: number;
+}
+
+export interface SubmitRequest {
+  round: string;
+  update: Float32Array;
+  weight: number;
+  reduce: 'sum' | 'mean';
+  /** Close this region's collection once this many updates are in (else after collectMs). */
+  expect?: number;
+}
+
+export interface AggregateAnswer {
+  vector: Float32Array;
+  totalWeight: number;
+  contributors: readonly string[];
+  holders: readonly string[];
+}
+
+interface Waiter {
+  reduce: 'sum' | 'mean';
+  resolve(a: AggregateAnswer): void;
+  reject(e: Error): void;
+}
+
+interface Round {
+  id: string;
+  state: RoundState;
+  vectors: RoundVectors;
+  waiters: Waiter[];
+  trainers: number;
+  expect: number | undefined;
+  collectTimer: NodeJS.Timeout | undefined;
+  projSeed: Uint8Array;
+  rng: RandomFill;
+  startedAt: number;
+}
+
+const ROUND_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const FINISHED_MEMORY = 1000;
+
+const nodeHash: HashFactory = () => {
+  const h = createHash('sha256');
+  return { update: (d) => void h.update(d), digest: () => new Uint8Array(h.digest()) };
+};
+
+export class RegionNode {
+  readonly region: string;
+  readonly federation: Federation;
+  readonly net: PeerNetwork;
+  private readonly K: WasmKernels;
+  private readonly identity: Identity;
+  private readonly log: Logger;
+  private readonly rounds = new Map<string, Round>();
+  private readonly finished = new Map<string, { outcome: 'done' | 'aborted'; at: number; detail?: string }>();
+  private readonly pubkeys: Map<string, Uint8Array>;
+  private readonly fedDigest: string;
+  private readonly policyDigest: string;
+  private readonly timing: RoundTiming;
+  private tick: NodeJS.Timeout | undefined;
+  private readonly sendChains = new Map<string, Promise<void>>();
+  private closing = false;
+  readonly counters = { roundsDone: 0, roundsAborted: 0, refusedMessages: 0 };
+
+  constructor(private readonly opts: RegionNodeOptions) {
+    const f = opts.federation;
+    this.federation = f;
+    this.region = opts.identity.region;
+    const me = regionById(f, this.region);
+    if (Buffer.from(opts.identity.publicKey).toString('hex') !== me.publicKey) {
+      throw new MpcError('CONFIG_INVALID', `the identity key's public key does not match the federation's publicKey for region ${this.region}: use the key made by 'mpc-node keygen --region ${this.region}' or update the federation file`);
+    }
+    this.K = opts.kernels;
+    this.identity = opts.identity;
+    this.log = opts.log ?? (() => {});
+    this.pubkeys = new Map(f.regions.map((r) => [r.id, regionPublicKey(r)]));
+    this.fedDigest = federationDigestHex(f);
+    this.policyDigest = createHash('sha256').update(`mpc-node/policy/v1\0${canonicalJson(f.round)}`).digest('hex');
+    const r = f.round;
+    const peerWaitMs = r.collectMs + Math.min(r.phaseTimeoutMs, 5000);
+    this.timing = { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs };
+    const peers = new Map<string, PeerInfo>(f.regions.filter((x) => x.id !== this.region).map((x) => [x.id, { publicKey: regionPublicKey(x), endpoint: x.endpoint }]));
+    const ep = new URL(me.endpoint);
+    this.net = new PeerNetwork({
+      federation: f.federation,
+      identity: opts.identity,
+      peers,
+      listen: opts.peerListen ?? { host: ep.hostname, port: Number(ep.port) },
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      log: (e) => this.log({ ...e, component: 'transport' }),
+      ...(opts.onDecrypted ? { onDecrypted: opts.onDecrypted } : {}),
+    });
+    this.net.on('message', (from, bytes) => this.onPeerBytes(from, bytes));
+    this.net.on('peer-up', (p) => this.log({ event: 'peer-up', peer: p }));
+    this.net.on('peer-down', (p) => this.log({ event: 'peer-down', peer: p }));
+  }
+
+  async start(): Promise<{ peerPort: number }> {
+    const { port } = await this.net.start();
+    this.tick = setInterval(() => this.onTick(), this.opts.tickMs ?? 100);
+    this.tick.unref();
+    return { peerPort: port };
+  }
+
+  /** Rejects waiting trainers, wipes share material, closes links. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.tick) clearInterval(this.tick);
+    for (const r of [...this.rounds.values()]) {
+      this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `node ${this.region} is shutting down`));
+    }
+    await this.net.close();
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      region: this.region,
+      federation: this.federation.federation,
+      peersConnected: this.net.connectedPeers(),
+      roundsInFlight: [...this.rounds.values()].map((r) => ({ round: r.id, phase: r.state.phase, trainers: r.trainers })),
+      ...this.counters,
+      bytes: this.net.stats(),
+    };
+  }
+
+  // ---- trainers ----
+
+  /**
+   * Adds one trainer's update to its round (opening the round if needed) and resolves with the
+   * global aggregate when the round ends.
+   * @throws {MpcError} API_BAD_REQUEST, ENCODE_*, FIELD_LENGTH_MISMATCH at once on bad input.
+   */
+  submit(req: SubmitRequest): Promise<AggregateAnswer> {
+    if (this.closing) return Promise.reject(new MpcError('PROTOCOL_ABORTED', 'node is shutting down'));
+    const cfg = this.federation.round;
+    if (!ROUND_ID_RE.test(req.round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+    if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
+      throw new MpcError('API_BAD_REQUEST', `weight must be a number in (0, ${cfg.maxWeight}] (round.maxWeight), got ${req.weight}`);
+    }
+    if (req.update.length === 0 || req.update.length > cfg.maxParams) {
+      throw new MpcError('API_BAD_REQUEST', `update must have 1..${cfg.maxParams} values (round.maxParams), got ${req.update.length}`);
+    }
+    if (this.finished.has(req.round)) throw new MpcError('API_BAD_REQUEST', `round ${req.round} has already ended; use a new round id`);
+    let r = this.rounds.get(req.round);
+    if (!r) r = this.openRound(req.round, req.update.length);
+    if (r.state.phase !== 'collect' || r.state.input) {
+      throw new MpcError('API_BAD_REQUEST', `round ${req.round} no longer accepts updates from this region (collection closed); use a new round id`);
+    }
+    if (r.state.params.params !== req.update.length) {
+      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.update.length} values, round ${req.round} has ${r.state.params.params}`);
+    }
+    if (r.trainers >= cfg.maxTrainersPerRound) throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
+    // validates (NaN, bound, length) before touching the regional sum
+    r.vectors.addUpdate(req.update, req.weight, cfg);
+    r.trainers++;
+    if (req.expect !== undefined) r.expect = req.expect;
+    const p = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
+    this.log({ event: 'update-accepted', round: r.id, trainers: r.trainers });
+    if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
+    return p;
+  }
+
+  private paramsFor(round: string, params: number): RoundParams {
+    const f = this.federation;
+    return {
+      round, federation: this.fedDigest, policy: this.policyDigest,
+      participants: f.regions.map((r) => r.id).sort(), threshold: f.threshold, params,
+      scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
+      minContributors: f.round.minContributors, minTrainers: 1,
+    };
+  }
+
+  private openRound(id: string, params: number): Round {
+    const now = Date.now();
+    const p = this.paramsFor(id, params);
+    const projSeed = new Uint8Array(32);
+    nodeRandom(projSeed);
+    const r: Round = {
+      id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash),
+      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, rng: nodeRandom, startedAt: now,
+    };
+    this.rounds.set(id, r);
+    r.collectTimer = setTimeout(() => this.closeCollection(r), this.federation.round.collectMs);
+    r.collectTimer.unref();
+    this.log({ event: 'round-open', round: id, params });
+    this.apply(r, { kind: 'open', now });
+    return r;
+  }
+
+  private closeCollection(r: Round): void {
+    if (r.collectTimer) clearTimeout(r.collectTimer);
+    r.collectTimer = undefined;
+    if (r.state.input || !this.rounds.has(r.id)) return;
+    this.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, now: Date.now() });
+  }
+
+  // ---- peers ----
+
+  private onPeerBytes(from: string, bytes: Uint8Array): void {
+    let msg: PeerMessage;
+    try {
+      msg = decodePeerMessage(bytes);
+    } catch (e) {
+      this.counters.refusedMessages++;
+      this.log({ event: 'refused-message', from, code: (e as MpcError).code, reason: (e as Error).message });
+      return;
+    }
+    let r = this.rounds.get(msg.round);
+    if (!r) {
+      if (this.finished.has(msg.round)) return; // late traffic of an ended round
+      if (msg.type !== 'params') {
+        this.counters.refusedMessages++;
+        this.log({ event: 'refused-message', from, round: msg.round, code: 'PROTOCOL_UNEXPECTED_MESSAGE', reason: `${msg.type} for a round this node has not opened` });
+        return;
+      }
+      if (msg.params.params < 1 || msg.params.params > this.federation.round.maxParams) {
+        this.counters.refusedMessages++;
+        this.log({ event: 'refused-message', from, round: msg.round, code: 'API_BAD_REQUEST', reason: `round of ${msg.params.params} parameters exceeds round.maxParams` });
+        return;
+      }
+      r = this.openRound(msg.round, msg.params.params);
+    }
+    this.apply(r, { kind: 'message', from, msg, now: Date.now() });
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    for (const r of [...this.rounds.values()]) this.apply(r, { kind: 'tick', now });
+    for (const [id, f] of this.finished) if (now - f.at > 3_600_000 || this.finished.size > FINISHED_MEMORY) this.finished.delete(id);
+  }
+
+  private apply(r: Round, ev: RoundEvent): void {
+    if (!this.rounds.has(r.id)) return;
+    const ctx = {
+      vectors: r.vectors,
+      sign: (b: Uint8Array) => ed25519.sign(b, this.identity.secretKey),
+      verify: (region: string, b: Uint8Array, sig: Uint8Array) => {
+        const pk = this.pubkeys.get(region);
+        return !!pk && ed25519.verify(sig, b, pk);
+      },
+      projectionRng: () => aesCtrRandom(r.projSeed),
+    };
+    let out;
+    try {
+      out = step(r.state, ev, ctx);
+    } catch (e) {
+      // a bug, not a peer fault: end the round rather than the process
+      this.log({ event: 'internal-error', round: r.id, reason: (e as Error).message });
+      this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `internal error in round ${r.id}: ${(e as Error).message}`));
+      return;
+    }
+    r.state = out.state;
+    for (const e of out.effects) this.perform(r, e);
+  }
+
+  private send(to: string, msg: PeerMessage): Promise<void> {
+    const bytes = encodePeerMessage(msg);
+    // one chain per peer keeps each link's messages in order whatever awaits in between
+    const prev = this.sendChains.get(to) ?? Promise.resolve();
+    const next = prev.then(() => this.net.send(to, bytes)).catch((e: Error) => {
+      this.log({ event: 'send-failed', to, type: msg.type, round: msg.round, reason: e.message });
+    });
+    this.sendChains.set(to, next);
+    return next;
+  }
+
+  private perform(r: Round, e: Effect): void {
+    switch (e.kind) {
+      case 'send':
+        void this.send(e.to, e.msg);
+        return;
+      case 'deal':
+        void this.deal(r, e.holders);
+        return;
+      case 'publish':
+        void this.publish(r, e.to, e.decision);
+        return;
+      case 'result':
+        this.finishRound(r, e.result, e.contributors, e.holders);
+        return;
+      case 'aborted':
+        this.endRound(r, 'aborted', e.error);
+        return;
+      case 'refused':
+        this.counters.refusedMessages++;
+        this.log({ event: 'refused-message', round: r.id, from: e.from, code: e.error.code, reason: e.error.message });
+        return;
+      case 'log':
+        this.log({ event: e.event, ...e.detail });
+        return;
+    }
+  }
+
+  private async deal(r: Round, holders: readonly string[]): Promise<void> {
+    const p = r.state.params;
+    const xs = holders.map((h) => p.participants.indexOf(h) + 1);
+    const selfX = p.participants.indexOf(this.region) + 1;
+    const it = r.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, r.rng);
+    try {
+      for (let s = it.next(); ; s = it.next()) {
+        if (!this.rounds.has(r.id)) return;
+        if (s.done) {
+          const digests = new Map([...s.value].map(([x, d]) => [p.participants[x - 1]!, d]));
+          this.apply(r, { kind: 'dealt', digests, now: Date.now() });
+          return;
+        }
+        const sends: Promise<void>[] = [];
+        for (const [x, data] of s.value.shares) sends.push(this.send(p.participants[x - 1]!, { type: 'share', round: r.id, offset: s.value.offset, data }));
+        await Promise.all(sends); // backpressure: one chunk in flight per link
+      }
+    } catch (e) {
+      this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
+    }
+  }
+
+  private async publish(r: Round, to: readonly string[], decision: PeerMessage): Promise<void> {
+    for (const p of to) void this.send(p, decision);
+    const it = r.vectors.aggChunks();
+    for (let s = it.next(); ; s = it.next()) {
+      if (!this.rounds.has(r.id)) return;
+      if (s.done) {
+        this.apply(r, { kind: 'published', digest: s.value, now: Date.now() });
+        return;
+      }
+      await Promise.all(to.map((p) => this.send(p, { type: 'agg', round: r.id, offset: s.value.offset, data: s.value.data })));
+    }
+  }
+
+  private finishRound(r: Round, res: RoundResult, contributors: readonly string[], holders: readonly string[]): void {
+    const mean = r.waiters.some((w) => w.reduce === 'mean') ? res.sum.map((v) => v / res.totalWeight) : res.sum;
+    for (const w of r.waiters) w.resolve({ vector: w.reduce === 'mean' ? mean : res.sum, totalWeight: res.totalWeight, contributors, holders });
+    r.waiters = [];
+    this.counters.roundsDone++;
+    this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
+    this.cleanup(r, 'done');
+  }
+
+  private endRound(r: Round, outcome: 'aborted', err: MpcError): void {
+    if (!this.rounds.has(r.id)) return;
+    for (const w of r.waiters) w.reject(err);
+    r.waiters = [];
+    this.counters.roundsAborted++;
+    this.log({ event: 'round-aborted', round: r.id, code: err.code, reason: err.message });
+    this.cleanup(r, outcome, err.message);
+  }
+
+  private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string): void {
+    if (r.collectTimer) clearTimeout(r.collectTimer);
+    r.vectors.zeroize(); // share material is wiped when the round ends
+    r.projSeed.fill(0);
+    this.rounds.delete(r.id);
+    this.finished.set(r.id, { outcome, at: Date.now(), ...(detail ? { detail } : {}) });
+  }
+}

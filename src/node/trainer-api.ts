@@ -1,0 +1,140 @@
+/**
+ * The trainer-facing HTTP API of a region node (loopback by default, bearer token).
+ *
+ *   POST /v1/aggregate?round=ID&weight=W&reduce=mean|sum[&expect=N]
+ *        Authorization: Bearer <token>; Content-Type: application/octet-stream
+ *        body: the update as raw little-endian float32
+ *     200: body = the aggregate as raw little-endian float32;
+ *          headers x-mpc-total-weight, x-mpc-contributors, x-mpc-holders, x-mpc-round
+ *     4xx/5xx: JSON { "error": { "code", "message" } }
+ *   GET /healthz            -> { ok, region, peersConnected }   (no token)
+ *   GET /v1/status          -> the node's view (token)
+ *
+ * Documented with a curl example in docs/api.md. Errors never echo update values.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { MpcError } from '../errors.js';
+import type { RegionNode } from './region-node.js';
+
+const STATUS: Record<string, number> = {
+  API_UNAUTHORIZED: 401,
+  API_BAD_REQUEST: 400,
+  WIRE_TOO_LARGE: 413,
+  FIELD_LENGTH_MISMATCH: 400,
+  ENCODE_NOT_FINITE: 400,
+  ENCODE_OUT_OF_BOUND: 400,
+  PROTOCOL_TIMEOUT: 504,
+};
+
+export interface TrainerApiOptions {
+  node: RegionNode;
+  token: string;
+  host: string;
+  port: number;
+}
+
+export class TrainerApi {
+  private server: Server | undefined;
+  private readonly token: Buffer;
+  constructor(private readonly o: TrainerApiOptions) {
+    this.token = Buffer.from(o.token);
+  }
+
+  async start(): Promise<{ port: number }> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.requestTimeout = 0; // a round may take minutes; deadlines are the protocol's
+    server.headersTimeout = 30_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => resolve());
+    });
+    const addr = server.address();
+    return { port: typeof addr === 'object' && addr ? addr.port : this.o.port };
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer (.+)$/.exec(h);
+    if (!m) return false;
+    const got = Buffer.from(m[1]!);
+    return got.length === this.token.length && timingSafeEqual(got, this.token);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (req.method === 'GET' && url.pathname === '/healthz') {
+        const s = this.o.node.status();
+        return json(res, 200, { ok: true, region: s.region, peersConnected: s.peersConnected });
+      }
+      if (!this.authorized(req)) throw new MpcError('API_UNAUTHORIZED', 'missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"');
+      if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
+      if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
+      throw new MpcError('API_BAD_REQUEST', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
+    } catch (e) {
+      const err = e instanceof MpcError ? e : new MpcError('API_BAD_REQUEST', (e as Error).message);
+      if (!res.headersSent) json(res, STATUS[err.code] ?? (err.code.startsWith('PROTOCOL') ? 409 : 400), { error: { code: err.code, message: err.message } });
+      else res.destroy();
+    }
+  }
+
+  private async aggregate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const q = (k: string): string | undefined => url.searchParams.get(k) ?? (req.headers[`x-mpc-${k}`] as string | undefined);
+    const round = q('round');
+    if (!round) throw new MpcError('API_BAD_REQUEST', 'missing round (query ?round=ID or header x-mpc-round)');
+    const weight = Number(q('weight') ?? '1');
+    const reduce = q('reduce') ?? 'mean';
+    if (reduce !== 'mean' && reduce !== 'sum') throw new MpcError('API_BAD_REQUEST', `reduce must be 'mean' or 'sum', got ${JSON.stringify(reduce.slice(0, 16))}`);
+    const expectRaw = q('expect');
+    const expect = expectRaw === undefined ? undefined : Number(expectRaw);
+    if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
+    const maxBytes = this.o.node.federation.round.maxParams * 4;
+    const body = await readBody(req, maxBytes);
+    if (body.length % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${body.length} bytes is not a whole number of float32 values`);
+    // copy into an aligned buffer (a Buffer may start at any offset of its pool)
+    const update = new Float32Array(body.length / 4);
+    new Uint8Array(update.buffer).set(body);
+    body.fill(0);
+    const answer = await this.o.node.submit({ round, update, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+    update.fill(0);
+    const out = Buffer.from(answer.vector.buffer, answer.vector.byteOffset, answer.vector.byteLength);
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': out.length,
+      'x-mpc-round': round,
+      'x-mpc-total-weight': String(answer.totalWeight),
+      'x-mpc-contributors': answer.contributors.join(','),
+      'x-mpc-holders': answer.holders.join(','),
+    });
+    res.end(out);
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const s = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+  res.end(s);
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const len = Number(req.headers['content-length'] ?? NaN);
+  if (len > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update of ${len} bytes exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of req) {
+    total += (c as Buffer).length;
+    if (total > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}

@@ -1,0 +1,158 @@
+/**
+ * Wire encoding of peer messages: msgpack (msgpackr) envelopes `{ v, type, ...fields }` with
+ * vectors as raw binary. `decodePeerMessage` checks, in this order: size, msgpack syntax and
+ * trailing bytes, version, type tag, the exact key set, every field's type and range; it
+ * returns a fully validated message or throws a WireError. Nothing downstream sees `unknown`.
+ * Spec: docs/protocol.md §Wire.
+ * @module
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { WireError, type ErrorCode } from '../errors.js';
+import { MESSAGE_TYPES, PARAM_KEYS, PROTOCOL_VERSION, type MessageType, type PeerMessage, type RoundParams } from '../protocol/messages.js';
+
+/** Upper bound on one peer message: a chunk of 65536 elements is 512 KiB plus a small envelope. */
+export const MAX_MESSAGE_BYTES = 1 << 20;
+const MAX_STRING = 256;
+const MAX_PARTICIPANTS = 255;
+const ROUND_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const REGION_RE = /^[a-z][a-z0-9-]{0,31}$/;
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+export function encodePeerMessage(m: PeerMessage): Uint8Array {
+  return packr.pack({ v: PROTOCOL_VERSION, ...m });
+}
+
+const fail = (code: ErrorCode, msg: string): never => {
+  throw new WireError(code, msg);
+};
+
+/**
+ * @throws {WireError} WIRE_TOO_LARGE, WIRE_MALFORMED, WIRE_TRAILING_BYTES, WIRE_BAD_VERSION, WIRE_UNKNOWN_TYPE.
+ */
+export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): PeerMessage {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('"bytes" expected Uint8Array');
+  if (bytes.length > maxBytes) fail('WIRE_TOO_LARGE', `message of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
+  let values: unknown[];
+  try {
+    values = unpackr.unpackMultiple(bytes) as unknown[];
+  } catch {
+    // msgpackr's errors can quote decoded data: never pass them on
+    return fail('WIRE_MALFORMED', 'message is not valid msgpack');
+  }
+  if (values.length !== 1) fail('WIRE_TRAILING_BYTES', 'trailing bytes after message');
+  const o = values[0];
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('WIRE_MALFORMED', 'message is not a map');
+  const m = o as Record<string, unknown>;
+  if (m.v !== PROTOCOL_VERSION) fail('WIRE_BAD_VERSION', `protocol version ${String(m.v).slice(0, 16)} is not supported (expected ${PROTOCOL_VERSION})`);
+  const type = m.type;
+  if (typeof type !== 'string' || !MESSAGE_TYPES.includes(type as MessageType)) fail('WIRE_UNKNOWN_TYPE', `unknown message type ${JSON.stringify(String(type).slice(0, 32))}`);
+  const t = type as MessageType;
+  exactKeys(m, ['v', 'type', 'round', ...FIELDS[t]], t);
+  str(m, 'round', ROUND_RE);
+  switch (t) {
+    case 'params':
+      params(m.params);
+      break;
+    case 'share':
+    case 'agg':
+      uint(m, 'offset', 2 ** 32);
+      bin(m, 'data', maxBytes);
+      break;
+    case 'commits':
+      str(m, 'dealer', REGION_RE);
+      if (typeof m.contributes !== 'boolean') fail('WIRE_MALFORMED', 'commits.contributes must be a boolean');
+      uint(m, 'trainers', 2 ** 32);
+      if (typeof m.digests !== 'object' || m.digests === null || Array.isArray(m.digests)) fail('WIRE_MALFORMED', 'commits.digests must be a map');
+      {
+        const d = m.digests as Record<string, unknown>;
+        const keys = Object.keys(d);
+        if (keys.length > MAX_PARTICIPANTS) fail('WIRE_MALFORMED', 'commits.digests has too many entries');
+        for (const k of keys) {
+          if (!REGION_RE.test(k)) fail('WIRE_MALFORMED', 'commits.digests key is not a region id');
+          bin(d, k, 32, 32);
+        }
+      }
+      bin(m, 'sig', 64, 64);
+      break;
+    case 'receipt':
+      str(m, 'dealer', REGION_RE);
+      str(m, 'holder', REGION_RE);
+      bin(m, 'digest', 32, 32);
+      bin(m, 'sig', 64, 64);
+      break;
+    case 'decision':
+      str(m, 'coordinator', REGION_RE);
+      regions(m, 'dealers');
+      regions(m, 'holders');
+      bin(m, 'sig', 64, 64);
+      break;
+    case 'agg-done':
+      str(m, 'holder', REGION_RE);
+      bin(m, 'digest', 32, 32);
+      bin(m, 'sig', 64, 64);
+      break;
+    case 'abort':
+      str(m, 'code', /^[A-Z_]{1,64}$/);
+      if (typeof m.reason !== 'string' || m.reason.length > 2048) fail('WIRE_MALFORMED', 'abort.reason must be a string of at most 2048 characters');
+      regions(m, 'culprits');
+      break;
+  }
+  const { v: _v, ...msg } = m;
+  return msg as unknown as PeerMessage;
+}
+
+const FIELDS: Record<MessageType, string[]> = {
+  params: ['params'],
+  share: ['offset', 'data'],
+  commits: ['dealer', 'contributes', 'trainers', 'digests', 'sig'],
+  receipt: ['dealer', 'holder', 'digest', 'sig'],
+  decision: ['coordinator', 'dealers', 'holders', 'sig'],
+  agg: ['offset', 'data'],
+  'agg-done': ['holder', 'digest', 'sig'],
+  abort: ['code', 'reason', 'culprits'],
+};
+
+function exactKeys(m: Record<string, unknown>, keys: string[], what: string): void {
+  const got = Object.keys(m);
+  for (const k of got) if (!keys.includes(k)) fail('WIRE_MALFORMED', `${what}: unexpected field ${JSON.stringify(k.slice(0, 32))}`);
+  for (const k of keys) if (!(k in m)) fail('WIRE_MALFORMED', `${what}: missing field ${k}`);
+}
+
+function str(m: Record<string, unknown>, k: string, re: RegExp): void {
+  const v = m[k];
+  if (typeof v !== 'string' || v.length > MAX_STRING || !re.test(v)) fail('WIRE_MALFORMED', `field ${k} is not a valid ${k}`);
+}
+
+function uint(m: Record<string, unknown>, k: string, max: number): void {
+  const v = m[k];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= max) fail('WIRE_MALFORMED', `field ${k} must be an integer in [0, ${max})`);
+}
+
+function bin(m: Record<string, unknown>, k: string, max: number, min = 0): void {
+  const v = m[k];
+  if (!(v instanceof Uint8Array)) return fail('WIRE_MALFORMED', `field ${k} must be binary`);
+  if (v.length < min || v.length > max) fail('WIRE_MALFORMED', `field ${k} has ${v.length} bytes, expected ${min === max ? min : `${min}..${max}`}`);
+}
+
+function regions(m: Record<string, unknown>, k: string): void {
+  const v = m[k];
+  if (!Array.isArray(v) || v.length > MAX_PARTICIPANTS || !v.every((r) => typeof r === 'string' && REGION_RE.test(r))) {
+    fail('WIRE_MALFORMED', `field ${k} must be a list of region ids`);
+  }
+  if (new Set(v as string[]).size !== (v as string[]).length) fail('WIRE_MALFORMED', `field ${k} repeats a region`);
+}
+
+function params(p: unknown): asserts p is RoundParams {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return fail('WIRE_MALFORMED', 'params must be a map');
+  const o = p as Record<string, unknown>;
+  exactKeys(o, [...PARAM_KEYS], 'params');
+  str(o, 'round', ROUND_RE);
+  str(o, 'federation', /^[0-9a-f]{64}$/);
+  str(o, 'policy', /^[0-9a-f]{64}$/);
+  regions(o, 'participants');
+  for (const k of ['threshold', 'params', 'scaleBits', 'minContributors', 'minTrainers']) uint(o, k, 2 ** 32);
+  if (typeof o.clipL2 !== 'number' || !(o.clipL2 > 0) || !Number.isFinite(o.clipL2)) fail('WIRE_MALFORMED', 'params.clipL2 must be a positive number');
+  if (o.clipMode !== 'clip' && o.clipMode !== 'reject') fail('WIRE_MALFORMED', "params.clipMode must be 'clip' or 'reject'");
+}
