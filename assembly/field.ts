@@ -75,18 +75,24 @@ const LO32: u64 = 0xFFFF_FFFF;
 // ---- SIMD (two lanes of u64) ----
 // WASM SIMD has no unsigned 64-bit compare: flip the sign bit and compare signed.
 // Plain consts: `@inline const X: v128` crashes asc 0.28.20 (see shared WASM-NOTES).
-const SIGN2: v128 = i64x2(0x8000_0000_0000_0000, 0x8000_0000_0000_0000);
+export const SIGN2: v128 = i64x2(0x8000_0000_0000_0000, 0x8000_0000_0000_0000);
 const P2: v128 = i64x2(0xFFFF_FFFF_0000_0001, 0xFFFF_FFFF_0000_0001);
-const P2_FLIP: v128 = i64x2(0x7FFF_FFFF_0000_0001, 0x7FFF_FFFF_0000_0001);
+export const P2_FLIP: v128 = i64x2(0x7FFF_FFFF_0000_0001, 0x7FFF_FFFF_0000_0001);
 const EPS2: v128 = i64x2(0xFFFF_FFFF, 0xFFFF_FFFF);
 
+/**
+ * a + b as a - (p - b): p - b is in (0, p], and a - (p - b) borrows exactly when a + b < p,
+ * in which case adding p back is subtracting EPS mod 2^64. Computed on sign-flipped values
+ * (x ^ 2^63) so the unsigned compare is a signed one: a' = a ^ 2^63, nb' = (p - b) ^ 2^63
+ * = (p ^ 2^63) - b, and a - (p - b) = a' - nb' (mod 2^64). Six operations instead of the ten
+ * of carry detection plus a conditional subtraction of p; canonical in, canonical out.
+ */
 // @ts-ignore: decorator
 @inline export function fadd2(a: v128, b: v128): v128 {
-  let s = i64x2.add(a, b);
-  const carry = i64x2.lt_s(v128.xor(s, SIGN2), v128.xor(a, SIGN2));
-  s = i64x2.add(s, v128.and(carry, EPS2));
-  const below = i64x2.lt_s(v128.xor(s, SIGN2), P2_FLIP);
-  return i64x2.sub(s, v128.andnot(P2, below));
+  const af = v128.xor(a, SIGN2);
+  const nbf = i64x2.sub(P2_FLIP, b);
+  const borrow = i64x2.lt_s(af, nbf);
+  return i64x2.sub(i64x2.sub(af, nbf), v128.and(borrow, EPS2));
 }
 
 // @ts-ignore: decorator
@@ -94,4 +100,45 @@ const EPS2: v128 = i64x2(0xFFFF_FFFF, 0xFFFF_FFFF);
   const d = i64x2.sub(a, b);
   const borrow = i64x2.lt_s(v128.xor(a, SIGN2), v128.xor(b, SIGN2));
   return i64x2.sub(d, v128.and(borrow, EPS2));
+}
+
+// ---- lazy reduction for sums of products (linear combinations, dot products) ----
+// A product a * b of u64s is split into 32-bit limbs of its four 32x32 partial products and
+// accumulated, unreduced, in four u64 "limb accumulators" worth 2^0, 2^32, 2^64 and 2^96:
+//   a0 += lo(p00);  a1 += hi(p00) + lo(p01) + lo(p10);  a2 += hi(p01) + hi(p10) + lo(p11);
+//   a3 += hi(p11)   (pXY = aX * bY, X/Y = 0 for the low, 1 for the high 32 bits).
+// Each term adds < 3 * 2^32 to an accumulator, so up to LAZY_TERMS = 2^16 terms stay below
+// 2^51 and one reduction (reduceLimbs2) replaces k full modular multiplications and additions.
+export const LAZY_TERMS: u32 = 1 << 16;
+const LO32_2: v128 = i64x2(0xFFFF_FFFF, 0xFFFF_FFFF);
+
+/**
+ * (a0 + a1 * 2^32 + a2 * 2^64 + a3 * 2^96) mod p, two lanes, for accumulators < 2^52.
+ * 2^64 = 2^32 - 1 and 2^96 = -1 (mod p); with s = a1 + a2 = sh * 2^32 + sl:
+ * value = (sl << 32) + a0 + (sh << 32) - sh - a2 - a3 (mod p). x = sl << 32 < 2^64 and
+ * y = a0 + (sh << 32) < 2^53: a carry out of x + y is worth EPS; z = sh + a2 + a3 < 2^53 is
+ * subtracted with a borrow worth -EPS (then the result is already below p), else one
+ * conditional subtraction of p makes it canonical.
+ */
+// @ts-ignore: decorator
+@inline export function reduceLimbs2(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const s = i64x2.add(a1, a2);
+  const sh = i64x2.shr_u(s, 32);
+  const x = i64x2.shl(s, 32);
+  const y = i64x2.add(a0, i64x2.shl(sh, 32));
+  const z = i64x2.add(i64x2.add(sh, a2), a3);
+  let r = i64x2.add(x, y);
+  const rf = v128.xor(r, SIGN2);
+  const carry = i64x2.lt_s(rf, v128.xor(x, SIGN2));
+  r = i64x2.add(r, v128.and(carry, EPS2));
+  const borrow = i64x2.lt_s(v128.xor(r, SIGN2), v128.xor(z, SIGN2));
+  let d = i64x2.sub(i64x2.sub(r, z), v128.and(borrow, EPS2));
+  const below = i64x2.lt_s(v128.xor(d, SIGN2), P2_FLIP);
+  return i64x2.sub(d, v128.andnot(P2, below));
+}
+
+/** Low 32 bits of each u64 lane. */
+// @ts-ignore: decorator
+@inline export function lo32x2(x: v128): v128 {
+  return v128.and(x, LO32_2);
 }

@@ -9,7 +9,7 @@
  * reconstructs them. Evaluating at x = 1..n then costs n(t-1) additions and no multiplication.
  * @module
  */
-import { fadd2, fadd } from './field';
+import { fadd2, fadd, SIGN2, P2_FLIP } from './field';
 
 /** Elements per cache block: t+n vectors of BLOCK u64 stay well inside L2. */
 const BLOCK: u32 = 512;
@@ -69,7 +69,14 @@ export function shamirDeal(secret: usize, diffs: usize, outs: usize, offset: u32
 export function rejectSample(ptr: usize, len: u32, spare: usize, spareLen: u32): i32 {
   const P: u64 = 0xFFFF_FFFF_0000_0001;
   let s: u32 = 0;
-  for (let i: u32 = 0; i < len; i++) {
+  // fast scan, two words at a time: a word >= P is rare (< 2^-32), only then fall to the scalar loop
+  const n2 = len & ~1;
+  let i: u32 = 0;
+  for (; i < n2; i += 2) {
+    const w = v128.xor(v128.load(ptr + (<usize>i << 3)), SIGN2);
+    if (v128.any_true(v128.not(i64x2.lt_s(w, P2_FLIP)))) break;
+  }
+  for (; i < len; i++) {
     const off = ptr + (<usize>i << 3);
     if (load<u64>(off) >= P) {
       let w: u64 = P;

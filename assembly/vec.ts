@@ -4,7 +4,7 @@
  * `out` may alias an input. No allocation happens here.
  * @module
  */
-import { fadd, fsub, fneg, fmul, fadd2, fsub2 } from './field';
+import { fadd, fsub, fneg, fmul, fadd2, fsub2, LAZY_TERMS, lo32x2, reduceLimbs2 } from './field';
 
 export function vecAdd(out: usize, a: usize, b: usize, len: u32): void {
   const n2 = len & ~1;
@@ -55,30 +55,92 @@ export function vecMulAdd(acc: usize, a: usize, c: u64, len: u32): void {
   }
 }
 
-/** sum_i a[i] * b[i]. */
+/**
+ * sum_i a[i] * b[i]. Lazy reduction (see LAZY_TERMS in field.ts): products are accumulated as
+ * unreduced 32-bit limbs, two elements per step with i32x4 extended multiplies, and reduced
+ * once per LAZY_TERMS elements per lane.
+ */
 export function vecDot(a: usize, b: usize, len: u32): u64 {
-  let s: u64 = 0;
-  for (let i: u32 = 0; i < len; i++) {
-    const off = <usize>i << 3;
-    s = fadd(s, fmul(load<u64>(a + off), load<u64>(b + off)));
+  let total: u64 = 0;
+  let i: u32 = 0;
+  const n2 = len & ~1;
+  while (i < n2) {
+    const end = min<u32>(n2, i + (LAZY_TERMS << 1));
+    let a0 = i64x2.splat(0), a1 = i64x2.splat(0), a2 = i64x2.splat(0), a3 = i64x2.splat(0);
+    for (; i < end; i += 2) {
+      const off = <usize>i << 3;
+      // [x0l, x0h, x1l, x1h] -> [x0l, x1l, x0h, x1h]; y also as [y0h, y1h, y0l, y1l]
+      const x = i32x4.shuffle(v128.load(a + off), v128.load(a + off), 0, 2, 1, 3);
+      const yv = v128.load(b + off);
+      const y = i32x4.shuffle(yv, yv, 0, 2, 1, 3);
+      const ys = i32x4.shuffle(yv, yv, 1, 3, 0, 2);
+      const p00 = i64x2.extmul_low_i32x4_u(x, y);
+      const p11 = i64x2.extmul_high_i32x4_u(x, y);
+      const p01 = i64x2.extmul_low_i32x4_u(x, ys); // x_lo * y_hi
+      const p10 = i64x2.extmul_high_i32x4_u(x, ys); // x_hi * y_lo
+      a0 = i64x2.add(a0, lo32x2(p00));
+      a1 = i64x2.add(a1, i64x2.add(i64x2.shr_u(p00, 32), i64x2.add(lo32x2(p01), lo32x2(p10))));
+      a2 = i64x2.add(a2, i64x2.add(lo32x2(p11), i64x2.add(i64x2.shr_u(p01, 32), i64x2.shr_u(p10, 32))));
+      a3 = i64x2.add(a3, i64x2.shr_u(p11, 32));
+    }
+    const r = reduceLimbs2(a0, a1, a2, a3);
+    total = fadd(total, fadd(i64x2.extract_lane(r, 0), i64x2.extract_lane(r, 1)));
   }
-  return s;
+  if (i < len) {
+    const off = <usize>i << 3;
+    total = fadd(total, fmul(load<u64>(a + off), load<u64>(b + off)));
+  }
+  return total;
 }
 
 /**
  * out[i] = sum_j coeffs[j] * vecs[j][i] for j < k.
  * `vecs` points at k u32 byte pointers, `coeffs` at k u64 field elements.
  * One pass over memory per output element, so it is used for Lagrange combination.
+ * Two elements per step: each coefficient is split into 32-bit halves (splatted), each pair of
+ * vector elements into [lo, lo, hi, hi] lanes, and the four partial products per element come
+ * from i32x4 extended multiplies; they are accumulated unreduced (see LAZY_TERMS in field.ts)
+ * and reduced once per element, instead of k modular multiplications and additions.
  */
 export function vecLinComb(out: usize, vecs: usize, coeffs: usize, k: u32, len: u32): void {
-  for (let i: u32 = 0; i < len; i++) {
-    const off = <usize>i << 3;
-    let s: u64 = 0;
-    for (let j: u32 = 0; j < k; j++) {
-      const v = <usize>load<u32>(vecs + (<usize>j << 2));
-      s = fadd(s, fmul(load<u64>(v + off), load<u64>(coeffs + (<usize>j << 3))));
+  // more than LAZY_TERMS vectors: combine them in groups, adding each group's result to out
+  for (let j0: u32 = 0; j0 < k; j0 += LAZY_TERMS) {
+    const j1 = min<u32>(k, j0 + LAZY_TERMS);
+    const accumulate = j0 > 0;
+    const n2 = len & ~1;
+    let i: u32 = 0;
+    for (; i < n2; i += 2) {
+      const off = <usize>i << 3;
+      let a0 = i64x2.splat(0), a1 = i64x2.splat(0), a2 = i64x2.splat(0), a3 = i64x2.splat(0);
+      for (let j = j0; j < j1; j++) {
+        const v = <usize>load<u32>(vecs + (<usize>j << 2));
+        const c = coeffs + (<usize>j << 3);
+        const cl = v128.load32_splat(c);
+        const ch = v128.load32_splat(c + 4);
+        const xv = v128.load(v + off);
+        const x = i32x4.shuffle(xv, xv, 0, 2, 1, 3); // [x0l, x1l, x0h, x1h]
+        const p00 = i64x2.extmul_low_i32x4_u(x, cl);
+        const p10 = i64x2.extmul_high_i32x4_u(x, cl); // x_hi * c_lo
+        const p01 = i64x2.extmul_low_i32x4_u(x, ch); // x_lo * c_hi
+        const p11 = i64x2.extmul_high_i32x4_u(x, ch);
+        a0 = i64x2.add(a0, lo32x2(p00));
+        a1 = i64x2.add(a1, i64x2.add(i64x2.shr_u(p00, 32), i64x2.add(lo32x2(p01), lo32x2(p10))));
+        a2 = i64x2.add(a2, i64x2.add(lo32x2(p11), i64x2.add(i64x2.shr_u(p01, 32), i64x2.shr_u(p10, 32))));
+        a3 = i64x2.add(a3, i64x2.shr_u(p11, 32));
+      }
+      let r = reduceLimbs2(a0, a1, a2, a3);
+      if (accumulate) r = fadd2(r, v128.load(out + off));
+      v128.store(out + off, r);
     }
-    store<u64>(out + off, s);
+    if (i < len) {
+      const off = <usize>i << 3;
+      let s: u64 = accumulate ? load<u64>(out + off) : 0;
+      for (let j = j0; j < j1; j++) {
+        const v = <usize>load<u32>(vecs + (<usize>j << 2));
+        s = fadd(s, fmul(load<u64>(v + off), load<u64>(coeffs + (<usize>j << 3))));
+      }
+      store<u64>(out + off, s);
+    }
   }
 }
 
