@@ -32,8 +32,9 @@ export type ErrorCode =
   | 'TRANSPORT_BAD_SIGNATURE'
   | 'TRANSPORT_HANDSHAKE_FAILED'
   | 'TRANSPORT_DECRYPT_FAILED' // forged, modified, replayed or reordered frame
-  | 'TRANSPORT_PEER_TIMEOUT'
-  | 'TRANSPORT_CLOSED'
+  | 'TRANSPORT_PEER_TIMEOUT' // handshake or heartbeat deadline missed
+  | 'TRANSPORT_CLOSED' // send to a peer with no established link, or network closed
+  | 'TRANSPORT_MESSAGE_TOO_LARGE' // outbound message above the link's maxMessageBytes
   // protocol
   | 'PROTOCOL_UNEXPECTED_MESSAGE'
   | 'PROTOCOL_DUPLICATE_SENDER'
