@@ -37,7 +37,10 @@ export async function run(argv: string[]): Promise<number> {
   const identity = await loadIdentity(optionalFlag(args, 'key') ?? paths.identity);
   const token = await ensureApiToken(paths.dataDir);
   const log = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), region, ...e }) + '\n');
-  const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log });
+  // MPC_TEST_FAULT=exit-after-deal: the multi-process tests' "node dies right after dealing"
+  const fault = process.env.MPC_TEST_FAULT;
+  const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
+  const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log, ...(testFaults ? { testFaults } : {}) });
   const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port });
   const { peerPort } = await node.start();
   const { port } = await api.start();

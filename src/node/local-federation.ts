@@ -108,15 +108,16 @@ export function startNodeProcess(fed: LocalFederation, region: string, extraEnv:
 }
 
 /** Waits until every node reports links to all of its peers. */
-export async function waitConnected(fed: LocalFederation, timeoutMs = 15_000): Promise<void> {
+export async function waitConnected(fed: LocalFederation, timeoutMs = 15_000, only?: string[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const live = only ? fed.regions.filter((r) => only.includes(r.id)) : fed.regions;
   for (;;) {
     const ok = await Promise.all(
-      fed.regions.map(async (r) => {
+      live.map(async (r) => {
         try {
           const res = await fetch(`${r.api}/healthz`);
           const body = (await res.json()) as { peersConnected: string[] };
-          return body.peersConnected.length === fed.regions.length - 1;
+          return live.every((o) => o.id === r.id || body.peersConnected.includes(o.id));
         } catch {
           return false;
         }

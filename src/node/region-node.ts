@@ -32,6 +32,8 @@ export interface RegionNodeOptions {
   onDecrypted?: (from: string, plaintext: Uint8Array) => void;
   /** Tick period for deadlines (ms). */
   tickMs?: number;
+  /** Fault injection for the multi-process tests (MPC_TEST_FAULT): never set in production. */
+  testFaults?: { afterDeal?: () => void };
 }
 
 export interface SubmitRequest {
@@ -93,7 +95,7 @@ export class RegionNode {
   private tick: NodeJS.Timeout | undefined;
   private readonly sendChains = new Map<string, Promise<void>>();
   private closing = false;
-  readonly counters = { roundsDone: 0, roundsAborted: 0, refusedMessages: 0 };
+  readonly counters = { roundsDone: 0, roundsAborted: 0, refusedMessages: 0, refusedConnections: 0 };
 
   constructor(private readonly opts: RegionNodeOptions) {
     const f = opts.federation;
@@ -124,8 +126,10 @@ export class RegionNode {
       ...(opts.onDecrypted ? { onDecrypted: opts.onDecrypted } : {}),
     });
     this.net.on('message', (from, bytes) => this.onPeerBytes(from, bytes));
-    this.net.on('peer-up', (p) => this.log({ event: 'peer-up', peer: p }));
-    this.net.on('peer-down', (p) => this.log({ event: 'peer-down', peer: p }));
+    this.net.on('peer-up', (p) => {
+      for (const r of [...this.rounds.values()]) this.apply(r, { kind: 'peer-up', peer: p, now: Date.now() });
+    });
+    this.net.on('refused', () => this.counters.refusedConnections++);
   }
 
   async start(): Promise<{ peerPort: number }> {
@@ -335,6 +339,10 @@ export class RegionNode {
         if (s.done) {
           const digests = new Map([...s.value].map(([x, d]) => [p.participants[x - 1]!, d]));
           this.apply(r, { kind: 'dealt', digests, now: Date.now() });
+          if (this.opts.testFaults?.afterDeal) {
+            await Promise.all(this.sendChains.values()); // shares and commitments are out
+            this.opts.testFaults.afterDeal();
+          }
           return;
         }
         const sends: Promise<void>[] = [];

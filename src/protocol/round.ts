@@ -62,7 +62,9 @@ export type RoundEvent =
   | { kind: 'message'; from: string; msg: PeerMessage; now: number }
   | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
   | { kind: 'published'; digest: Uint8Array; now: number }
-  | { kind: 'tick'; now: number };
+  | { kind: 'tick'; now: number }
+  /** The link to `peer` (re)connected: messages sent while it was down are lost. */
+  | { kind: 'peer-up'; peer: string; now: number };
 
 export type Effect =
   | { kind: 'send'; to: string; msg: PeerMessage }
@@ -139,6 +141,13 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         break;
       case 'tick':
         onTick(s, fx, ev.now, ctx);
+        break;
+      case 'peer-up':
+        // our parameters may have been sent before the link was up: send them again (public,
+        // idempotent at the receiver). Later messages are not replayed: deadlines handle them.
+        if ((s.phase === 'collect' || s.phase === 'deal' || s.phase === 'decide') && others(s).includes(ev.peer)) {
+          fx.push({ kind: 'send', to: ev.peer, msg: { type: 'params', round: s.params.round, params: s.params } });
+        }
         break;
       case 'message':
         onMessage(s, fx, ev.from, ev.msg, ev.now, ctx);

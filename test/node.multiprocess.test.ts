@@ -1,0 +1,170 @@
+/**
+ * Whole rounds with real node processes on 127.0.0.1: correct results for 3 and 5 regions,
+ * dropouts before and after dealing, parameter mismatch, bad trainer input, an impostor peer.
+ * Needs the built CLI (npm test builds it first).
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { aggregateDetailed, AggregateError } from '../src/client/index.js';
+import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { generateIdentity } from '../src/transport/identity.js';
+import { PeerNetwork } from '../src/transport/peer-network.js';
+
+const REGIONS5 = ['apac', 'eu', 'sa', 'us', 'za'];
+let procs: NodeProcess[] = [];
+let dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.all(procs.map((p) => stopNode(p)));
+  procs = [];
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  dirs = [];
+});
+
+async function federation(ids: string[], t: number, round: Record<string, unknown> = {}): Promise<LocalFederation> {
+  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-test-'));
+  dirs.push(dir);
+  return writeLocalFederation(dir, ids, { threshold: t, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 300, phaseTimeoutMs: 2000, roundTimeoutMs: 30_000, ...round } });
+}
+
+async function start(fed: LocalFederation, ids = fed.regions.map((r) => r.id), env: Record<string, Record<string, string>> = {}): Promise<void> {
+  const started = await Promise.all(ids.map((id) => startNodeProcess(fed, id, env[id] ?? {})));
+  procs.push(...started);
+}
+
+function publicKeyOf(fed: LocalFederation, id: string): Uint8Array {
+  const cfg = JSON.parse(readFileSync(fed.config, 'utf8')) as { regions: { id: string; publicKey: string }[] };
+  return Uint8Array.from(Buffer.from(cfg.regions.find((r) => r.id === id)!.publicKey, 'hex'));
+}
+
+const update = (L: number, r: number) => Float32Array.from({ length: L }, (_, i) => Math.cos(i * 0.01 + r) * (r + 1));
+
+function weightedMean(us: Float32Array[], ws: number[]): Float64Array {
+  const W = ws.reduce((a, b) => a + b, 0);
+  const out = new Float64Array(us[0]!.length);
+  us.forEach((u, k) => u.forEach((v, i) => (out[i]! += (v * ws[k]!) / W)));
+  return out;
+}
+const maxErr = (a: Float32Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+describe('rounds between real node processes', () => {
+  for (const [n, t] of [[3, 2], [5, 3]] as const) {
+    it(`${n} regions, t = ${t}: every trainer receives the weighted mean`, async () => {
+      const fed = await federation(REGIONS5.slice(0, n), t);
+      await start(fed);
+      await waitConnected(fed);
+      const L = 20_000;
+      const us = fed.regions.map((_, r) => update(L, r));
+      const ws = fed.regions.map((_, r) => 100 * (r + 1));
+      // two trainers in the first region: the node sums them before sharing
+      const extra = update(L, 9);
+      const res = await Promise.all([
+        ...fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'epoch-1', update: us[i]!, weight: ws[i]!, expect: i === 0 ? 2 : 1 })),
+        aggregateDetailed({ node: fed.regions[0]!.api, token: fed.regions[0]!.token, round: 'epoch-1', update: extra, weight: 50, expect: 2 }),
+      ]);
+      const want = weightedMean([...us, extra], [...ws, 50]);
+      for (const r of res) {
+        expect(maxErr(r.vector, want)).toBeLessThan(1e-4);
+        expect(r.contributors).toEqual(fed.regions.map((x) => x.id).sort());
+      }
+    }, 60_000);
+  }
+
+  it('5 regions, t = 3: a node killed right after dealing still counts, the result is correct', async () => {
+    const fed = await federation(REGIONS5, 3);
+    await start(fed, REGIONS5, { za: { MPC_TEST_FAULT: 'exit-after-deal' } });
+    await waitConnected(fed);
+    const L = 5000;
+    const us = fed.regions.map((_, r) => update(L, r));
+    const za = fed.regions.findIndex((r) => r.id === 'za');
+    const pending = fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'drop-after', update: us[i]!, weight: 10, expect: 1 }));
+    const zaResult = pending[za]!.catch((e: Error) => e);
+    const res = await Promise.all(pending.filter((_, i) => i !== za));
+    expect(await zaResult).toBeInstanceOf(Error); // its process exited
+    const want = weightedMean(us, us.map(() => 10));
+    for (const r of res) {
+      expect(maxErr(r.vector, want)).toBeLessThan(1e-4);
+      expect(r.contributors).toContain('za');
+    }
+  }, 60_000);
+
+  it('a region that never starts is excluded when the minimum is met, and the round aborts cleanly when it is not', async () => {
+    const fed = await federation(REGIONS5.slice(0, 4), 2, { minContributors: 3 });
+    await start(fed, ['apac', 'eu', 'sa']);
+    await waitConnected(fed, 15_000, ['apac', 'eu', 'sa']);
+    const L = 1000;
+    const live = fed.regions.slice(0, 3);
+    const us = live.map((_, r) => update(L, r));
+    const res = await Promise.all(live.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'drop-before', update: us[i]!, weight: 1, expect: 1 })));
+    for (const r of res) {
+      expect(maxErr(r.vector, weightedMean(us, [1, 1, 1]))).toBeLessThan(1e-4);
+      expect(r.contributors).toEqual(['apac', 'eu', 'sa']);
+    }
+    // only two trainers this time: below minContributors = 3
+    const two = await Promise.all(live.slice(0, 2).map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'too-few', update: us[i]!, weight: 1, expect: 1 }).catch((e: unknown) => e)));
+    for (const e of two) {
+      expect(e).toBeInstanceOf(AggregateError);
+      expect((e as AggregateError).message).toMatch(/contributed .* requires 3: nothing is revealed/);
+    }
+  }, 60_000);
+
+  it('a parameter mismatch (update lengths differ) aborts the round with a clear error at every trainer', async () => {
+    const fed = await federation(REGIONS5.slice(0, 3), 2);
+    await start(fed);
+    await waitConnected(fed);
+    const errs = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'mismatch', update: update(i === 1 ? 12 : 10, i), expect: 1 }).catch((e: unknown) => e)));
+    for (const e of errs) {
+      expect(e).toBeInstanceOf(AggregateError);
+      expect((e as AggregateError).message).toMatch(/params = (10|12).* has (10|12)/);
+    }
+  }, 60_000);
+
+  it('rejects bad trainer input with a clear error and keeps serving', async () => {
+    const fed = await federation(REGIONS5.slice(0, 3), 2);
+    await start(fed);
+    await waitConnected(fed);
+    const r0 = fed.regions[0]!;
+    const bad = async (o: Partial<Parameters<typeof aggregateDetailed>[0]>) =>
+      aggregateDetailed({ node: r0.api, token: r0.token, round: 'bad', update: new Float32Array(4), ...o }).catch((e: AggregateError) => e);
+    const nan = await bad({ update: Float32Array.of(1, NaN, 3) });
+    expect(nan).toMatchObject({ code: 'ENCODE_NOT_FINITE', status: 400 });
+    expect((nan as Error).message).toBe('update value at index 1 is not a finite number (NaN or Infinity)');
+    expect(await bad({ token: 'nope' })).toMatchObject({ code: 'API_UNAUTHORIZED', status: 401 });
+    expect(await bad({ weight: -1 })).toMatchObject({ code: 'API_BAD_REQUEST' });
+    expect(await bad({ round: 'bad round!' })).toMatchObject({ code: 'API_BAD_REQUEST' });
+    // oversized: above maxParams (set small for this federation's round)
+    const res = await fetch(`${r0.api}/v1/aggregate?round=big`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(3) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not a whole number of float32/);
+    // still serving: a good round completes
+    const L = 100;
+    const ok = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'after-bad', update: update(L, i), expect: 1 })));
+    expect(maxErr(ok[0]!.vector, weightedMean(fed.regions.map((_, i) => update(L, i)), [1, 1, 1]))).toBeLessThan(1e-4);
+  }, 60_000);
+
+  it('refuses a peer from an unknown region and keeps serving the federation', async () => {
+    const fed = await federation(REGIONS5.slice(0, 3), 2);
+    await start(fed);
+    await waitConnected(fed);
+    // 'aaa' sorts lowest, so it dials every real node; nobody lists it (wrong keys for listed
+    // regions are refused in test/transport.loopback.test.ts)
+    const impostor = new PeerNetwork({
+      federation: 'local-demo',
+      identity: generateIdentity('aaa'),
+      // it knows the real public keys (they are public), not apac's secret key
+      peers: new Map(fed.regions.filter((r) => r.id !== 'aaa').map((r) => [r.id, { publicKey: publicKeyOf(fed, r.id), endpoint: `ws://127.0.0.1:${r.peerPort}` }])),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
+    await impostor.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(impostor.connectedPeers()).toEqual([]);
+    await impostor.close();
+    const eu = procs.find((p) => p.region === 'eu')!;
+    expect(eu.logs.filter((l) => l.event === 'refused').map((l) => l.code)).toContain('TRANSPORT_UNKNOWN_PEER');
+    const ok = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'after-impostor', update: update(10, i), expect: 1 })));
+    expect(ok).toHaveLength(3);
+  }, 60_000);
+});
