@@ -43,7 +43,8 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
   }
   if (values.length !== 1) fail('WIRE_TRAILING_BYTES', 'trailing bytes after message');
   const o = values[0];
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('WIRE_MALFORMED', 'message is not a map');
+  // a plain map only: msgpackr also yields arrays, Dates, extension and 0xc1 marker objects
+  if (typeof o !== 'object' || o === null || Object.getPrototypeOf(o) !== Object.prototype) return fail('WIRE_MALFORMED', 'message is not a map');
   const m = o as Record<string, unknown>;
   if (m.v !== PROTOCOL_VERSION) fail('WIRE_BAD_VERSION', `protocol version ${String(m.v).slice(0, 16)} is not supported (expected ${PROTOCOL_VERSION})`);
   const type = m.type;

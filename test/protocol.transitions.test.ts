@@ -1,0 +1,118 @@
+/**
+ * Exhaustive transition table of the round state machine: every (phase, message type) pair
+ * that ACCEPTS does not list is refused with PROTOCOL_UNEXPECTED_MESSAGE naming what was
+ * expected and what arrived, and leaves the state unchanged (cf. flower secaggplus_mod_test).
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadKernelsFresh } from '../src/field/node.js';
+import { nodeRandom } from '../src/field/random-node.js';
+import type { WasmKernels } from '../src/field/wasm.js';
+import { nobleHash } from '../src/protocol/harness.js';
+import { MESSAGE_TYPES, signedBytes, type MessageType, type PeerMessage, type RoundParams } from '../src/protocol/messages.js';
+import { ACCEPTS, initialState, step, type Phase, type RoundState, type StepContext } from '../src/protocol/round.js';
+import { EXTRA_ELEMS, RoundVectors } from '../src/protocol/vectors.js';
+
+const PHASES: Phase[] = ['collect', 'deal', 'decide', 'combine', 'done', 'aborted'];
+const keys = { apac: ed25519.utils.randomSecretKey(), eu: ed25519.utils.randomSecretKey(), us: ed25519.utils.randomSecretKey() };
+const pub = (r: keyof typeof keys) => ed25519.getPublicKey(keys[r]);
+const params: RoundParams = {
+  round: 'r', federation: 'a'.repeat(64), policy: 'b'.repeat(64), participants: ['apac', 'eu', 'us'], threshold: 2, params: 4,
+  scaleBits: 8, clipL2: 10, clipMode: 'reject', minContributors: 1, minTrainers: 1,
+};
+
+let K: WasmKernels;
+beforeAll(async () => {
+  K = await loadKernelsFresh();
+});
+
+function ctx(self: keyof typeof keys): StepContext {
+  return {
+    vectors: new RoundVectors(K, params.params + EXTRA_ELEMS, nobleHash),
+    sign: (b) => ed25519.sign(b, keys[self]),
+    verify: (r, b, sig) => ed25519.verify(sig, b, pub(r as keyof typeof keys)),
+    projectionRng: () => nodeRandom,
+  };
+}
+
+/** One well-formed message of every type, from 'us' (signed where the type is signed). */
+function sample(type: MessageType): PeerMessage {
+  const sign = <T extends object>(m: T) => ({ ...m, sig: ed25519.sign(signedBytes(m as never), keys.us) });
+  const digest = new Uint8Array(32).fill(7);
+  const samples: Partial<Record<MessageType, PeerMessage>> = {
+    params: { type: 'params', round: 'r', params },
+    share: { type: 'share', round: 'r', offset: 0, data: new Uint8Array(8) },
+    commits: sign({ type: 'commits' as const, round: 'r', dealer: 'us', contributes: false, trainers: 0, digests: {} }),
+    receipt: sign({ type: 'receipt' as const, round: 'r', dealer: 'apac', holder: 'us', digest }),
+    decision: { ...{ type: 'decision' as const, round: 'r', coordinator: 'apac', dealers: ['apac', 'eu'], holders: ['apac', 'eu'] }, sig: new Uint8Array(64) },
+    agg: { type: 'agg', round: 'r', offset: 0, data: new Uint8Array(8) },
+    'agg-done': sign({ type: 'agg-done' as const, round: 'r', holder: 'us', digest }),
+    abort: { type: 'abort', round: 'r', code: 'PROTOCOL_TIMEOUT', reason: 'x', culprits: [] },
+  };
+  const m = samples[type];
+  if (!m) throw new Error(`no sample message for type ${type}: add one to this test`);
+  return m;
+}
+
+function inPhase(phase: Phase): RoundState {
+  const s = initialState('eu', params, { peerWaitMs: 1e9, decideMs: 2e9, roundMs: 3e9 }, 0);
+  const decision = { coordinator: 'apac', dealers: ['apac', 'eu'], holders: ['apac', 'eu'] };
+  return { ...s, phase, matched: ['us', 'apac'], decision: phase === 'combine' || phase === 'done' ? decision : null };
+}
+
+describe('transition table', () => {
+  it('covers every phase and message type', () => {
+    expect(Object.keys(ACCEPTS).sort()).toEqual([...PHASES].sort());
+    for (const p of PHASES) for (const t of ACCEPTS[p]) expect(MESSAGE_TYPES).toContain(t);
+  });
+
+  for (const phase of PHASES) {
+    for (const type of MESSAGE_TYPES) {
+      const valid = ACCEPTS[phase].includes(type);
+      it(`${phase} x ${type}: ${valid ? 'accepted by the phase guard' : 'refused as PROTOCOL_UNEXPECTED_MESSAGE'}`, () => {
+        const state = inPhase(phase);
+        const { state: next, effects } = step(state, { kind: 'message', from: 'us', msg: sample(type), now: 1 }, ctx('eu'));
+        const unexpected = effects.filter((e) => e.kind === 'refused' && e.error.code === 'PROTOCOL_UNEXPECTED_MESSAGE' && e.error.found === type);
+        if (valid) {
+          expect(unexpected).toEqual([]);
+        } else {
+          expect(unexpected).toHaveLength(1);
+          const err = (unexpected[0] as Extract<(typeof effects)[number], { kind: 'refused' }>).error;
+          expect(err.message).toBe(`unexpected ${type} from us in phase ${phase}`);
+          expect(err.expected).toBe(ACCEPTS[phase].join('|') || 'nothing');
+          expect(next).toEqual(state); // refused messages change nothing
+          expect(effects).toHaveLength(1);
+        }
+      });
+    }
+  }
+});
+
+describe('guards beyond the phase', () => {
+  it('refuses a message from a region that is not a participant', () => {
+    const { effects } = step(inPhase('collect'), { kind: 'message', from: 'mars', msg: sample('params'), now: 1 }, ctx('eu'));
+    expect(effects).toMatchObject([{ kind: 'refused', error: { code: 'PROTOCOL_UNEXPECTED_MESSAGE' } }]);
+  });
+  it('aborts on a signature that does not verify, naming the signer', () => {
+    const bad = { ...(sample('agg-done') as Extract<PeerMessage, { type: 'agg-done' }>), sig: new Uint8Array(64).fill(1) };
+    const { state, effects } = step(inPhase('combine'), { kind: 'message', from: 'us', msg: bad, now: 1 }, ctx('eu'));
+    expect(state.phase).toBe('aborted');
+    expect(state.error).toMatchObject({ code: 'PROTOCOL_BAD_SIGNATURE', culprits: ['us'] });
+    expect(effects.filter((e) => e.kind === 'send').map((e) => (e as { msg: PeerMessage }).msg.type)).toEqual(['abort', 'abort']);
+  });
+  it('aborts when a sender claims another identity inside a signed message', () => {
+    const m = sample('receipt') as Extract<PeerMessage, { type: 'receipt' }>;
+    const { state } = step(inPhase('decide'), { kind: 'message', from: 'apac', msg: m, now: 1 }, ctx('eu'));
+    expect(state.error?.message).toBe('receipt from apac claims holder us');
+  });
+  it('refuses shares from a region whose parameters were not agreed', () => {
+    const s = { ...inPhase('collect'), matched: [] };
+    const { state } = step(s, { kind: 'message', from: 'us', msg: sample('share'), now: 1 }, ctx('eu'));
+    expect(state.error?.message).toBe('share before its parameters were agreed'.replace('share', 'share from us'));
+  });
+  it('aborts on the first differing parameter, naming it with both values', () => {
+    const { state } = step(inPhase('collect'), { kind: 'message', from: 'us', msg: { type: 'params', round: 'r', params: { ...params, threshold: 3 } }, now: 1 }, ctx('eu'));
+    expect(state.error?.code).toBe('PROTOCOL_PARAMS_MISMATCH');
+    expect(state.error?.message).toMatch(/region us has threshold = 3, eu has 2/);
+  });
+});
