@@ -20,7 +20,6 @@ export type ErrorCode =
   // sharing
   | 'SHARING_BAD_THRESHOLD' // t < 1, t > n, n above the maximum
   | 'SHARING_BAD_POINTS' // duplicate or zero x, too few shares
-  | 'SHARING_INCONSISTENT' // shares do not lie on one polynomial of degree t-1
   // wire
   | 'WIRE_TOO_LARGE'
   | 'WIRE_MALFORMED'
@@ -37,7 +36,6 @@ export type ErrorCode =
   | 'TRANSPORT_MESSAGE_TOO_LARGE' // outbound message above the link's maxMessageBytes
   // protocol
   | 'PROTOCOL_UNEXPECTED_MESSAGE'
-  | 'PROTOCOL_DUPLICATE_SENDER'
   | 'PROTOCOL_PARAMS_MISMATCH'
   | 'PROTOCOL_BELOW_THRESHOLD'
   | 'PROTOCOL_BELOW_MIN_CONTRIBUTORS'
@@ -47,7 +45,6 @@ export type ErrorCode =
   | 'PROTOCOL_TIMEOUT'
   | 'PROTOCOL_ABORTED'
   // policy / config / api
-  | 'POLICY_PEER_NOT_ALLOWED'
   | 'CONFIG_INVALID'
   | 'API_BAD_REQUEST'
   | 'API_UNAUTHORIZED';
