@@ -9,6 +9,7 @@
  *     4xx/5xx: JSON { "error": { "code", "message" } }
  *   GET /healthz            -> { ok, region, peersConnected }   (no token)
  *   GET /v1/status          -> the node's view (token)
+ *   GET /audit, /audit/<file> -> the auditor page (no token; src/node/audit-assets.ts)
  *
  * Documented with a curl example in docs/api.md. Errors never echo update values.
  * @module
@@ -17,6 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
 import type { RegionNode } from './region-node.js';
+import { serveAudit } from './audit-assets.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
@@ -77,6 +79,8 @@ export class TrainerApi {
         const s = this.o.node.status();
         return json(res, 200, { ok: true, region: s.region, peersConnected: s.peersConnected });
       }
+      // the auditor page (read-only, no token): see src/node/audit-assets.ts
+      if (req.method === 'GET' && (await serveAudit(url.pathname, url.search, res))) return;
       if (!this.authorized(req)) throw new MpcError('API_UNAUTHORIZED', 'missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"');
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
       if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
