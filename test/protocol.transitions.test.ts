@@ -48,6 +48,7 @@ function sample(type: MessageType): PeerMessage {
     agg: { type: 'agg', round: 'r', offset: 0, data: new Uint8Array(8) },
     'agg-done': sign({ type: 'agg-done' as const, round: 'r', holder: 'us', digest }),
     abort: { type: 'abort', round: 'r', code: 'PROTOCOL_TIMEOUT', reason: 'x', culprits: [] },
+    seal: sign({ type: 'seal' as const, round: 'r', holder: 'us', result: digest, projection: new Uint8Array(8) }),
   };
   const m = samples[type];
   if (!m) throw new Error(`no sample message for type ${type}: add one to this test`);

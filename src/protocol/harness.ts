@@ -12,6 +12,7 @@ import type { PeerMessage, RoundParams } from './messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
 import { RoundVectors, EXTRA_ELEMS, type HashFactory, type RoundResult } from './vectors.js';
 import type { ProtocolError } from '../errors.js';
+import { TranscriptBuilder } from '../transcript/index.js';
 
 export interface LocalNodeInput {
   region: string;
@@ -37,6 +38,13 @@ export interface LocalOutcome {
   /** Every message this region sent, in order (for wire/transcript tests). */
   sent: { to: string; msg: PeerMessage }[];
   refused: { from: string; error: ProtocolError }[];
+  /** This region's transcript of the round: one canonical-JSON line per entry (docs/transcript.md). */
+  transcript: string[];
+}
+
+/** The Ed25519 secret key runLocal gives `region` (deterministic: SHA-256("key:" + region)). */
+export function localSecretKey(region: string): Uint8Array {
+  return ed25519.utils.randomSecretKey(sha256(new TextEncoder().encode(`key:${region}`)));
 }
 
 export const nobleHash: HashFactory = () => {
@@ -57,11 +65,11 @@ export function runLocal(
   const timing = opts.timing ?? { peerWaitMs: 1000, decideMs: 5000, roundMs: 20000 };
   const faults = opts.faults ?? {};
   const hash = opts.hash ?? nobleHash;
-  const keys = new Map(inputs.map((i) => [i.region, ed25519.utils.randomSecretKey(sha256(new TextEncoder().encode(`key:${i.region}`)))]));
+  const keys = new Map(inputs.map((i) => [i.region, localSecretKey(i.region)]));
   const pubs = new Map([...keys].map(([r, k]) => [r, ed25519.getPublicKey(k)]));
   let now = 0;
   const dead = new Set(faults.deadBeforeDeal ?? []);
-  const nodes = new Map<string, { state: RoundState; vectors: RoundVectors; out: LocalOutcome; rng: RandomFill }>();
+  const nodes = new Map<string, { state: RoundState; vectors: RoundVectors; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder }>();
   const queue: { to: string; from: string; msg: PeerMessage }[] = [];
 
   for (const inp of inputs) {
@@ -69,8 +77,9 @@ export function runLocal(
     const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
     const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash);
     for (const u of inp.updates) vectors.addUpdate(u.update, u.weight, p);
-    const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [] };
-    nodes.set(inp.region, { state: out.state, vectors, out, rng: opts.rng(inp.region) });
+    const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [] };
+    const tx = new TranscriptBuilder(p.round, inp.region, (b) => ed25519.sign(b, keys.get(inp.region)!));
+    nodes.set(inp.region, { state: out.state, vectors, out, rng: opts.rng(inp.region), tx });
   }
 
   const ctxOf = (region: string) => {
@@ -156,6 +165,10 @@ export function runLocal(
       case 'refused':
         n.out.refused.push({ from: e.from, error: e.error });
         break;
+      case 'record':
+        n.out.transcript.push(n.tx.append(e.record).line);
+        break;
+      case 'sealed':
       case 'log':
         break;
     }
@@ -173,7 +186,7 @@ export function runLocal(
       if (dead.has(m.to)) continue; // messages already sent by a node that then died are still delivered
       apply(m.to, { kind: 'message', from: m.from, msg: m.msg, now });
     }
-    if ([...nodes.values()].every((n) => dead.has(n.out.region) || n.state.phase === 'done' || n.state.phase === 'aborted')) break;
+    if ([...nodes.values()].every((n) => dead.has(n.out.region) || (n.state.phase === 'done' && n.state.sealing?.state !== 'pending') || n.state.phase === 'aborted')) break;
     now += 250;
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }

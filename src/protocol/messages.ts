@@ -46,10 +46,16 @@ export type PeerMessage =
   /** A chunk of the sender's aggregate share (sum of the shares it holds from the decided dealers). */
   | { type: 'agg'; round: string; offset: number; data: Uint8Array }
   | { type: 'agg-done'; round: string; holder: string; digest: Uint8Array; sig: Uint8Array }
-  | { type: 'abort'; round: string; code: ErrorCode; reason: string; culprits: string[] };
+  | { type: 'abort'; round: string; code: ErrorCode; reason: string; culprits: string[] }
+  /**
+   * Sent by each decided holder once it reconstructed: `result` is the result digest
+   * (src/transcript resultDigest), `projection` its aggregate share's projection on the
+   * Fiat-Shamir challenge (8 bytes, u64 big-endian), or empty when the challenge is undefined.
+   */
+  | { type: 'seal'; round: string; holder: string; result: Uint8Array; projection: Uint8Array; sig: Uint8Array };
 
 export type MessageType = PeerMessage['type'];
-export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'abort'];
+export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'abort', 'seal'];
 
 export type Signed = Extract<PeerMessage, { sig: Uint8Array }>;
 /** A signed message before signing. */
@@ -76,6 +82,9 @@ export function signedBytes(m: Unsigned | Signed): Uint8Array {
       break;
     case 'agg-done':
       parts.push(te.encode(m.holder), m.digest);
+      break;
+    case 'seal':
+      parts.push(te.encode(m.holder), m.result, m.projection);
       break;
   }
   return lengthPrefixed(parts);

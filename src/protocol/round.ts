@@ -15,6 +15,8 @@ import * as R from '../field/reference.js';
 import type { RandomFill } from '../field/random.js';
 import { PARAM_KEYS, signedBytes, type MessageType, type PeerMessage, type RoundParams, type Signed, type Unsigned } from './messages.js';
 import type { RoundResult, RoundVectors } from './vectors.js';
+import { checkPointsOnPolynomial } from '../sharing/shamir.js';
+import { challengeOf, messageRecord, paramsDigestHex, resultDigests, type RecordBody } from '../transcript/index.js';
 
 export type Phase = 'collect' | 'deal' | 'decide' | 'combine' | 'done' | 'aborted';
 
@@ -23,8 +25,8 @@ export const ACCEPTS: Readonly<Record<Phase, readonly MessageType[]>> = {
   collect: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
   deal: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
   decide: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
-  combine: ['decision', 'agg', 'agg-done', 'abort'],
-  done: [],
+  combine: ['decision', 'agg', 'agg-done', 'abort', 'seal'],
+  done: ['seal'],
   aborted: [],
 };
 
@@ -35,6 +37,8 @@ export interface RoundTiming {
   decideMs: number;
   /** The whole round must end this long after opening. */
   roundMs: number;
+  /** After the result, how long to wait for every holder's seal (default 5000). */
+  sealMs?: number;
 }
 
 export interface RoundState {
@@ -51,9 +55,15 @@ export interface RoundState {
   readonly commits: Readonly<Record<string, { contributes: boolean; trainers: number; digests: Readonly<Record<string, string>> }>>;
   /** receipts[dealer][holder] = hex digest */
   readonly receipts: Readonly<Record<string, Readonly<Record<string, string>>>>;
-  readonly decision: { coordinator: string; dealers: readonly string[]; holders: readonly string[] } | null;
+  readonly decision: { coordinator: string; dealers: readonly string[]; holders: readonly string[]; sig?: Uint8Array } | null;
   readonly aggDone: readonly string[];
   readonly error: { code: ErrorCode; message: string; culprits: readonly string[] } | null;
+  /** The params entry is recorded (on open). */
+  readonly opened?: boolean;
+  /** After the result: its digest (hex), the Fiat-Shamir challenge and <result, r> (null without every agg-done). */
+  readonly sealing?: { digest: string; challenge: string | null; value: bigint | null; doneAt: number; state: 'pending' | 'sealed' | 'unsealed' };
+  /** Seals received (and our own), by holder. */
+  readonly seals?: Readonly<Record<string, { result: string; projection: string; sig: string }>>;
 }
 
 export type RoundEvent =
@@ -76,7 +86,11 @@ export type Effect =
   | { kind: 'aborted'; error: ProtocolError }
   /** A message that was refused; the round goes on. */
   | { kind: 'refused'; from: string; error: ProtocolError }
-  | { kind: 'log'; event: string; detail: Record<string, unknown> };
+  | { kind: 'log'; event: string; detail: Record<string, unknown> }
+  /** Append an entry to this round's transcript (chain, sign, write: the node edge). */
+  | { kind: 'record'; record: RecordBody }
+  /** The transcript's final entry is recorded: sealed (every holder's seal) or unsealed. */
+  | { kind: 'sealed'; complete: boolean };
 
 export interface StepContext {
   vectors: RoundVectors;
@@ -116,13 +130,21 @@ export function paramsMismatch(ours: RoundParams, theirs: RoundParams): { key: s
   return null;
 }
 
+/** The event time of the step in progress (every event carries one): for deadlines set inside helpers. */
+let stepNow = 0;
+
 /** The single transition function. Pure apart from driving `ctx.vectors`. */
 export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
   const s: Mut = { ...state };
   const fx: Effect[] = [];
+  stepNow = ev.now;
   try {
     switch (ev.kind) {
       case 'open':
+        if (s.phase === 'collect' && !s.opened) {
+          s.opened = true;
+          fx.push({ kind: 'record', record: { kind: 'params', body: { params: s.params, digest: paramsDigestHex(s.params), policy: s.params.policy } } });
+        }
         if (s.phase === 'collect' && s.matched.length === 0) {
           for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: { type: 'params', round: s.params.round, params: s.params } });
         }
@@ -137,7 +159,11 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         break;
       case 'published':
         if (s.phase !== 'combine' || !s.decision) break;
-        for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: signed(ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest }) });
+        {
+          const msg = signed(ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest });
+          fx.push({ kind: 'record', record: messageRecord(msg) });
+          for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
+        }
         break;
       case 'tick':
         onTick(s, fx, ev.now, ctx);
@@ -168,10 +194,12 @@ function signed<T extends Unsigned>(ctx: StepContext, m: T): T & { sig: Uint8Arr
   return { ...m, sig: ctx.sign(signedBytes(m)) } as T & { sig: Uint8Array };
 }
 
-function abort(s: Mut, fx: Effect[], e: ProtocolError, broadcast: boolean): void {
+function abort(s: Mut, fx: Effect[], e: ProtocolError, broadcast: boolean, by = s.self): void {
   if (s.phase === 'done' || s.phase === 'aborted') return;
   s.phase = 'aborted';
   s.error = { code: e.code, message: e.message, culprits: e.culprits ?? [] };
+  const reason = by === s.self ? e.message : e.message.replace(/^region \S+ aborted round \S+: /, '');
+  fx.push({ kind: 'record', record: { kind: 'abort', body: { by, code: by === s.self ? e.code : (e.found ?? e.code), reason, culprits: [...(e.culprits ?? [])] } } });
   if (broadcast) {
     for (const p of others(s)) {
       fx.push({ kind: 'send', to: p, msg: { type: 'abort', round: s.params.round, code: e.code, reason: e.message, culprits: [...(e.culprits ?? [])] } });
@@ -187,6 +215,9 @@ function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
   const holders = [s.self, ...s.matched].sort((a, b) => xOf(s.params, a) - xOf(s.params, b));
   if (holders.length < s.params.threshold) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${holders.length} region(s) reachable with matching parameters (${holders.join(', ')}), threshold is ${s.params.threshold}: nothing was dealt`);
+  }
+  for (const p of s.params.participants) {
+    if (!holders.includes(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'collect', reason: `no matching parameters within ${s.timing.peerWaitMs} ms` } } });
   }
   if (s.input.contributes) {
     s.phase = 'deal';
@@ -205,6 +236,7 @@ function onDealt(s: Mut, fx: Effect[], digests: ReadonlyMap<string, Uint8Array>,
   for (const [h, dg] of digests) d[h] = dg;
   const trainers = contributes ? s.input!.trainers : 0;
   const msg = signed(ctx, { type: 'commits', round: s.params.round, dealer: s.self, contributes, trainers, digests: d });
+  fx.push({ kind: 'record', record: messageRecord(msg) });
   for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
   s.phase = 'decide';
   // our own commitment and our own receipt of our own share
@@ -213,6 +245,7 @@ function onDealt(s: Mut, fx: Effect[], digests: ReadonlyMap<string, Uint8Array>,
     ctx.vectors.recordOwnShare(s.self, d[s.self]!);
     addReceipt(s, s.self, s.self, hex(d[s.self]!));
     const receipt = signed(ctx, { type: 'receipt', round: s.params.round, dealer: s.self, holder: s.self, digest: d[s.self]! });
+    fx.push({ kind: 'record', record: messageRecord(receipt) });
     for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: receipt });
   }
   tryDecide(s, fx, now, ctx, false);
@@ -227,6 +260,10 @@ function addReceipt(s: Mut, dealer: string, holder: string, digest: string): voi
 }
 
 function onTick(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
+  if (s.phase === 'done' && s.sealing?.state === 'pending' && now >= s.sealing.doneAt + (s.timing.sealMs ?? 5000)) {
+    const missing = s.decision!.holders.filter((h) => !s.seals?.[h]);
+    unseal(s, fx, missing, `no seal from ${missing.join(', ')} within ${s.timing.sealMs ?? 5000} ms of the result`);
+  }
   if (s.phase === 'done' || s.phase === 'aborted') return;
   if (now >= s.openedAt + s.timing.roundMs) {
     tryFinish(s, fx, ctx, true);
@@ -298,6 +335,7 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
       verifySig(ctx, from, msg);
       if (s.commits[from]) return; // duplicate: ignore
       s.commits = { ...s.commits, [from]: { contributes: msg.contributes, trainers: msg.trainers, digests: mapHex(msg.digests) } };
+      fx.push({ kind: 'record', record: messageRecord(msg) });
       const mine = msg.digests[s.self];
       if (msg.contributes && mine) {
         const got = ctx.vectors.shareDigest(from);
@@ -306,6 +344,7 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
         }
         addReceipt(s, from, s.self, hex(mine));
         const receipt = signed(ctx, { type: 'receipt', round: s.params.round, dealer: from, holder: s.self, digest: mine });
+        fx.push({ kind: 'record', record: messageRecord(receipt) });
         for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: receipt });
       }
       tryDecide(s, fx, now, ctx, false);
@@ -314,6 +353,7 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
     case 'receipt':
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `receipt from ${from} claims holder ${msg.holder}`, { culprits: [from] });
       verifySig(ctx, from, msg);
+      if (s.receipts[msg.dealer]?.[from] === undefined) fx.push({ kind: 'record', record: messageRecord(msg) });
       addReceipt(s, msg.dealer, from, hex(msg.digest));
       tryDecide(s, fx, now, ctx, false);
       return;
@@ -331,13 +371,28 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
       if (!got || hex(got) !== hex(msg.digest)) {
         throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `aggregate share from ${from} does not match its digest (${got ? 'differs' : 'incomplete'})`, { culprits: [from] });
       }
-      if (!s.aggDone.includes(from)) s.aggDone = [...s.aggDone, from];
+      if (!s.aggDone.includes(from)) {
+        s.aggDone = [...s.aggDone, from];
+        fx.push({ kind: 'record', record: messageRecord(msg) });
+      }
       tryFinish(s, fx, ctx, false);
       return;
     }
     case 'abort':
-      abort(s, fx, new ProtocolError('PROTOCOL_ABORTED', `region ${from} aborted round ${s.params.round}: ${msg.reason}`, { culprits: msg.culprits, found: msg.code }), false);
+      abort(s, fx, new ProtocolError('PROTOCOL_ABORTED', `region ${from} aborted round ${s.params.round}: ${msg.reason}`, { culprits: msg.culprits, found: msg.code }), false, from);
       return;
+    case 'seal': {
+      if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `seal from ${from} claims holder ${msg.holder}`, { culprits: [from] });
+      if (!s.decision!.holders.includes(from)) {
+        fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `seal from ${from}, not a decided holder`) });
+        return;
+      }
+      verifySig(ctx, from, msg);
+      if (s.seals?.[from]) return; // duplicate
+      s.seals = { ...(s.seals ?? {}), [from]: { result: hex(msg.result), projection: hex(msg.projection), sig: hex(msg.sig) } };
+      trySeal(s, fx);
+      return;
+    }
   }
 }
 
@@ -400,7 +455,8 @@ function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { type: 'dec
   if (!msg.dealers.every(known) || !msg.holders.every(known) || msg.holders.length < t || msg.dealers.length < s.params.minContributors) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `decision with ${msg.dealers.length} dealers and ${msg.holders.length} holders is invalid (t = ${t}, minContributors = ${s.params.minContributors})`, { culprits: [coord] });
   }
-  s.decision = { coordinator: coord, dealers: [...msg.dealers], holders: [...msg.holders] };
+  s.decision = { coordinator: coord, dealers: [...msg.dealers], holders: [...msg.holders], sig: msg.sig };
+  fx.push({ kind: 'record', record: messageRecord(msg) });
   s.phase = 'combine';
   const holders = [...msg.holders].sort((a, b) => xOf(s.params, a) - xOf(s.params, b));
   const S = holders.slice(0, t);
@@ -431,6 +487,7 @@ function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, deadline: boolean): v
   if (!all && !(deadline && S.every((h) => s.aggDone.includes(h)))) return;
   const res = ctx.vectors.finish((h) => xOf(s.params, h), t, s.params.scaleBits, s.aggDone);
   if (!res.ok) {
+    fx.push({ kind: 'record', record: { kind: 'check', body: { ok: false, used: [...s.aggDone], culprits: res.culprits ?? [], challenge: null, value: null } } });
     throw new ProtocolError(
       'PROTOCOL_INCONSISTENT_AGGREGATE',
       res.culprits ? `aggregate shares are inconsistent: ${res.culprits.join(', ')} published a wrong aggregate share; no result is returned` : 'aggregate shares are inconsistent and the culprit cannot be identified (too few extra shares); no result is returned',
@@ -438,5 +495,59 @@ function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, deadline: boolean): v
     );
   }
   s.phase = 'done';
+  // Fiat-Shamir: with every holder's aggregate share committed, the challenge fixes r
+  let challenge: Uint8Array | null = null;
+  let proj: { share: bigint; result: bigint } | null = null;
+  if (all && s.decision.sig) {
+    const digests = new Map(holders.map((h) => [h, ctx.vectors.aggDigest(h)!] as const));
+    const decision = { type: 'decision' as const, round: s.params.round, coordinator: s.decision.coordinator, dealers: [...s.decision.dealers], holders: [...s.decision.holders], sig: s.decision.sig };
+    challenge = challengeOf(s.params, decision, digests);
+    proj = ctx.vectors.fsProjections(challenge);
+  }
+  const dg = resultDigests(res.result.sum, res.result.totalWeight);
+  fx.push({ kind: 'record', record: { kind: 'check', body: { ok: true, used: [...s.aggDone].sort((a, b) => xOf(s.params, a) - xOf(s.params, b)), culprits: [], challenge: challenge ? hex(challenge) : null, value: proj ? proj.result.toString() : null } } });
+  fx.push({
+    kind: 'record',
+    record: { kind: 'result', body: { contributors: [...s.decision.dealers], holders: [...s.decision.holders], params: s.params.params, totalWeight: res.result.totalWeight, sum: hex(dg.sum), mean: hex(dg.mean), digest: hex(dg.digest) } },
+  });
   fx.push({ kind: 'result', result: res.result, contributors: s.decision.dealers, holders });
+  s.sealing = { digest: hex(dg.digest), challenge: challenge ? hex(challenge) : null, value: proj ? proj.result : null, doneAt: stepNow, state: 'pending' };
+  if (holders.includes(s.self)) {
+    const projection = new Uint8Array(proj ? 8 : 0);
+    if (proj) new DataView(projection.buffer).setBigUint64(0, proj.share);
+    const seal = signed(ctx, { type: 'seal', round: s.params.round, holder: s.self, result: dg.digest, projection });
+    s.seals = { ...(s.seals ?? {}), [s.self]: { result: hex(seal.result), projection: hex(projection), sig: hex(seal.sig) } };
+    for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: seal });
+  }
+  trySeal(s, fx);
+}
+
+/** Records the final entry once every holder's seal is in (or unsealed if one disagrees). */
+function trySeal(s: Mut, fx: Effect[]): void {
+  if (s.phase !== 'done' || !s.decision || s.sealing?.state !== 'pending') return;
+  const holders = s.decision.holders;
+  if (!holders.every((h) => s.seals?.[h])) return;
+  const seals = holders.map((h) => ({ holder: h, ...s.seals![h]! }));
+  const wrong = seals.filter((x) => x.result !== s.sealing!.digest).map((x) => x.holder);
+  if (wrong.length) return unseal(s, fx, [], `${wrong.join(', ')} sealed a different result digest`);
+  if (s.sealing.value !== null) {
+    const ordered = [...seals].sort((a, b) => xOf(s.params, a.holder) - xOf(s.params, b.holder));
+    if (ordered.some((x) => x.projection.length !== 16)) return unseal(s, fx, [], 'a seal lacks its projection');
+    const xs = ordered.map((x) => BigInt(xOf(s.params, x.holder)));
+    const ys = ordered.map((x) => BigInt('0x' + x.projection));
+    const t = s.params.threshold;
+    const on = checkPointsOnPolynomial(xs, ys, t);
+    const lam = R.lagrangeCoefficients(xs.slice(0, t), 0n);
+    const at0 = lam.reduce((acc, l, i) => R.add(acc, R.mul(l, ys[i]!)), 0n);
+    if (!on.ok || at0 !== s.sealing.value) return unseal(s, fx, [], 'the sealed projections are not consistent with the reconstructed result');
+  }
+  s.sealing = { ...s.sealing, state: 'sealed' };
+  fx.push({ kind: 'record', record: { kind: 'sealed', body: { seals } } });
+  fx.push({ kind: 'sealed', complete: true });
+}
+
+function unseal(s: Mut, fx: Effect[], missing: string[], reason: string): void {
+  s.sealing = { ...s.sealing!, state: 'unsealed' };
+  fx.push({ kind: 'record', record: { kind: 'unsealed', body: { missing, reason } } });
+  fx.push({ kind: 'sealed', complete: false });
 }

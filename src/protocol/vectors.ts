@@ -232,6 +232,32 @@ export class RoundVectors {
     return { ok: true, result: { sum, totalWeight: extra[0]! } };
   }
 
+  /**
+   * Fiat-Shamir projections for the transcript's consistency check: with r expanded from
+   * `challenge` (SHA-256 in counter mode, rejection-sampled chunk by chunk like every other
+   * field stream), returns <own aggregate share, r> and <reconstructed result, r>. Call after
+   * `finish` and before `zeroize`. Every node expands the same r from the same challenge.
+   */
+  fsProjections(challenge: Uint8Array): { share: bigint; result: bigint } {
+    if (!this.result) throw new Error('fsProjections before reconstruction');
+    const rng = counterStream(this.hash, challenge);
+    const r = this.K.alloc(Math.min(CHUNK_ELEMS, this.length));
+    let share = 0n;
+    let result = 0n;
+    try {
+      for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
+        const m = Math.min(CHUNK_ELEMS, this.length - off);
+        const rv = { ptr: r.ptr, length: m };
+        sampleInto(this.K, rv, rng);
+        share = R.add(share, this.K.dot({ ptr: this.acc.ptr + off * 8, length: m }, rv));
+        result = R.add(result, this.K.dot({ ptr: this.result.ptr + off * 8, length: m }, rv));
+      }
+    } finally {
+      this.K.free(r);
+    }
+    return { share, result };
+  }
+
   /** Copies a chunk into scratch after checking position, size and range. */
   private stage(s: Stream, offset: number, data: Uint8Array, what: string): FieldVec {
     if (offset !== s.next) throw new FieldError('SHARING_BAD_POINTS', `${what}: chunk at element ${offset}, expected ${s.next}`);
@@ -260,6 +286,27 @@ export class RoundVectors {
     this.result = null;
   }
   private wiped = false;
+}
+
+/** SHA-256(seed || u32 BE counter) blocks, concatenated. */
+function counterStream(hash: HashFactory, seed: Uint8Array): RandomFill {
+  let ctr = 0;
+  let buf: Uint8Array = new Uint8Array(0);
+  let pos = 0;
+  return (out) => {
+    for (let i = 0; i < out.length; i++) {
+      if (pos === buf.length) {
+        const h = hash();
+        const c = new Uint8Array(4);
+        new DataView(c.buffer).setUint32(0, ctr++);
+        h.update(seed);
+        h.update(c);
+        buf = h.digest();
+        pos = 0;
+      }
+      out[i] = buf[pos++]!;
+    }
+  };
 }
 
 function sampleInto(K: WasmKernels, v: FieldVec, rng: RandomFill): void {

@@ -94,6 +94,13 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       bin(m, 'digest', 32, 32);
       bin(m, 'sig', 64, 64);
       break;
+    case 'seal':
+      str(m, 'holder', REGION_RE);
+      bin(m, 'result', 32, 32);
+      bin(m, 'projection', 8, 0);
+      if ((m.projection as Uint8Array).length !== 0 && (m.projection as Uint8Array).length !== 8) fail('WIRE_MALFORMED', 'field projection has ' + (m.projection as Uint8Array).length + ' bytes, expected 0 or 8');
+      bin(m, 'sig', 64, 64);
+      break;
     case 'abort':
       str(m, 'code', /^[A-Z_]{1,64}$/);
       if (typeof m.reason !== 'string' || m.reason.length > 2048) fail('WIRE_MALFORMED', 'abort.reason must be a string of at most 2048 characters');
@@ -113,6 +120,7 @@ const FIELDS: Record<MessageType, string[]> = {
   agg: ['offset', 'data'],
   'agg-done': ['holder', 'digest', 'sig'],
   abort: ['code', 'reason', 'culprits'],
+  seal: ['holder', 'result', 'projection', 'sig'],
 };
 
 function exactKeys(m: Record<string, unknown>, keys: string[], what: string): void {
