@@ -40,8 +40,8 @@ export async function run(argv: string[]): Promise<number> {
   // MPC_TEST_FAULT=exit-after-deal: the multi-process tests' "node dies right after dealing"
   const fault = process.env.MPC_TEST_FAULT;
   const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
-  const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log, ...(testFaults ? { testFaults } : {}) });
-  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port });
+  const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log, transcriptsDir: paths.transcripts, ...(testFaults ? { testFaults } : {}) });
+  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts });
   const { peerPort } = await node.start();
   const { port } = await api.start();
   log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });

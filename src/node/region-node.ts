@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { federationDigestHex, canonicalJson, regionById, regionPublicKey, type Federation } from '../config/federation.js';
+import { federationDigestHex, regionById, regionPublicKey, type Federation } from '../config/federation.js';
 import { MpcError, ProtocolError } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { RandomFill } from '../field/random.js';
@@ -18,6 +18,8 @@ import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult } from '.
 import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessage, MAX_MESSAGE_BYTES } from '../wire/codec.js';
+import { TranscriptFile } from './transcript-file.js';
+import { policyDigestHex } from '../transcript/index.js';
 
 export type Logger = (event: Record<string, unknown>) => void;
 
@@ -30,6 +32,8 @@ export interface RegionNodeOptions {
   log?: Logger;
   /** Test hook: every decrypted peer message (as the protocol layer receives it). */
   onDecrypted?: (from: string, plaintext: Uint8Array) => void;
+  /** Where round transcripts are written (<dataDir>/transcripts); none are written without it. */
+  transcriptsDir?: string;
   /** Tick period for deadlines (ms). */
   tickMs?: number;
   /** Fault injection for the multi-process tests (MPC_TEST_FAULT): never set in production. */
@@ -69,6 +73,8 @@ interface Round {
   projSeed: Uint8Array;
   rng: RandomFill;
   startedAt: number;
+  /** This round's transcript file (null without transcriptsDir). */
+  tx: TranscriptFile | null;
 }
 
 const ROUND_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -110,10 +116,10 @@ export class RegionNode {
     this.log = opts.log ?? (() => {});
     this.pubkeys = new Map(f.regions.map((r) => [r.id, regionPublicKey(r)]));
     this.fedDigest = federationDigestHex(f);
-    this.policyDigest = createHash('sha256').update(`mpc-node/policy/v1\0${canonicalJson(f.round)}`).digest('hex');
+    this.policyDigest = policyDigestHex(f); // one definition, shared with the verifier
     const r = f.round;
     const peerWaitMs = r.collectMs + Math.min(r.phaseTimeoutMs, 5000);
-    this.timing = { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs };
+    this.timing = { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs, sealMs: r.phaseTimeoutMs };
     const peers = new Map<string, PeerInfo>(f.regions.filter((x) => x.id !== this.region).map((x) => [x.id, { publicKey: regionPublicKey(x), endpoint: x.endpoint }]));
     const ep = new URL(me.endpoint);
     this.net = new PeerNetwork({
@@ -144,6 +150,13 @@ export class RegionNode {
     this.closing = true;
     if (this.tick) clearInterval(this.tick);
     for (const r of [...this.rounds.values()]) {
+      if (r.state.phase === 'done') {
+        // result delivered, seals pending: the transcript ends unsealed
+        const missing = r.state.decision?.holders.filter((h) => !r.state.seals?.[h]) ?? [];
+        r.tx?.append({ kind: 'unsealed', body: { missing, reason: `node ${this.region} shut down before every seal arrived` } });
+        this.cleanup(r, 'done');
+        continue;
+      }
       this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `node ${this.region} is shutting down`));
     }
     await this.net.close();
@@ -210,11 +223,13 @@ export class RegionNode {
   private openRound(id: string, params: number): Round {
     const now = Date.now();
     const p = this.paramsFor(id, params);
+    // first: a round id that already has a transcript on disk is refused (throws)
+    const tx = this.opts.transcriptsDir ? new TranscriptFile(this.opts.transcriptsDir, id, this.region, (b) => ed25519.sign(b, this.identity.secretKey)) : null;
     const projSeed = new Uint8Array(32);
     nodeRandom(projSeed);
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash),
-      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, rng: nodeRandom, startedAt: now,
+      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, rng: nodeRandom, startedAt: now, tx,
     };
     this.rounds.set(id, r);
     r.collectTimer = setTimeout(() => this.closeCollection(r), this.federation.round.collectMs);
@@ -255,7 +270,13 @@ export class RegionNode {
         this.log({ event: 'refused-message', from, round: msg.round, code: 'API_BAD_REQUEST', reason: `round of ${msg.params.params} parameters exceeds round.maxParams` });
         return;
       }
-      r = this.openRound(msg.round, msg.params.params);
+      try {
+        r = this.openRound(msg.round, msg.params.params);
+      } catch (e) {
+        this.counters.refusedMessages++;
+        this.log({ event: 'refused-message', from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
+        return;
+      }
     }
     this.apply(r, { kind: 'message', from, msg, now: Date.now() });
   }
@@ -304,7 +325,16 @@ export class RegionNode {
   private perform(r: Round, e: Effect): void {
     switch (e.kind) {
       case 'send':
+        if (e.msg.type === 'seal') r.tx?.sync(); // the sealed result is on disk before we vouch for it
         void this.send(e.to, e.msg);
+        return;
+      case 'record':
+        r.tx?.append(e.record);
+        return;
+      case 'sealed':
+        r.tx?.close();
+        this.log({ event: e.complete ? 'round-sealed' : 'round-unsealed', round: r.id });
+        this.cleanup(r, 'done');
         return;
       case 'deal':
         void this.deal(r, e.holders);
@@ -313,6 +343,7 @@ export class RegionNode {
         void this.publish(r, e.to, e.decision);
         return;
       case 'result':
+        r.tx?.sync(); // the transcript (check, result) is durable before trainers get the answer
         this.finishRound(r, e.result, e.contributors, e.holders);
         return;
       case 'aborted':
@@ -373,7 +404,10 @@ export class RegionNode {
     r.waiters = [];
     this.counters.roundsDone++;
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
-    this.cleanup(r, 'done');
+    // the round stays open (phase done) until every holder's seal is in or the seal deadline
+    if (r.collectTimer) clearTimeout(r.collectTimer);
+    r.vectors.zeroize();
+    r.projSeed.fill(0);
   }
 
   private endRound(r: Round, outcome: 'aborted', err: MpcError): void {
@@ -387,6 +421,7 @@ export class RegionNode {
 
   private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string): void {
     if (r.collectTimer) clearTimeout(r.collectTimer);
+    r.tx?.close();
     r.vectors.zeroize(); // share material is wiped when the round ends
     r.projSeed.fill(0);
     this.rounds.delete(r.id);

@@ -9,15 +9,23 @@
  *     4xx/5xx: JSON { "error": { "code", "message" } }
  *   GET /healthz            -> { ok, region, peersConnected }   (no token)
  *   GET /v1/status          -> the node's view (token)
+ *   GET /transcripts/ROUND  -> the round's transcript, application/x-ndjson (no token)
+ *   GET /federation         -> the federation file (normalized JSON) (no token)
+ *
+ * The last two are public and read-only: a transcript holds only digests, signatures and public
+ * round metadata (docs/transcript.md), and the federation file is shared by every region anyway.
+ * They carry `access-control-allow-origin: *` so the browser auditor page can fetch them.
  *   GET /audit, /audit/<file> -> the auditor page (no token; src/node/audit-assets.ts)
  *
  * Documented with a curl example in docs/api.md. Errors never echo update values.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
 import type { RegionNode } from './region-node.js';
+import { ROUND_FILE_RE, transcriptPath } from './transcript-file.js';
 import { serveAudit } from './audit-assets.js';
 
 const STATUS: Record<string, number> = {
@@ -35,6 +43,8 @@ export interface TrainerApiOptions {
   token: string;
   host: string;
   port: number;
+  /** The node's transcripts directory, served read-only at GET /transcripts/ROUND. */
+  transcriptsDir?: string;
 }
 
 export class TrainerApi {
@@ -81,6 +91,10 @@ export class TrainerApi {
       }
       // the auditor page (read-only, no token): see src/node/audit-assets.ts
       if (req.method === 'GET' && (await serveAudit(url.pathname, url.search, res))) return;
+      if (req.method === 'GET' && url.pathname === '/federation') {
+        return json(res, 200, this.o.node.federation, { 'access-control-allow-origin': '*' });
+      }
+      if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
       if (!this.authorized(req)) throw new MpcError('API_UNAUTHORIZED', 'missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"');
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
       if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
@@ -90,6 +104,21 @@ export class TrainerApi {
       if (!res.headersSent) json(res, STATUS[err.code] ?? (err.code.startsWith('PROTOCOL') ? 409 : 400), { error: { code: err.code, message: err.message } });
       else res.destroy();
     }
+  }
+
+  private async transcript(res: ServerResponse, round: string): Promise<void> {
+    const dir = this.o.transcriptsDir;
+    if (!ROUND_FILE_RE.test(round)) return json(res, 400, { error: { code: 'API_BAD_REQUEST', message: 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -' } });
+    let body: Buffer;
+    try {
+      if (!dir) throw Object.assign(new Error('no transcripts'), { code: 'ENOENT' });
+      body = await readFile(transcriptPath(dir, round));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      return json(res, 404, { error: { code: 'API_BAD_REQUEST', message: `no transcript of round ${round} on this node` } }, { 'access-control-allow-origin': '*' });
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': body.length, 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
+    res.end(body);
   }
 
   private async aggregate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -124,9 +153,9 @@ export class TrainerApi {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const s = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s), ...headers });
   res.end(s);
 }
 

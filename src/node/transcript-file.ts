@@ -1,0 +1,63 @@
+/**
+ * One round's transcript on disk: `<transcriptsDir>/<round>.jsonl`, created exclusively (a round
+ * id that already has a transcript is refused, also after a restart), appended line by line,
+ * fsynced before anything that depends on it (answering trainers, sending the seal, the end).
+ * A crash leaves a prefix of the chain, which the verifier reports as unsealed or truncated,
+ * never as complete. Format: docs/transcript.md.
+ * @module
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { MpcError } from '../errors.js';
+import { TranscriptBuilder, type RecordBody } from '../transcript/index.js';
+
+export const ROUND_FILE_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function transcriptPath(dir: string, round: string): string {
+  if (!ROUND_FILE_RE.test(round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  return join(dir, `${round}.jsonl`);
+}
+
+export class TranscriptFile {
+  private fd: number | null;
+  private dirty = false;
+  private readonly builder: TranscriptBuilder;
+  readonly path: string;
+
+  /** @throws {MpcError} API_BAD_REQUEST if the round already has a transcript in `dir`. */
+  constructor(dir: string, round: string, region: string, sign: (b: Uint8Array) => Uint8Array) {
+    this.path = transcriptPath(dir, round);
+    try {
+      this.fd = openSync(this.path, 'wx', 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new MpcError('API_BAD_REQUEST', `round ${round} already has a transcript (${this.path}); use a new round id`);
+      throw e;
+    }
+    this.builder = new TranscriptBuilder(round, region, sign);
+  }
+
+  get length(): number {
+    return this.builder.length;
+  }
+
+  append(rec: RecordBody): void {
+    if (this.fd === null) return;
+    const { line } = this.builder.append(rec);
+    writeSync(this.fd, line);
+    this.dirty = true;
+  }
+
+  /** fsync if anything was appended since the last sync. */
+  sync(): void {
+    if (this.fd === null || !this.dirty) return;
+    fsyncSync(this.fd);
+    this.dirty = false;
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    this.sync();
+    closeSync(this.fd);
+    this.fd = null;
+  }
+}
