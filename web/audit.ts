@@ -107,7 +107,7 @@ async function verify(): Promise<void> {
   const t0 = performance.now();
   let report: VerifyReport;
   try {
-    report = await verifyRound({ transcripts: transcripts.map((t) => t.bytes), federation, ...(result ? { result: result.bytes } : {}) });
+    report = await verifyRound({ transcripts: transcripts.map((t) => t.bytes), names: transcripts.map((t) => t.name), federation, ...(result ? { result: result.bytes } : {}) });
   } catch (e) {
     if (gen !== generation) return;
     document.body.dataset.state = 'error';

@@ -13,12 +13,11 @@ export const AUDIT_ASSETS: Readonly<Record<string, string>> = Object.freeze({
   'index.html': 'text/html; charset=utf-8',
   'audit.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
-  'mpc-field.wasm': 'application/wasm',
 });
 
 /** Same policy as the page's meta tag, plus what only a header can say. */
 export const AUDIT_CSP =
-  "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** dist/web/ from src/node (tests run TS) or dist/src/node (built / installed). */
 export function auditDir(): string | undefined {

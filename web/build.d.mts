@@ -1,0 +1,2 @@
+/** Builds the auditor page into dist/web/ and returns that folder. */
+export function buildWeb(options?: { quiet?: boolean }): Promise<string>;
