@@ -3,13 +3,14 @@
  * dropouts before and after dealing, parameter mismatch, bad trainer input, an impostor peer.
  * Needs the built CLI (npm test builds it first).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { aggregateDetailed, AggregateError } from '../src/client/index.js';
-import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { cliPath, startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
 
@@ -166,5 +167,54 @@ describe('rounds between real node processes', () => {
     expect(eu.logs.filter((l) => l.event === 'refused').map((l) => l.code)).toContain('TRANSPORT_UNKNOWN_PEER');
     const ok = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'after-impostor', update: update(10, i), expect: 1 })));
     expect(ok).toHaveLength(3);
+  }, 60_000);
+
+  it('every node serves its sealed transcript; `mpc-node verify` accepts all three, and fails naming the check after one flipped byte', async () => {
+    const fed = await federation(REGIONS5.slice(0, 3), 2);
+    await start(fed);
+    await waitConnected(fed);
+    const L = 300;
+    const res = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'audit-1', update: update(L, i), weight: 5, expect: 1, reduce: 'sum' })));
+    // seals arrive just after the result: poll until every transcript ends with its final entry
+    const texts: string[] = [];
+    for (const r of fed.regions) {
+      for (let k = 0; ; k++) {
+        const got = await fetch(`${r.api}/transcripts/audit-1`);
+        const text = got.ok ? await got.text() : '';
+        if (text.trimEnd().split('\n').pop()?.includes('"kind":"sealed"')) {
+          texts.push(text);
+          break;
+        }
+        if (k > 100) throw new Error(`transcript of ${r.id} not sealed: ${text.slice(-300)}`);
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+    }
+    const dir = fed.dir;
+    const fedJson = await (await fetch(`${fed.regions[0]!.api}/federation`)).text(); // public, no token
+    await writeFile(join(dir, 'served-federation.json'), fedJson);
+    const files = fed.regions.map((r) => join(dir, `${r.id}-audit-1.jsonl`));
+    await Promise.all(files.map((f, i) => writeFile(f, texts[i]!)));
+    const v = res[0]!.vector;
+    await writeFile(join(dir, 'result.bin'), new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    const verify = (args: string[]) => spawnSync(process.execPath, [cliPath(), 'verify', ...args], { encoding: 'utf8' });
+    const ok = verify([...files, '--federation', join(dir, 'served-federation.json'), '--result', join(dir, 'result.bin'), '--json']);
+    expect(ok.stderr).toBe('');
+    const report = JSON.parse(ok.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[]; errors: string[] };
+    expect(report.errors).toEqual([]);
+    expect(ok.status).toBe(0);
+    expect(report.checks.map((c) => c.name)).toEqual(['encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'consistency', 'result', 'sealed', 'cross-check']);
+    expect(verify([...files, '--federation', fed.config]).status).toBe(0); // the file on disk is the same federation
+    // flip one byte inside a hex digest of the third region's transcript (seq 1's body)
+    const lines = texts[2]!.split('\n');
+    const at = lines[1]!.indexOf('"digest') + 20;
+    lines[1] = lines[1]!.slice(0, at) + (lines[1]![at] === 'a' ? 'b' : 'a') + lines[1]!.slice(at + 1);
+    await writeFile(files[2]!, lines.join('\n'));
+    const bad = verify([...files, '--federation', fed.config, '--json']);
+    expect(bad.status).toBe(1);
+    const badReport = JSON.parse(bad.stdout) as { ok: boolean; errors: string[] };
+    expect(badReport.ok).toBe(false);
+    expect(badReport.errors[0]).toMatch(new RegExp(`^chain: .*${fed.regions[2]!.id}-audit-1\\.jsonl seq 1: entry hash`));
+    const human = verify([files[2]!, '--federation', fed.config]);
+    expect(human.stdout).toMatch(/\[FAIL\] chain/);
   }, 60_000);
 });

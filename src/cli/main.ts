@@ -35,7 +35,7 @@ export const HOOK_COMMANDS: Readonly<Record<'start' | 'demo' | 'bench' | 'verify
   start: { module: './start.js', usage: '--region ID [--config PATH] [--data-dir DIR]', summary: "run this region's node (same as 'mpc-node start ...')" },
   demo: { module: './demo.js', usage: 'demo', summary: 'run a whole federation on this machine and aggregate sample updates' },
   bench: { module: './bench.js', usage: 'bench', summary: 'measure field, sharing and round throughput' },
-  verify: { module: './verify.js', usage: 'verify', summary: 'check a round transcript against the federation file' },
+  verify: { module: './verify.js', usage: 'verify', summary: 'check round transcripts against the federation file (and a result vector)' },
 };
 
 const OWN_COMMANDS = [KEYGEN, INIT, CONFIG_CHECK] as const;

@@ -3,6 +3,7 @@
  * until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { loadFederation, regionById } from '../config/federation.js';
 import { defaultDataDir, ensureApiToken, ensureNodeDirs } from '../config/node-files.js';
 import { loadKernels } from '../field/node.js';
@@ -31,7 +32,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const region = requireFlag(args, START, 'region');
-  const federation = await loadFederation(optionalFlag(args, 'config') ?? 'federation.json');
+  const configPath = optionalFlag(args, 'config') ?? 'federation.json';
+  const federation = await loadFederation(configPath);
+  const federationFile = await readFile(configPath, 'utf8'); // served as is at GET /federation
   const me = regionById(federation, region);
   const paths = await ensureNodeDirs(optionalFlag(args, 'data-dir') ?? defaultDataDir(region));
   const identity = await loadIdentity(optionalFlag(args, 'key') ?? paths.identity);
@@ -41,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const fault = process.env.MPC_TEST_FAULT;
   const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
   const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log, transcriptsDir: paths.transcripts, ...(testFaults ? { testFaults } : {}) });
-  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts });
+  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile });
   const { peerPort } = await node.start();
   const { port } = await api.start();
   log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });

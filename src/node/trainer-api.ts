@@ -10,7 +10,7 @@
  *   GET /healthz            -> { ok, region, peersConnected }   (no token)
  *   GET /v1/status          -> the node's view (token)
  *   GET /transcripts/ROUND  -> the round's transcript, application/x-ndjson (no token)
- *   GET /federation         -> the federation file (normalized JSON) (no token)
+ *   GET /federation         -> the federation file as the node read it (no token)
  *
  * The last two are public and read-only: a transcript holds only digests, signatures and public
  * round metadata (docs/transcript.md), and the federation file is shared by every region anyway.
@@ -45,6 +45,8 @@ export interface TrainerApiOptions {
   port: number;
   /** The node's transcripts directory, served read-only at GET /transcripts/ROUND. */
   transcriptsDir?: string;
+  /** The federation file's text as read from disk, served at GET /federation (default: the parsed form). */
+  federationFile?: string;
 }
 
 export class TrainerApi {
@@ -92,7 +94,9 @@ export class TrainerApi {
       // the auditor page (read-only, no token): see src/node/audit-assets.ts
       if (req.method === 'GET' && (await serveAudit(url.pathname, url.search, res))) return;
       if (req.method === 'GET' && url.pathname === '/federation') {
-        return json(res, 200, this.o.node.federation, { 'access-control-allow-origin': '*' });
+        const body = this.o.federationFile ?? JSON.stringify(this.o.node.federation);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'access-control-allow-origin': '*' });
+        return void res.end(body);
       }
       if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
       if (!this.authorized(req)) throw new MpcError('API_UNAUTHORIZED', 'missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"');
