@@ -5,11 +5,12 @@
  * the plaintext weighted mean. Exit 0 only if it matched.
  * @module
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aggregateDetailed } from '../client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../node/local-federation.js';
+import { verifyRound, type VerifyReport } from '../verifier/index.js';
 import { commandHelp, optionalFlag, parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const DEMO: CommandSpec = {
@@ -43,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const nodes: NodeProcess[] = [];
   let ok = false;
   let maxErr = NaN;
+  let audit: { report: VerifyReport; files: string[]; result: string } | null = null;
   try {
     for (const r of REGIONS) nodes.push(await startNodeProcess(fed, r));
     await waitConnected(fed);
@@ -66,19 +68,50 @@ export async function run(argv: string[]): Promise<number> {
     }
     // fixed point 2^-16 per value, float32 output rounding
     ok = maxErr < 1e-3 && results.every((r) => r.contributors.length === 3 && r.totalWeight === W);
+    // audit: every region's sealed transcript of the round, and the result eu's trainer received
+    const resultPath = join(dir, 'result.bin');
+    const v = results[0]!.vector;
+    await writeFile(resultPath, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    const files = fed.regions.map((r) => join(r.dataDir, 'transcripts', `${round}.jsonl`));
+    const transcripts = await Promise.all(files.map((f) => waitSealed(f)));
+    const report = await verifyRound({ transcripts, federation: JSON.parse(await readFile(fed.config, 'utf8')), result: new Uint8Array(await readFile(resultPath)), names: files });
+    audit = { report, files, result: resultPath };
+    ok &&= report.ok;
     const seconds = (performance.now() - t0) / 1000;
     if (asJson) {
-      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, data_dirs: fed.regions.map((r) => r.dataDir) }) + '\n');
+      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, data_dirs: fed.regions.map((r) => r.dataDir), transcripts_verified: audit?.report.ok ?? false, transcripts: audit?.files ?? [], result: audit?.result ?? null }) + '\n');
     } else {
       say(`  every trainer received the weighted mean of all ${3} regions (total weight ${results[0]!.totalWeight})`);
       say(`  max |aggregate - plaintext weighted mean| = ${maxErr.toExponential(2)} (fixed point 2^-16)`);
       say(`  no node ever saw another region's update: only Shamir shares (t = 2 of 3) crossed the links`);
       say(ok ? `OK: private aggregation matched in ${seconds.toFixed(2)} s` : `FAILED: the aggregate did not match`);
       say(`  data dirs: ${fed.regions.map((r) => r.dataDir).join(', ')}`);
+      if (audit) {
+        const failed = audit.report.checks.filter((c) => !c.ok);
+        say(audit.report.ok ? `  transcripts verified: ${audit.report.checks.length} checks passed over the 3 regions' signed transcripts and ${audit.result}` : `  transcripts FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+        say(`  re-run the audit: mpc-node verify ${audit.files.join(' ')} --federation ${fed.config} --result ${audit.result}`);
+      }
     }
   } finally {
     await Promise.all(nodes.map((n) => stopNode(n)));
-    if (args.flags['keep'] !== true && !asJson) await rm(dir, { recursive: true, force: true });
+    // the folder is kept when the transcripts were verified, so the audit can be re-run
+    if (args.flags['keep'] !== true && !asJson && !audit) await rm(dir, { recursive: true, force: true });
   }
   return ok ? 0 : 1;
+}
+
+/** Reads a transcript once its final entry is written (seals follow the result by a few ms). */
+async function waitSealed(path: string, timeoutMs = 10_000): Promise<Uint8Array> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      /* not yet */
+    }
+    const last = text.trimEnd().split('\n').pop() ?? '';
+    if (/"kind":"(sealed|unsealed|abort)"/.test(last) || Date.now() > deadline) return new TextEncoder().encode(text);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
