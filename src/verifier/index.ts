@@ -96,7 +96,7 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
 
   // ---- encoding ----
   const files: File[] = input.transcripts.map((bytes, i) => decodeFile(bytes, input.names?.[i] ?? `transcript[${i}]`, (where, m) => fail('encoding', where, m)));
-  const at = (f: File, e: { seq: number }) => `${f.name} seq ${e.seq}`;
+  const at = (f: File, e: Entry) => `${f.name} seq ${f.entries.indexOf(e)}`;
 
   // ---- chain ----
   for (const f of files) {
@@ -104,12 +104,13 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
     if (f.entries.length === 0) fail('chain', f.name, 'empty transcript');
     let prev = ZERO_HASH;
     f.entries.forEach((e, i) => {
-      if (e.seq !== i) fail('chain', at(f, e), `seq ${e.seq} at position ${i}`);
-      if (e.prev !== prev) fail('chain', at(f, e), `prev ${e.prev.slice(0, 16)}… does not link to the previous entry's hash ${prev.slice(0, 16)}…`);
-      if (e.region !== rec) fail('chain', at(f, e), `recorded by ${e.region}, the file's first entry by ${rec}`);
-      if (e.round !== f.entries[0]!.round) fail('chain', at(f, e), `round ${e.round}, the file's first entry has ${f.entries[0]!.round}`);
+      const where = `${f.name} seq ${i}`; // the position: a tampered seq must not move the blame
+      if (e.seq !== i) fail('chain', where, `seq ${e.seq} at position ${i}`);
+      if (e.prev !== prev) fail('chain', where, `prev ${e.prev.slice(0, 16)}… does not link to the previous entry's hash ${prev.slice(0, 16)}…`);
+      if (e.region !== rec) fail('chain', where, `recorded by ${e.region}, the file's first entry by ${rec}`);
+      if (e.round !== f.entries[0]!.round) fail('chain', where, `round ${e.round}, the file's first entry has ${f.entries[0]!.round}`);
       const h = bytesToHex(entryHash(e));
-      if (h !== e.hash) fail('chain', at(f, e), `entry hash ${e.hash.slice(0, 16)}… does not match its content (${h.slice(0, 16)}…)`);
+      if (h !== e.hash) fail('chain', where, `entry hash ${e.hash.slice(0, 16)}… does not match its content (${h.slice(0, 16)}…)`);
       prev = e.hash;
     });
   }

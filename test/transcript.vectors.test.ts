@@ -1,0 +1,150 @@
+/**
+ * Transcript test vectors (format v1) under test/vectors/transcript/v1/: generated here from
+ * runLocal with fixed seeds and deterministic keys (test/transcript-fixtures.ts).
+ *
+ *   MPC_WRITE_VECTORS=1 npx vitest run test/transcript.vectors.test.ts   # (re)write the files
+ *   npx vitest run test/transcript.vectors.test.ts                      # regenerate and compare, verify each
+ *
+ * good_*.json must verify; bad_*.json must fail, and the first error must name `expect.check`
+ * (and `expect.where`: file and seq).
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadKernelsFresh } from '../src/field/node.js';
+import type { WasmKernels } from '../src/field/wasm.js';
+import { signedBytes } from '../src/protocol/messages.js';
+import type { EntryBodies } from '../src/transcript/index.js';
+import { verifyRound } from '../src/verifier/index.js';
+import { enc, federationJson, rewrite, runRound, signAs, type RoundRun } from './transcript-fixtures.js';
+
+const DIR = join(import.meta.dirname, 'vectors/transcript/v1');
+const SOURCE = 'MPC_WRITE_VECTORS=1 npx vitest run test/transcript.vectors.test.ts (runLocal with fixed seeds, keys SHA-256("key:" + region); test/transcript-fixtures.ts)';
+
+export interface Vector {
+  description: string;
+  source: string;
+  federation: Record<string, unknown>;
+  transcripts: { name: string; text: string }[];
+  /** raw float32 LE result as hex, or null */
+  result: string | null;
+  expect: { ok: true } | { ok: false; check: string; where: string };
+}
+
+let K: WasmKernels;
+beforeAll(async () => {
+  K = await loadKernelsFresh();
+});
+
+const files = (run: RoundRun, edit: Partial<Record<string, string>> = {}) =>
+  Object.entries(run.transcripts).map(([r, text]) => ({ name: `${r}.jsonl`, text: edit[r] ?? text }));
+
+function build(): Record<string, Vector> {
+  const good = runRound(K);
+  const drop = runRound(K, { round: 'vec-drop', faults: { deadBeforeDeal: ['us'] } });
+  const bad = runRound(K, { round: 'vec-abort', faults: { corruptAggregate: [{ region: 'us', index: 1 }] } });
+  const eu = good.transcripts.eu!;
+  const v = (description: string, run: RoundRun, expectV: Vector['expect'], o: { edit?: Partial<Record<string, string>>; result?: Uint8Array | null; federation?: Record<string, unknown> } = {}): Vector => ({
+    description, source: SOURCE, federation: o.federation ?? run.federation, transcripts: files(run, o.edit),
+    result: o.result === undefined ? (run.mean ? bytesToHex(run.mean) : null) : o.result ? bytesToHex(o.result) : null, expect: expectV,
+  });
+  const receiptSeq = eu.trimEnd().split('\n').findIndex((l) => l.includes('"kind":"receipt"') && l.includes('"holder":"eu"') && l.includes('"dealer":"us"'));
+  const wrongResult = good.mean!.slice();
+  wrongResult[0]! ^= 1;
+  return {
+    good_3regions: v('3 regions, t = 2, all contribute; every transcript sealed by all 3 holders; result = the mean eu returned', good, { ok: true }),
+    good_dropout: v('us never starts: apac and eu deal, hold and seal (t = 2)', drop, { ok: true }),
+    bad_flipped_hex_chain: v('one hex digit of a receipt digest in eu seq 4 changed, nothing else', good, { ok: false, check: 'chain', where: 'eu.jsonl seq 4' }, {
+      edit: { eu: eu.split('\n').map((l, i) => (i === 4 ? l.replace(/"digest":"(.)/, (_m, c: string) => `"digest":"${c === 'a' ? 'b' : 'a'}`) : l)).join('\n') },
+    }),
+    bad_rehashed_signatures: v('a receipt digest in eu seq 4 changed and the chain re-hashed, but not re-signed', good, { ok: false, check: 'signatures', where: 'eu.jsonl seq 4' }, {
+      edit: { eu: rewrite(eu, (es) => es.map((e, i) => (i === 4 ? { ...e, body: { ...(e.body as EntryBodies['receipt']), digest: '11'.repeat(32) } } : e)), { rehash: true }) },
+    }),
+    bad_lying_recorder_receipts: v(`eu re-signs its own receipt (seq ${receiptSeq}) with a digest other than us's commitment, and re-signs its chain`, good, { ok: false, check: 'receipts', where: `eu.jsonl seq ${receiptSeq}` }, {
+      edit: {
+        eu: rewrite(eu, (es) => es.map((e, i) => {
+          if (i !== receiptSeq) return e;
+          const b = { ...(e.body as EntryBodies['receipt']), digest: '22'.repeat(32) };
+          return { ...e, body: { ...b, sig: signAs('eu', { type: 'receipt', round: e.round, dealer: b.dealer, holder: b.holder, digest: hexToBytes(b.digest) }) } };
+        }), { resign: true }),
+      },
+    }),
+    bad_truncated_sealed: v("eu's transcript without its final sealed entry (a crash before the seals arrived)", good, { ok: false, check: 'sealed', where: 'eu.jsonl seq 18' }, {
+      edit: { eu: eu.trimEnd().split('\n').slice(0, -1).join('\n') + '\n' },
+    }),
+    bad_torn_line_encoding: v("eu's last line cut in the middle (a crash while writing)", good, { ok: false, check: 'encoding', where: 'eu.jsonl seq 19' }, { edit: { eu: eu.slice(0, eu.length - 100) } }),
+    bad_result_vector_result: v('the transcripts are good; the result vector has one bit flipped', good, { ok: false, check: 'result', where: 'apac.jsonl seq 18' }, { result: wrongResult }),
+    bad_dealer_equivocation_cross_check: v("us signed two different commitments (trainers 1 and 2); eu's transcript holds the second", good, { ok: false, check: 'cross-check', where: 'eu.jsonl seq 3' }, {
+      edit: {
+        eu: rewrite(eu, (es) => es.map((e) => {
+          if (e.kind !== 'commits' || (e.body as EntryBodies['commits']).dealer !== 'us') return e;
+          const b = { ...(e.body as EntryBodies['commits']), trainers: 2 };
+          const digests = Object.fromEntries(Object.entries(b.digests).map(([k, d]) => [k, hexToBytes(d)]));
+          return { ...e, body: { ...b, sig: signAs('us', { type: 'commits', round: e.round, dealer: 'us', contributes: true, trainers: 2, digests }) } };
+        }), { resign: true }),
+      },
+    }),
+    bad_projection_consistency: v("apac signs a seal whose projection is off by one; eu's transcript records it", good, { ok: false, check: 'consistency', where: 'eu.jsonl seq 19' }, {
+      edit: {
+        eu: rewrite(eu, (es) => es.map((e) => {
+          if (e.kind !== 'sealed') return e;
+          const seals = (e.body as EntryBodies['sealed']).seals.map((s) => {
+            if (s.holder !== 'apac') return s;
+            const projection = (BigInt('0x' + s.projection) + 1n).toString(16).padStart(16, '0');
+            return { ...s, projection, sig: signAs('apac', { type: 'seal', round: e.round, holder: 'apac', result: hexToBytes(s.result), projection: hexToBytes(projection) }) };
+          });
+          return { ...e, body: { seals } };
+        }), { resign: true }),
+      },
+    }),
+    bad_seal_other_result_sealed: v("us seals a different result digest; eu's transcript records it", good, { ok: false, check: 'sealed', where: 'eu.jsonl seq 19' }, {
+      edit: {
+        eu: rewrite(eu, (es) => es.map((e) => {
+          if (e.kind !== 'sealed') return e;
+          const seals = (e.body as EntryBodies['sealed']).seals.map((s) => (s.holder !== 'us' ? s : { ...s, result: '33'.repeat(32), sig: signAs('us', { type: 'seal', round: e.round, holder: 'us', result: hexToBytes('33'.repeat(32)), projection: hexToBytes(s.projection) }) }));
+          return { ...e, body: { seals } };
+        }), { resign: true }),
+      },
+    }),
+    bad_reordered_protocol: v('eu moves the decision before the commitments and re-signs its chain', good, { ok: false, check: 'protocol', where: 'eu.jsonl seq 2' }, {
+      edit: { eu: rewrite(eu, (es) => { const d = es.findIndex((e) => e.kind === 'decision'); const out = es.filter((_, i) => i !== d); out.splice(1, 0, es[d]!); return out; }, { resign: true }) },
+    }),
+    bad_other_federation_parameters: v('good transcripts checked against a federation file with another clipL2 (same keys)', good, { ok: false, check: 'parameters', where: 'apac.jsonl seq 0' }, {
+      federation: { ...federationJson(), round: { ...(federationJson().round as object), clipL2: 5000 } },
+    }),
+    bad_aborted_sealed: v("us publishes a wrong aggregate share: apac's and eu's consistency checks fail and they abort (nothing revealed); their transcripts", { ...bad, transcripts: { apac: bad.transcripts.apac!, eu: bad.transcripts.eu! } }, { ok: false, check: 'sealed', where: 'apac.jsonl seq 18' }, { result: null }),
+    bad_cheater_consistency: v("the same round with us's own transcript: its agg-done commits to the share it sent, not the one it combined, so its Fiat-Shamir challenge does not recompute", bad, { ok: false, check: 'consistency', where: 'us.jsonl seq 17' }, { result: null }),
+  };
+}
+
+describe('transcript vectors v1', () => {
+  it('regenerates byte for byte (deterministic) and every vector verifies as expected', async () => {
+    const built = build();
+    if (process.env.MPC_WRITE_VECTORS === '1') {
+      for (const [name, vec] of Object.entries(built)) writeFileSync(join(DIR, `${name}.json`), JSON.stringify(vec, null, 1) + '\n');
+    }
+    const onDisk = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+    expect(onDisk).toEqual(Object.keys(built).map((n) => `${n}.json`).sort());
+    for (const [name, vec] of Object.entries(built)) {
+      expect(JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')), name).toEqual(vec);
+    }
+    void signedBytes;
+  }, 60_000);
+
+  for (const f of readdirSync(DIR).filter((x) => x.endsWith('.json')).sort()) {
+    it(`${f}`, async () => {
+      const vec = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Vector;
+      expect(vec.source).toMatch(/MPC_WRITE_VECTORS=1/);
+      const rep = await verifyRound({ transcripts: vec.transcripts.map((t) => enc(t.text)), names: vec.transcripts.map((t) => t.name), federation: vec.federation, ...(vec.result ? { result: hexToBytes(vec.result) } : {}) });
+      if (vec.expect.ok) {
+        expect(rep.errors).toEqual([]);
+        expect(rep.ok).toBe(true);
+      } else {
+        expect(rep.ok).toBe(false);
+        expect(rep.errors[0]).toMatch(new RegExp(`^${vec.expect.check}: ${vec.expect.where.replace(/\./g, '\\.')}: `));
+        expect(rep.checks.find((c) => c.name === vec.expect.check)?.ok).toBe(false);
+      }
+    });
+  }
+});
