@@ -75,6 +75,10 @@ interface Round {
   startedAt: number;
   /** This round's transcript file (null without transcriptsDir). */
   tx: TranscriptFile | null;
+  /** True while our own aggregate share is being streamed out (see `publish`). */
+  publishing: boolean;
+  /** Peer messages held back while publishing, in arrival order (see `onPeerBytes`). */
+  deferred: { from: string; msg: PeerMessage }[];
 }
 
 const ROUND_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -230,6 +234,7 @@ export class RegionNode {
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash),
       waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, rng: nodeRandom, startedAt: now, tx,
+      publishing: false, deferred: [],
     };
     this.rounds.set(id, r);
     r.collectTimer = setTimeout(() => this.closeCollection(r), this.federation.round.collectMs);
@@ -277,6 +282,13 @@ export class RegionNode {
         this.log({ event: 'refused-message', from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
         return;
       }
+    }
+    // While our aggregate share is still streaming out, a peer's agg-done could complete the
+    // round here before our own agg-done is sent (and before the stream ends): hold agg-done and
+    // everything after it from that peer until our 'published' event has been applied.
+    if (r.publishing && (msg.type === 'agg-done' || r.deferred.some((d) => d.from === from))) {
+      r.deferred.push({ from, msg });
+      return;
     }
     this.apply(r, { kind: 'message', from, msg, now: Date.now() });
   }
@@ -387,19 +399,35 @@ export class RegionNode {
 
   private async publish(r: Round, to: readonly string[], decision: PeerMessage): Promise<void> {
     for (const p of to) void this.send(p, decision);
-    const it = r.vectors.aggChunks();
-    for (let s = it.next(); ; s = it.next()) {
-      if (!this.rounds.has(r.id)) return;
-      if (s.done) {
-        this.apply(r, { kind: 'published', digest: s.value, now: Date.now() });
-        return;
+    r.publishing = true;
+    try {
+      const it = r.vectors.aggChunks();
+      for (let s = it.next(); ; s = it.next()) {
+        // the vectors are wiped once the round is over: never stream from them after that
+        if (!this.rounds.has(r.id) || r.state.phase !== 'combine') return;
+        if (s.done) {
+          this.apply(r, { kind: 'published', digest: s.value, now: Date.now() });
+          return;
+        }
+        await Promise.all(to.map((p) => this.send(p, { type: 'agg', round: r.id, offset: s.value.offset, data: s.value.data })));
       }
-      await Promise.all(to.map((p) => this.send(p, { type: 'agg', round: r.id, offset: s.value.offset, data: s.value.data })));
+    } finally {
+      r.publishing = false;
+      const held = r.deferred;
+      r.deferred = [];
+      for (const d of held) this.apply(r, { kind: 'message', from: d.from, msg: d.msg, now: Date.now() });
     }
   }
 
   private finishRound(r: Round, res: RoundResult, contributors: readonly string[], holders: readonly string[]): void {
-    const mean = r.waiters.some((w) => w.reduce === 'mean') ? res.sum.map((v) => v / res.totalWeight) : res.sum;
+    // one Float32Array of the model's size when every waiter wants the same reduction
+    const wantMean = r.waiters.some((w) => w.reduce === 'mean');
+    const wantSum = r.waiters.some((w) => w.reduce === 'sum');
+    let mean = res.sum;
+    if (wantMean) {
+      mean = wantSum ? new Float32Array(res.sum.length) : res.sum;
+      for (let i = 0; i < res.sum.length; i++) mean[i] = res.sum[i]! / res.totalWeight;
+    }
     for (const w of r.waiters) w.resolve({ vector: w.reduce === 'mean' ? mean : res.sum, totalWeight: res.totalWeight, contributors, holders });
     r.waiters = [];
     this.counters.roundsDone++;
