@@ -8,7 +8,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { aggregateDetailed } from '../client/index.js';
+import { auditDir } from '../node/audit-assets.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../node/local-federation.js';
 import { verifyRound, type VerifyReport } from '../verifier/index.js';
 import { commandHelp, optionalFlag, parseArgs, UsageError, type CommandSpec } from './args.js';
@@ -90,6 +92,11 @@ export async function run(argv: string[]): Promise<number> {
         const failed = audit.report.checks.filter((c) => !c.ok);
         say(audit.report.ok ? `  transcripts verified: ${audit.report.checks.length} checks passed over the 3 regions' signed transcripts and ${audit.result}` : `  transcripts FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
         say(`  re-run the audit: mpc-node verify ${audit.files.join(' ')} --federation ${fed.config} --result ${audit.result}`);
+        // the auditor page (docs/audit.md): offline from the built file, or served by a node
+        const page = auditDir();
+        const eu = fed.regions[0]!;
+        say(`  open the auditor: ${page ? pathToFileURL(join(page, 'index.html')).href : 'dist/web/index.html (npm run build:web)'} and pick ${fed.config}, ${audit.result} and ${audit.files.join(', ')}`);
+        say(`    or serve it: mpc-node --region ${eu.id} --config ${fed.config} --data-dir ${eu.dataDir}, then open ${eu.api}/audit/?round=${round}`);
       }
     }
   } finally {
