@@ -291,9 +291,15 @@ function clipToBox(center: { x: number; y: number }, toward: { x: number; y: num
 async function loadFromNode(round: string): Promise<void> {
   status(`Loading the federation and round ${round} from this node…`);
   try {
-    const [fed, tr] = await Promise.all([fetchBytes('/federation'), fetchBytes(`/transcripts/${encodeURIComponent(round)}`)]);
+    const [fed, tr, health] = await Promise.all([fetchBytes('/federation'), fetchBytes(`/transcripts/${encodeURIComponent(round)}`), fetchBytes('/healthz').catch(() => null)]);
+    let region = 'node';
+    try {
+      if (health) region = String((JSON.parse(new TextDecoder().decode(health)) as { region?: unknown }).region ?? region);
+    } catch {
+      /* keep 'node' */
+    }
     addInput({ name: 'federation.json', kind: 'federation', bytes: fed, origin: 'node' });
-    addInput({ name: `${round}.jsonl`, kind: 'transcript', bytes: tr, origin: 'node' });
+    addInput({ name: `${region}/${round}.jsonl`, kind: 'transcript', bytes: tr, origin: 'node' });
   } catch (e) {
     document.body.dataset.state = 'error';
     status((e as Error).message, 'error');
