@@ -529,6 +529,31 @@ describe('loadFederation and node files', () => {
   });
 });
 
+describe('parseFederation: policy section (details in test/policy.test.ts)', () => {
+  it('fills in the default policy, which leaves the digest unchanged', () => {
+    const f = parseFederation(base());
+    expect(f.policy.minTrainers).toBe(1);
+    expect(f.policy.regions['us']).toEqual({ classification: 'unclassified', shareTo: null });
+    expect(Object.isFrozen(f.policy)).toBe(true);
+    expect(federationDigestHex(parseFederation(mutated((j) => (j.policy = {}))))).toBe(DIGEST_OF_BASE);
+    expect(federationDigestHex(parseFederation(mutated((j) => (j.policy = { '//': 'none yet', retention: { shareMaterial: 'zeroize' } }))))).toBe(DIGEST_OF_BASE);
+  });
+  it('changes the digest when a policy value changes', () => {
+    expect(federationDigestHex(parseFederation(mutated((j) => (j.policy = { minTrainers: 3 }))))).not.toBe(DIGEST_OF_BASE);
+    expect(federationDigestHex(parseFederation(mutated((j) => (j.policy = { regions: { eu: { shareTo: ['US'] } } }))))).not.toBe(DIGEST_OF_BASE);
+  });
+  it('rejects unknown policy keys, naming the path and the nearest key', () => {
+    rejects((j) => (j.policy = { retension: {} }), 'policy.retension: unknown key', 'did you mean "retention"?');
+    rejects((j) => (j.policy = 1), 'policy: expected a JSON object, got 1');
+  });
+  it('names the field and the fix for a flow rule that breaks the threshold', () => {
+    rejects((j) => (j.policy = { regions: { us: { shareTo: [] } } }), 'policy.regions.us.shareTo: region us may deal shares to only 1 region(s) (us) but threshold is 2', 'lower threshold');
+  });
+  it('names the source file in policy messages', () => {
+    expect(() => parseFederation(mutated((j) => (j.policy = { minTrainers: 0 })), 'fed.json')).toThrow(/^fed\.json: policy\.minTrainers: /);
+  });
+});
+
 /**
  * federationDigestHex(parseFederation(base())). Pinned so an accidental change of the canonical
  * encoding, the tag or a default shows up here; regenerate only on a deliberate format change.

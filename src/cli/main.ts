@@ -1,8 +1,9 @@
 /**
  * mpc-node command dispatch: the composition root of the command line. No business logic here.
  *
- * `keygen`, `init` and `config check` live in this directory. Running a node (`start`, or the
- * bare `mpc-node --region ID ...`), `demo`, `bench` and `verify` are hooks: modules next to this
+ * `keygen`, `init`, `config check`, `status`, `prune` and `policy grant|authority-keygen` live
+ * in this directory. Running a node (`start`, or the bare `mpc-node --region ID ...`), `demo`,
+ * `bench` and `verify` are hooks: modules next to this
  * one (`./start.js`, `./demo.js`, `./bench.js`, `./verify.js`) that each export
  * `run(argv: string[]): Promise<number>` (the exit code) and are loaded on demand, so a command's
  * dependencies (ws, WASM) are only loaded when it runs.
@@ -17,6 +18,9 @@ import { runConfigCheck, CONFIG_CHECK } from './config-check.js';
 import { runInit, INIT } from './init.js';
 import type { CliIo } from './io.js';
 import { runKeygen, KEYGEN } from './keygen.js';
+import { runPolicy, AUTHORITY_KEYGEN, POLICY_GRANT } from './policy.js';
+import { runPrune, PRUNE } from './prune.js';
+import { runStatus, STATUS } from './status.js';
 
 /** The contract of a hook module. */
 export interface CommandModule {
@@ -38,8 +42,8 @@ export const HOOK_COMMANDS: Readonly<Record<'start' | 'demo' | 'bench' | 'verify
   verify: { module: './verify.js', usage: 'verify', summary: 'check round transcripts against the federation file (and a result vector)' },
 };
 
-const OWN_COMMANDS = [KEYGEN, INIT, CONFIG_CHECK] as const;
-const COMMAND_NAMES = ['start', 'keygen', 'init', 'config', 'demo', 'bench', 'verify', 'help'];
+const OWN_COMMANDS = [KEYGEN, INIT, CONFIG_CHECK, STATUS, PRUNE, AUTHORITY_KEYGEN, POLICY_GRANT] as const;
+const COMMAND_NAMES = ['start', 'keygen', 'init', 'config', 'status', 'prune', 'policy', 'demo', 'bench', 'verify', 'help'];
 
 /** Top-level help. */
 export function mainHelp(): string {
@@ -110,6 +114,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       if (sub.startsWith('-')) throw new UsageError(`'config' needs a subcommand first: mpc-node config check ${rest.join(' ')}`);
       throw new UsageError(`unknown subcommand 'config ${sub}': the only one is 'config check'`);
     }
+    case 'status':
+      return runStatus(rest, io);
+    case 'prune':
+      return runPrune(rest, io);
+    case 'policy':
+      return runPolicy(rest, io);
     case 'start':
     case 'demo':
     case 'bench':

@@ -1,0 +1,150 @@
+/**
+ * Prometheus metrics of one region node (prom-client), served as text by `GET /metrics`.
+ *
+ * Not wired into the node yet: `RegionNode` (src/node/region-node.ts) creates one
+ * {@link NodeMetrics} with {@link createNodeMetrics}, passing a `snapshot` that reads its live
+ * state at scrape time, and calls the event methods where the events happen; docs/policy.md
+ * "Telemetry" lists the call sites event by event.
+ *
+ * Each node gets its own `Registry` (never prom-client's global one), so several nodes in one
+ * process (tests, the demo) do not collide and a test can read exactly one node's series.
+ * Label values are bounded: outcomes and violation kinds are closed unions, peers are the
+ * federation's region ids (anything else is counted as `other`), so a peer cannot blow up the
+ * series count. No label or value carries secret data.
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { GrantRefusal, PolicyRule } from '../policy/index.js';
+
+/** Prefix of every series name. */
+export const METRIC_PREFIX = 'mpc_node_';
+
+/** How a round ended at this node. `refused`: never opened (policy.maxRoundsInFlight, bad params). */
+export type RoundOutcome = 'done' | 'aborted' | 'refused';
+
+/** The `kind` label of the policy violation counter: the refusing rule, or why a grant was refused. */
+export type ViolationKind = PolicyRule | `grant-${GrantRefusal}`;
+
+/** Round durations in seconds: from the trainer-facing collect window to multi-minute rounds. */
+export const ROUND_DURATION_BUCKETS_S: readonly number[] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Live state read at scrape time (all optional; a missing one leaves its series as last set). */
+export interface NodeSnapshot {
+  readonly peersConnected?: number;
+  readonly roundsInFlight?: number;
+  readonly activeTrainers?: number;
+  /** Cumulative bytes sent to each peer since start (PeerNetwork.stats().bytesSent). */
+  readonly bytesSent?: Readonly<Record<string, number>>;
+  /** Cumulative bytes received from each peer since start (PeerNetwork.stats().bytesReceived). */
+  readonly bytesReceived?: Readonly<Record<string, number>>;
+}
+
+export interface NodeMetricsOptions {
+  /** This node's region id: a constant `region` label on every series. */
+  readonly region: string;
+  /** The other regions' ids: the only accepted `peer` label values. */
+  readonly peers: readonly string[];
+  /** Called on every scrape to refresh gauges and the per-peer byte counters. */
+  readonly snapshot?: () => NodeSnapshot;
+}
+
+export interface NodeMetrics {
+  readonly registry: Registry;
+  /** `Content-Type` of {@link metricsText} (Prometheus text format 0.0.4). */
+  readonly contentType: string;
+  /** A round ended (or was refused before opening) after `seconds`. */
+  roundEnded(outcome: RoundOutcome, seconds: number): void;
+  /** A refused policy decision (log it too: see logger.violation). */
+  policyViolation(kind: ViolationKind): void;
+  /** The peer network refused a connection; `code` is RefusedInfo.code, e.g. TRANSPORT_UNKNOWN_PEER. */
+  refusedConnection(code: string): void;
+  /** Adds bytes sent to `peer` (use this or `snapshot().bytesSent`, not both). */
+  addBytesSent(peer: string, bytes: number): void;
+  setActiveTrainers(n: number): void;
+  setRoundsInFlight(n: number): void;
+  setPeersConnected(n: number): void;
+  /** The exposition text for `GET /metrics`. */
+  metricsText(): Promise<string>;
+}
+
+/**
+ * Creates the metrics of one node in a fresh registry.
+ * @example
+ * const m = createNodeMetrics({ region: 'eu', peers: ['us', 'apac'], snapshot: () => ({ peersConnected: net.connectedPeers().length }) });
+ * m.roundEnded('done', 1.2);
+ * res.setHeader('content-type', m.contentType); res.end(await m.metricsText());
+ */
+export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ region: opts.region });
+  const peers = new Set(opts.peers);
+  const peerLabel = (p: string): string => (peers.has(p) ? p : 'other');
+  const registers = [registry];
+
+  const rounds = new Counter({ name: `${METRIC_PREFIX}rounds_total`, help: 'Rounds ended at this node, by outcome (done, aborted, refused).', labelNames: ['outcome'], registers });
+  const duration = new Histogram({
+    name: `${METRIC_PREFIX}round_duration_seconds`,
+    help: 'Wall time of a round at this node, from opening to its end, by outcome.',
+    labelNames: ['outcome'],
+    buckets: [...ROUND_DURATION_BUCKETS_S],
+    registers,
+  });
+  const violations = new Counter({ name: `${METRIC_PREFIX}policy_violations_total`, help: 'Refused policy decisions, by rule or grant refusal reason.', labelNames: ['kind'], registers });
+  const refused = new Counter({ name: `${METRIC_PREFIX}refused_connections_total`, help: 'Peer connections refused by the transport, by error code.', labelNames: ['code'], registers });
+  const sent = new Counter({ name: `${METRIC_PREFIX}peer_bytes_sent_total`, help: 'Bytes sent to each peer (encrypted frames).', labelNames: ['peer'], registers });
+  const received = new Counter({ name: `${METRIC_PREFIX}peer_bytes_received_total`, help: 'Bytes received from each peer (encrypted frames).', labelNames: ['peer'], registers });
+  const trainers = new Gauge({ name: `${METRIC_PREFIX}active_trainers`, help: 'Trainer submissions in rounds that are still collecting or running.', registers });
+  const inFlight = new Gauge({ name: `${METRIC_PREFIX}rounds_in_flight`, help: 'Rounds currently open at this node.', registers });
+  const connected = new Gauge({ name: `${METRIC_PREFIX}peers_connected`, help: 'Peers with an authenticated link.', registers });
+  // Series exist (at 0) before the first event, so dashboards and alerts see them at once.
+  for (const o of ['done', 'aborted', 'refused'] as const) rounds.inc({ outcome: o }, 0);
+  for (const p of peers) {
+    sent.inc({ peer: p }, 0);
+    received.inc({ peer: p }, 0);
+  }
+
+  const setCumulative = (c: Counter<'peer'>, totals: Readonly<Record<string, number>>): void => {
+    // The network keeps cumulative totals; mirror them (a counter never goes down, and the
+    // totals only grow while the process lives, which is the counter's lifetime too).
+    const byLabel = new Map<string, number>();
+    for (const [p, v] of Object.entries(totals)) if (Number.isFinite(v) && v >= 0) byLabel.set(peerLabel(p), (byLabel.get(peerLabel(p)) ?? 0) + v);
+    c.reset();
+    for (const p of peers) c.inc({ peer: p }, byLabel.get(p) ?? 0);
+    if (byLabel.has('other')) c.inc({ peer: 'other' }, byLabel.get('other')!);
+  };
+  const refresh = (): void => {
+    const s = opts.snapshot?.();
+    if (s === undefined) return;
+    if (s.peersConnected !== undefined) connected.set(s.peersConnected);
+    if (s.roundsInFlight !== undefined) inFlight.set(s.roundsInFlight);
+    if (s.activeTrainers !== undefined) trainers.set(s.activeTrainers);
+    if (s.bytesSent !== undefined) setCumulative(sent, s.bytesSent);
+    if (s.bytesReceived !== undefined) setCumulative(received, s.bytesReceived);
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    roundEnded(outcome, seconds) {
+      rounds.inc({ outcome });
+      if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ outcome }, seconds);
+    },
+    policyViolation(kind) {
+      violations.inc({ kind });
+    },
+    refusedConnection(code) {
+      // Codes are the closed ErrorCode set; clamp anything else so a label cannot grow unbounded.
+      refused.inc({ code: /^[A-Z][A-Z0-9_]{0,47}$/.test(code) ? code : 'OTHER' });
+    },
+    addBytesSent(peer, bytes) {
+      if (Number.isFinite(bytes) && bytes > 0) sent.inc({ peer: peerLabel(peer) }, bytes);
+    },
+    setActiveTrainers: (n) => trainers.set(n),
+    setRoundsInFlight: (n) => inFlight.set(n),
+    setPeersConnected: (n) => connected.set(n),
+    async metricsText() {
+      refresh();
+      return registry.metrics();
+    },
+  };
+}
