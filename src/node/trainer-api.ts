@@ -24,7 +24,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
-import type { RegionNode } from './region-node.js';
+import type { AggregateAnswer, RegionNode } from './region-node.js';
 import { ROUND_FILE_RE, transcriptPath } from './transcript-file.js';
 import { serveAudit } from './audit-assets.js';
 
@@ -136,14 +136,16 @@ export class TrainerApi {
     const expect = expectRaw === undefined ? undefined : Number(expectRaw);
     if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
     const maxBytes = this.o.node.federation.round.maxParams * 4;
-    const body = await readBody(req, maxBytes);
-    if (body.length % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${body.length} bytes is not a whole number of float32 values`);
-    // copy into an aligned buffer (a Buffer may start at any offset of its pool)
-    const update = new Float32Array(body.length / 4);
-    new Uint8Array(update.buffer).set(body);
-    body.fill(0);
-    const answer = await this.o.node.submit({ round, update, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
-    update.fill(0);
+    // the body lands in one aligned Float32Array (no chunk list, no second copy); it is wiped and
+    // dropped once the node has encoded it, so a model-sized buffer is not held for the round
+    const update = await readUpdate(req, maxBytes);
+    let pending: Promise<AggregateAnswer>;
+    try {
+      pending = this.o.node.submit({ round, update, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+    } finally {
+      update.fill(0);
+    }
+    const answer = await pending;
     const out = Buffer.from(answer.vector.buffer, answer.vector.byteOffset, answer.vector.byteLength);
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
@@ -163,9 +165,29 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(s);
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads the body as float32 values. With a Content-Length, straight into a Float32Array of that
+ * size; without one (chunked), via a chunk list. Received chunks are wiped after copying.
+ */
+async function readUpdate(req: IncomingMessage, maxBytes: number): Promise<Float32Array> {
   const len = Number(req.headers['content-length'] ?? NaN);
   if (len > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update of ${len} bytes exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+  const notWhole = (n: number) => new MpcError('API_BAD_REQUEST', `body of ${n} bytes is not a whole number of float32 values`);
+  if (Number.isSafeInteger(len) && len >= 0) {
+    if (len % 4 !== 0) throw notWhole(len);
+    const update = new Float32Array(len / 4);
+    const dst = new Uint8Array(update.buffer);
+    let total = 0;
+    for await (const c of req) {
+      const b = c as Buffer;
+      if (total + b.length > len) throw new MpcError('API_BAD_REQUEST', `body is longer than its Content-Length (${len} bytes)`);
+      dst.set(b, total);
+      total += b.length;
+      b.fill(0);
+    }
+    if (total !== len) throw new MpcError('API_BAD_REQUEST', `body of ${total} bytes is shorter than its Content-Length (${len} bytes)`);
+    return update;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const c of req) {
@@ -173,5 +195,15 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
     if (total > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update exceeds round.maxParams x 4 = ${maxBytes} bytes`);
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks, total);
+  if (total % 4 !== 0) throw notWhole(total);
+  // copy into an aligned buffer (a Buffer may start at any offset of its pool)
+  const update = new Float32Array(total / 4);
+  const dst = new Uint8Array(update.buffer);
+  let o = 0;
+  for (const c of chunks) {
+    dst.set(c, o);
+    o += c.length;
+    c.fill(0);
+  }
+  return update;
 }

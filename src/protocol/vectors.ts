@@ -68,15 +68,29 @@ export class RoundVectors {
   addUpdate(update: Float32Array, weight: number, o: { scaleBits: number; clipL2: number; clipMode: 'clip' | 'reject' }): void {
     const P = this.length - EXTRA_ELEMS;
     if (update.length !== P) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${P} parameters`);
+    // The first update is encoded straight into the regional sum (no second model-sized
+    // vector); later ones through a scratch vector, so a refused update leaves the sum as it was.
+    const first = this.input === null;
     const tmp = this.K.alloc(this.length);
     try {
       encodeUpdate(this.K, update, { ptr: tmp.ptr, length: P }, { ...o, weight });
       encodeUpdate(this.K, Float32Array.of(1), { ptr: tmp.ptr + P * 8, length: 1 }, { scaleBits: o.scaleBits, clipL2: 1, clipMode: 'reject', weight });
-      this.input ??= this.K.allocZero(this.length);
-      this.K.add(this.input, this.input, tmp);
+      if (first) {
+        this.input = tmp;
+        return;
+      }
+      this.K.add(this.input!, this.input!, tmp);
+    } catch (e) {
+      if (first) {
+        this.K.zeroize(tmp);
+        this.K.free(tmp);
+      }
+      throw e;
     } finally {
-      this.K.zeroize(tmp);
-      this.K.free(tmp);
+      if (!first) {
+        this.K.zeroize(tmp);
+        this.K.free(tmp);
+      }
     }
   }
   get hasInput(): boolean {
@@ -113,6 +127,11 @@ export class RoundVectors {
         }
         yield { offset: off, shares };
       }
+      // the input is dealt: wipe it and hand its memory back (reconstruction reuses it, so a
+      // node holds two model-sized field vectors at a time, not three)
+      this.K.zeroize(input);
+      this.K.free(input);
+      this.input = null;
       return new Map([...hashes].map(([x, h]) => [x, h.digest()]));
     } finally {
       for (const o of outs) {
@@ -173,18 +192,28 @@ export class RoundVectors {
    */
   startReconstruction(coeffs: ReadonlyMap<string, bigint | null>, projRng: () => RandomFill): void {
     this.result = this.K.allocZero(this.length);
+    this.projR ??= this.K.alloc(Math.min(CHUNK_ELEMS, this.length));
     for (const [holder, coeff] of coeffs) {
       this.aggs.set(holder, { next: 0, hash: this.hash(), coeff, proj: 0n, rng: projRng() });
     }
   }
 
-  /** Own aggregate share enters reconstruction directly. */
+  /**
+   * Own aggregate share enters reconstruction directly, from the local sum (no copy, no range
+   * check: it was built here from checked shares).
+   */
   acceptOwnAgg(self: string): Uint8Array {
-    const it = this.aggChunks();
-    for (let r = it.next(); ; r = it.next()) {
-      if (r.done) return r.value;
-      this.acceptAgg(self, r.value.offset, r.value.data);
+    const s = this.aggs.get(self);
+    if (!s || !this.result) throw new FieldError('SHARING_BAD_POINTS', `own aggregate share of ${self}, which is not a decided holder`);
+    if (s.next !== 0) throw new FieldError('SHARING_BAD_POINTS', `own aggregate share of ${self} entered twice`);
+    for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
+      const m = Math.min(CHUNK_ELEMS, this.length - off);
+      const v = { ptr: this.acc.ptr + off * 8, length: m };
+      this.project(s, off, v);
+      s.hash.update(this.K.bytes(v.ptr, m * 8));
+      s.next += m;
     }
+    return (s.digest = s.hash.digest());
   }
 
   /** Adds a chunk of `holder`'s aggregate share into the reconstruction and its projection. */
@@ -192,18 +221,20 @@ export class RoundVectors {
     const s = this.aggs.get(holder);
     if (!s || !this.result) throw new FieldError('SHARING_BAD_POINTS', `aggregate share from ${holder}, which is not a decided holder`);
     const v = this.stage(s, offset, data, `aggregate share from ${holder}`);
-    if (s.coeff !== null) this.K.mulAdd({ ptr: this.result.ptr + offset * 8, length: v.length }, v, s.coeff);
-    // projection with r drawn from a per-holder copy of the same stream: same r for same offsets
-    const r = this.K.alloc(v.length);
-    try {
-      sampleInto(this.K, r, s.rng);
-      s.proj = R.add(s.proj, this.K.dot(v, r));
-    } finally {
-      this.K.free(r);
-    }
+    this.project(s, offset, v);
     s.hash.update(data);
     s.next += v.length;
   }
+
+  /** Adds chunk `v` (at `offset`) of a holder's aggregate share to the result and its projection. */
+  private project(s: { coeff: bigint | null; proj: bigint; rng: RandomFill }, offset: number, v: FieldVec): void {
+    if (s.coeff !== null) this.K.mulAdd({ ptr: this.result!.ptr + offset * 8, length: v.length }, v, s.coeff);
+    // projection with r drawn from a per-holder copy of the same stream: same r for same offsets
+    const r = { ptr: this.projR!.ptr, length: v.length };
+    sampleInto(this.K, r, s.rng);
+    s.proj = R.add(s.proj, this.K.dot(v, r));
+  }
+  private projR: FieldVec | null = null;
 
   aggDigest(holder: string): Uint8Array | undefined {
     const s = this.aggs.get(holder);
@@ -240,7 +271,8 @@ export class RoundVectors {
    */
   fsProjections(challenge: Uint8Array): { share: bigint; result: bigint } {
     if (!this.result) throw new Error('fsProjections before reconstruction');
-    const rng = counterStream(this.hash, challenge);
+    const stream = challenge.length === 32 ? wasmCounterStream(this.K, challenge) : null;
+    const rng = stream?.fill ?? counterStream(this.hash, challenge);
     const r = this.K.alloc(Math.min(CHUNK_ELEMS, this.length));
     let share = 0n;
     let result = 0n;
@@ -254,6 +286,7 @@ export class RoundVectors {
       }
     } finally {
       this.K.free(r);
+      stream?.dispose();
     }
     return { share, result };
   }
@@ -276,7 +309,7 @@ export class RoundVectors {
   zeroize(): void {
     if (this.wiped) return;
     this.wiped = true;
-    for (const v of [this.input, this.acc, this.result, this.chunk]) {
+    for (const v of [this.input, this.acc, this.result, this.chunk, this.projR]) {
       if (v) {
         this.K.zeroize(v);
         this.K.free(v);
@@ -284,12 +317,62 @@ export class RoundVectors {
     }
     this.input = null;
     this.result = null;
+    this.projR = null;
   }
   private wiped = false;
 }
 
-/** SHA-256(seed || u32 BE counter) blocks, concatenated. */
-function counterStream(hash: HashFactory, seed: Uint8Array): RandomFill {
+const CTR_SCRATCH_BLOCKS = 2048; // 64 KiB of stream per kernel call
+
+/**
+ * The same stream as `counterStream` (SHA-256(seed || u32 BE counter) blocks, concatenated)
+ * for a 32-byte seed, computed by the WASM kernel `sha256Ctr` (one JS call per 64 KiB instead
+ * of one hash object per 32 bytes). Scratch is allocated up front, so `fill` never grows memory
+ * (views passed to it stay valid).
+ */
+export function wasmCounterStream(K: WasmKernels, seed: Uint8Array): { fill: RandomFill; dispose(): void } {
+  if (seed.length !== 32) throw new RangeError('wasmCounterStream: seed must be 32 bytes');
+  const scratchBytes = CTR_SCRATCH_BLOCKS * 32 + 64;
+  const scratch = K.allocBytes(scratchBytes);
+  const seedPtr = scratch + CTR_SCRATCH_BLOCKS * 32;
+  const blockPtr = seedPtr + 32; // the current partly used block
+  K.bytes(seedPtr, 32).set(seed);
+  let ctr = 0;
+  let pos = 32; // bytes of the current block already used
+  const fill: RandomFill = (out) => {
+    const n = out.length;
+    let i = 0;
+    if (pos < 32 && n > 0) {
+      const take = Math.min(32 - pos, n);
+      out.set(K.bytes(blockPtr + pos, take), 0);
+      pos += take;
+      i = take;
+    }
+    while (n - i >= 32) {
+      const nb = Math.min(CTR_SCRATCH_BLOCKS, Math.floor((n - i) / 32));
+      K.x.sha256Ctr(seedPtr, ctr, scratch, nb);
+      ctr += nb;
+      out.set(K.bytes(scratch, nb * 32), i);
+      i += nb * 32;
+    }
+    if (i < n) {
+      K.x.sha256Ctr(seedPtr, ctr++, blockPtr, 1);
+      const take = n - i;
+      out.set(K.bytes(blockPtr, take), i);
+      pos = take;
+    }
+  };
+  return {
+    fill,
+    dispose: () => {
+      K.bytes(scratch, scratchBytes).fill(0);
+      K.freeBytes(scratch, scratchBytes);
+    },
+  };
+}
+
+/** SHA-256(seed || u32 BE counter) blocks, concatenated (reference; see `wasmCounterStream`). */
+export function counterStream(hash: HashFactory, seed: Uint8Array): RandomFill {
   let ctr = 0;
   let buf: Uint8Array = new Uint8Array(0);
   let pos = 0;

@@ -1,0 +1,222 @@
+/**
+ * Round benchmark: whole aggregation rounds between real node processes on loopback.
+ *
+ *   npm run bench:round                 readable table, ratios and targets
+ *   npm run bench:round -- --json       one JSON object per case, then {"summary":...}
+ *   options: --quick (params 1e5 and 1e6 only), --reps N (timed rounds per case after one
+ *            warm-up round, default 5), --reps-large N (timed rounds for 1e7 params, default 2),
+ *            --n 3,5 (federation sizes), --params 1e5,1e6,1e7 (model sizes)
+ *
+ * Per case (n, params) a fresh federation of n node processes is started (so the peak RSS of a
+ * case is its own), t = 2 for n = 3 and t = 3 for n = 5. Every round, n trainers (one per
+ * region, `expect: 1`) submit concurrently through the HTTP API (`aggregateDetailed`);
+ * `seconds` is the wall time from the submissions to the last result (median over the timed
+ * rounds). The result is checked against the plaintext weighted mean.
+ *
+ * - bytes_sent_per_node: the delta of /v1/status `bytes.bytesSent` (every frame on every peer
+ *   link: ciphertext + tags + envelopes + framing), summed over peers, *max over nodes*, median
+ *   over the timed rounds. `bytes_min` = the protocol minimum 2 (n-1) (params+1) 8 (shares out
+ *   plus aggregate shares out, docs/protocol.md "Bytes on the wire"), `bytes_ratio` their ratio.
+ * - peak_rss_mb_per_node: max over nodes of VmHWM (/proc/<pid>/status) at the end of the case
+ *   (warm-up and timed rounds included), in MiB (2^20 bytes). The target is
+ *   4 x params x 4 bytes + 100 MB (`rss_target_mb`, same unit).
+ * @module
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { aggregateDetailed } from '../src/client/index.js';
+import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+
+const REGION_IDS = ['eu', 'us', 'apac', 'sa', 'af'];
+const MiB = 1024 * 1024;
+
+interface Row {
+  n: number;
+  t: number;
+  params: number;
+  seconds: number;
+  bytes_sent_per_node: number;
+  peak_rss_mb_per_node: number;
+  seconds_all: number[];
+  bytes_min: number;
+  bytes_ratio: number;
+  bytes_sent_mean_per_node: number;
+  model_f32_mb: number;
+  rss_target_mb: number;
+  reps: number;
+  max_abs_error: number;
+}
+
+function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function status(r: LocalFederation['regions'][number]): Promise<Record<string, number>> {
+  const res = await fetch(`${r.api}/v1/status`, { headers: { authorization: `Bearer ${r.token}` } });
+  if (!res.ok) throw new Error(`status of ${r.id}: HTTP ${res.status}`);
+  const body = (await res.json()) as { bytes: { bytesSent: Record<string, number> } };
+  return body.bytes.bytesSent;
+}
+
+async function vmHwmMiB(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(s);
+  if (!m) throw new Error(`no VmHWM for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+const live = new Set<NodeProcess>();
+function killAll(): void {
+  for (const p of live) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+}
+
+async function runCase(n: number, params: number, reps: number, log: (s: string) => void): Promise<Row> {
+  const t = n === 3 ? 2 : n === 5 ? 3 : Math.floor(n / 2) + 1;
+  const ids = REGION_IDS.slice(0, n);
+  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-bench-'));
+  const fed = await writeLocalFederation(dir, ids, {
+    threshold: t,
+    round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 5000, maxParams: Math.max(params, 10_000_000) },
+  });
+  const nodes: NodeProcess[] = [];
+  try {
+    for (const id of ids) {
+      const p = await startNodeProcess(fed, id);
+      nodes.push(p);
+      live.add(p);
+    }
+    await waitConnected(fed, 30_000);
+    // different update per region, weights 1..n; values small enough to pass clipL2 = 1e4
+    const updates = ids.map((_, r) => {
+      const u = new Float32Array(params);
+      for (let i = 0; i < params; i++) u[i] = Math.sin(0.001 * i * (r + 1)) * 0.5 + r * 0.25;
+      return u;
+    });
+    const weights = ids.map((_, r) => r + 1);
+    const W = weights.reduce((a, b) => a + b, 0);
+    const secs: number[] = [];
+    const bytesMax: number[] = [];
+    const bytesMean: number[] = [];
+    let maxErr = 0;
+    for (let rep = 0; rep <= reps; rep++) {
+      const round = `bench-${n}-${params}-${rep}-${Date.now()}`;
+      const before = await Promise.all(fed.regions.map(status));
+      const t0 = performance.now();
+      const results = await Promise.all(
+        fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', expect: 1 })),
+      );
+      const sec = (performance.now() - t0) / 1000;
+      const after = await Promise.all(fed.regions.map(status));
+      const sent = after.map((a, i) => Object.entries(a).reduce((s, [peer, b]) => s + b - (before[i]![peer] ?? 0), 0));
+      // check a sample of elements against the plaintext weighted mean
+      for (const res of results) {
+        if (res.contributors.length !== n || res.totalWeight !== W || res.vector.length !== params) throw new Error(`round ${round}: unexpected result metadata`);
+        for (let i = 0; i < params; i += Math.max(1, Math.floor(params / 997))) {
+          let want = 0;
+          for (let r = 0; r < n; r++) want += updates[r]![i]! * weights[r]!;
+          maxErr = Math.max(maxErr, Math.abs(res.vector[i]! - want / W));
+        }
+      }
+      if (maxErr > 1e-3) throw new Error(`round ${round}: aggregate off by ${maxErr}`);
+      log(`  n=${n} params=${params} ${rep === 0 ? 'warm-up' : `rep ${rep}`}: ${sec.toFixed(3)} s, sent per node ${sent.map((b) => (b / MiB).toFixed(1)).join(' / ')} MiB`);
+      if (rep === 0) continue;
+      secs.push(sec);
+      bytesMax.push(Math.max(...sent));
+      bytesMean.push(sent.reduce((a, b) => a + b, 0) / n);
+    }
+    const rss = Math.max(...(await Promise.all(nodes.map((p) => vmHwmMiB(p.child.pid!)))));
+    const bytesMin = 2 * (n - 1) * (params + 1) * 8;
+    const bytes = median(bytesMax);
+    const f32 = (params * 4) / MiB;
+    return {
+      n, t, params,
+      seconds: round4(median(secs)),
+      bytes_sent_per_node: Math.round(bytes),
+      peak_rss_mb_per_node: round1(rss),
+      seconds_all: secs.map(round4),
+      bytes_min: bytesMin,
+      bytes_ratio: round4(bytes / bytesMin),
+      bytes_sent_mean_per_node: Math.round(median(bytesMean)),
+      model_f32_mb: round1(f32),
+      rss_target_mb: round1(4 * f32 + 100),
+      reps,
+      max_abs_error: maxErr,
+    };
+  } finally {
+    await Promise.all(nodes.map(async (p) => {
+      await stopNode(p);
+      live.delete(p);
+    }));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const quick = argv.includes('--quick');
+  const reps = Number(argValue(argv, 'reps') ?? 5);
+  const repsLarge = Number(argValue(argv, 'reps-large') ?? 2);
+  const ns = (argValue(argv, 'n') ?? '3,5').split(',').map(Number);
+  const paramList = (argValue(argv, 'params') ?? (quick ? '1e5,1e6' : '1e5,1e6,1e7')).split(',').map(Number);
+  if (![reps, repsLarge, ...ns, ...paramList].every((x) => Number.isInteger(x) && x >= 1)) throw new Error('--reps, --reps-large, --n and --params take positive integers');
+  const log = (s: string): void => void process.stderr.write(s + '\n');
+  const rows: Row[] = [];
+  for (const n of ns) {
+    for (const params of paramList) {
+      const row = await runCase(n, params, params >= 5_000_000 ? repsLarge : reps, log);
+      rows.push(row);
+      if (json) process.stdout.write(JSON.stringify(row) + '\n');
+    }
+  }
+  const t1e6 = rows.find((r) => r.n === 3 && r.params === 1_000_000);
+  const big = rows.filter((r) => r.params >= 10_000_000);
+  const targets = {
+    n3_1e6_seconds_le_0_5: t1e6 ? t1e6.seconds <= 0.5 : null,
+    p1e7_rss_le_4x_f32_plus_100mb: big.length ? big.every((r) => r.peak_rss_mb_per_node <= r.rss_target_mb) : null,
+    bytes_within_1_2x_min: rows.every((r) => r.bytes_ratio <= 1.2),
+  };
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, date: new Date().toISOString() };
+  if (json) {
+    process.stdout.write(JSON.stringify({ summary: { targets, machine } }) + '\n');
+  } else {
+    process.stdout.write('| n | t | params | seconds (median) | bytes sent/node (max) | min | ratio | peak RSS/node MiB | model f32 MiB | RSS target MiB |\n');
+    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
+    for (const r of rows) {
+      process.stdout.write(`| ${r.n} | ${r.t} | ${r.params} | ${r.seconds.toFixed(3)} | ${r.bytes_sent_per_node} | ${r.bytes_min} | ${r.bytes_ratio.toFixed(4)} | ${r.peak_rss_mb_per_node} | ${r.model_f32_mb} | ${r.rss_target_mb} |\n`);
+    }
+    process.stdout.write(`targets: ${JSON.stringify(targets)}\nmachine: ${JSON.stringify(machine)}\n`);
+  }
+  return Object.values(targets).every((v) => v !== false) ? 0 : 1;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+process.once('exit', killAll);
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    killAll();
+    process.stderr.write(`bench:round failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 2;
+  },
+);
