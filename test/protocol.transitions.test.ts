@@ -6,7 +6,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
-import { nodeRandom } from '../src/field/random-node.js';
+import { aesCtrRandom, nodeRandom } from '../src/field/random-node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { nobleHash } from '../src/protocol/harness.js';
 import { MESSAGE_TYPES, signedBytes, type MessageType, type PeerMessage, type RoundParams } from '../src/protocol/messages.js';
@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 function ctx(self: keyof typeof keys): StepContext {
   return {
-    vectors: new RoundVectors(K, params.params + EXTRA_ELEMS, nobleHash),
+    vectors: new RoundVectors(K, params.params + EXTRA_ELEMS, nobleHash, aesCtrRandom),
     sign: (b) => ed25519.sign(b, keys[self]),
     verify: (r, b, sig) => ed25519.verify(sig, b, pub(r as keyof typeof keys)),
     projectionRng: () => nodeRandom,

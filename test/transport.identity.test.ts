@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { generateIdentity, loadIdentity, publicKeyHex, saveIdentity } from '../src/transport/identity.js';
+import { nativeSigner, nativeVerifier } from '../src/node/ed25519-native.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -110,5 +111,21 @@ describe('identity', () => {
     expect(e.message).toMatch(/"publicKey" does not match the key derived from "secretKey"/);
     expect(e.message).not.toContain(good.secretKey);
     await expectConfigError(loadIdentity(await writeKey('e6.json', '[1,2]')), /expected a JSON object/);
+  });
+});
+
+describe('native Ed25519 (node:crypto) for the node', () => {
+  it('makes the same signatures as @noble/curves and verifies across both', () => {
+    const id = generateIdentity('eu');
+    const msg = new TextEncoder().encode('mpc-node/v1/receipt test message');
+    const sig = nativeSigner(id.secretKey)(msg);
+    expect(sig).toEqual(ed25519.sign(msg, id.secretKey)); // RFC 8032 signatures are deterministic
+    const verify = nativeVerifier(new Map([['eu', id.publicKey]]));
+    expect(verify('eu', msg, ed25519.sign(msg, id.secretKey))).toBe(true);
+    const bad = sig.slice();
+    bad[5]! ^= 1;
+    expect(verify('eu', msg, bad)).toBe(false);
+    expect(verify('us', msg, sig)).toBe(false); // unknown region
+    expect(verify('eu', msg, sig.subarray(0, 63))).toBe(false);
   });
 });

@@ -44,14 +44,25 @@ export async function freePort(): Promise<number> {
 export async function writeLocalFederation(dir: string, ids: string[], opts: { threshold: number; round?: Record<string, unknown> }): Promise<LocalFederation> {
   const regions: LocalRegion[] = [];
   const entries: Record<string, unknown>[] = [];
+  // the OS may hand a just-released port out again: keep every port of this federation distinct
+  const used = new Set<number>();
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (!used.has(p)) {
+        used.add(p);
+        return p;
+      }
+    }
+  };
   for (const id of ids) {
     const dataDir = join(dir, id);
     await ensureNodeDirs(dataDir);
     const identity = generateIdentity(id);
     await saveIdentity(join(dataDir, 'identity.json'), identity);
     const token = await ensureApiToken(dataDir);
-    const peerPort = await freePort();
-    const apiPort = await freePort();
+    const peerPort = await port();
+    const apiPort = await port();
     regions.push({ id, dataDir, api: `http://127.0.0.1:${apiPort}`, token, peerPort, apiPort });
     entries.push({ id, jurisdiction: id.toUpperCase(), endpoint: `ws://127.0.0.1:${peerPort}`, publicKey: publicKeyHex(identity), api: { host: '127.0.0.1', port: apiPort } });
   }
@@ -76,9 +87,9 @@ export interface NodeProcess {
 }
 
 /** Starts one node process and resolves once it listens. */
-export function startNodeProcess(fed: LocalFederation, region: string, extraEnv: Record<string, string> = {}): Promise<NodeProcess> {
+export function startNodeProcess(fed: LocalFederation, region: string, extraEnv: Record<string, string> = {}, execArgv: string[] = []): Promise<NodeProcess> {
   const r = fed.regions.find((x) => x.id === region)!;
-  const child = spawn(process.execPath, [cliPath(), '--region', region, '--config', fed.config, '--data-dir', r.dataDir], {
+  const child = spawn(process.execPath, [...execArgv, cliPath(), '--region', region, '--config', fed.config, '--data-dir', r.dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...extraEnv },
   });

@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { nativeSigner, nativeVerifier } from './ed25519-native.js';
 import { federationDigestHex, regionById, regionPublicKey, type Federation } from '../config/federation.js';
 import { MpcError, ProtocolError } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
@@ -98,7 +98,8 @@ export class RegionNode {
   private readonly log: Logger;
   private readonly rounds = new Map<string, Round>();
   private readonly finished = new Map<string, { outcome: 'done' | 'aborted'; at: number; detail?: string }>();
-  private readonly pubkeys: Map<string, Uint8Array>;
+  private readonly signer: (msg: Uint8Array) => Uint8Array;
+  private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly fedDigest: string;
   private readonly policyDigest: string;
   private readonly timing: RoundTiming;
@@ -118,7 +119,8 @@ export class RegionNode {
     this.K = opts.kernels;
     this.identity = opts.identity;
     this.log = opts.log ?? (() => {});
-    this.pubkeys = new Map(f.regions.map((r) => [r.id, regionPublicKey(r)]));
+    this.signer = nativeSigner(opts.identity.secretKey);
+    this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     this.fedDigest = federationDigestHex(f);
     this.policyDigest = policyDigestHex(f); // one definition, shared with the verifier
     const r = f.round;
@@ -228,11 +230,11 @@ export class RegionNode {
     const now = Date.now();
     const p = this.paramsFor(id, params);
     // first: a round id that already has a transcript on disk is refused (throws)
-    const tx = this.opts.transcriptsDir ? new TranscriptFile(this.opts.transcriptsDir, id, this.region, (b) => ed25519.sign(b, this.identity.secretKey)) : null;
+    const tx = this.opts.transcriptsDir ? new TranscriptFile(this.opts.transcriptsDir, id, this.region, this.signer) : null;
     const projSeed = new Uint8Array(32);
     nodeRandom(projSeed);
     const r: Round = {
-      id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash),
+      id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
       waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, rng: nodeRandom, startedAt: now, tx,
       publishing: false, deferred: [],
     };
@@ -253,7 +255,11 @@ export class RegionNode {
 
   // ---- peers ----
 
+  /** Set by the afterDeal test fault: every later peer message and tick is ignored. */
+  private frozen = false;
+
   private onPeerBytes(from: string, bytes: Uint8Array): void {
+    if (this.frozen) return;
     let msg: PeerMessage;
     try {
       msg = decodePeerMessage(bytes);
@@ -294,6 +300,7 @@ export class RegionNode {
   }
 
   private onTick(): void {
+    if (this.frozen) return;
     const now = Date.now();
     for (const r of [...this.rounds.values()]) this.apply(r, { kind: 'tick', now });
     for (const [id, f] of this.finished) if (now - f.at > 3_600_000 || this.finished.size > FINISHED_MEMORY) this.finished.delete(id);
@@ -303,11 +310,8 @@ export class RegionNode {
     if (!this.rounds.has(r.id)) return;
     const ctx = {
       vectors: r.vectors,
-      sign: (b: Uint8Array) => ed25519.sign(b, this.identity.secretKey),
-      verify: (region: string, b: Uint8Array, sig: Uint8Array) => {
-        const pk = this.pubkeys.get(region);
-        return !!pk && ed25519.verify(sig, b, pk);
-      },
+      sign: this.signer,
+      verify: this.verifier,
       projectionRng: () => aesCtrRandom(r.projSeed),
     };
     let out;
@@ -383,6 +387,7 @@ export class RegionNode {
           const digests = new Map([...s.value].map(([x, d]) => [p.participants[x - 1]!, d]));
           this.apply(r, { kind: 'dealt', digests, now: Date.now() });
           if (this.opts.testFaults?.afterDeal) {
+            this.frozen = true; // from here on the node takes part in nothing: it has "died"
             await Promise.all(this.sendChains.values()); // shares and commitments are out
             this.opts.testFaults.afterDeal();
           }

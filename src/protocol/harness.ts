@@ -7,6 +7,8 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { RandomFill } from '../field/random.js';
+// Node-only, like the whole harness (tests and test-vector generation): AES-256-CTR streams.
+import { aesCtrRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage, RoundParams } from './messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
@@ -75,7 +77,7 @@ export function runLocal(
   for (const inp of inputs) {
     if (dead.has(inp.region)) continue;
     const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
-    const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash);
+    const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash, aesCtrRandom);
     for (const u of inp.updates) vectors.addUpdate(u.update, u.weight, p);
     const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [] };
     const tx = new TranscriptBuilder(p.round, inp.region, (b) => ed25519.sign(b, keys.get(inp.region)!));
@@ -91,7 +93,7 @@ export function runLocal(
       vectors: n.vectors,
       sign: (b: Uint8Array) => ed25519.sign(b, keys.get(region)!),
       verify: (r: string, b: Uint8Array, sig: Uint8Array) => ed25519.verify(sig, b, pubs.get(r)!),
-      projectionRng: () => aesLikeStream(seedBytes),
+      projectionRng: () => aesCtrRandom(seedBytes),
     };
   };
   const ctxs = new Map([...nodes.keys()].map((r) => [r, ctxOf(r)]));
@@ -122,7 +124,8 @@ export function runLocal(
         const it = n.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, n.rng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
-          for (const [x, data] of r.value.shares) send(region, p.participants[x - 1]!, { type: 'share', round: p.round, offset: r.value.offset, data });
+          // the chunks are views into WASM memory: the in-memory network keeps copies
+          for (const [x, data] of r.value.shares) send(region, p.participants[x - 1]!, { type: 'share', round: p.round, offset: r.value.offset, data: data.slice() });
         }
         const digests = new Map([...r.value].map(([x, d]) => [p.participants[x - 1]!, d]));
         apply(region, { kind: 'dealt', digests, now });
@@ -135,7 +138,7 @@ export function runLocal(
         const it = n.vectors.aggChunks();
         let r = it.next();
         for (; !r.done; r = it.next()) {
-          const data = r.value.data;
+          const data = r.value.data.slice();
           if (corrupt && corrupt.index >= r.value.offset && corrupt.index < r.value.offset + data.length / 8) {
             const dv = new DataView(data.buffer, data.byteOffset);
             const i = (corrupt.index - r.value.offset) * 8;
@@ -191,23 +194,4 @@ export function runLocal(
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
   return [...nodes.values()].map((n) => n.out);
-}
-
-/** A deterministic stream for projections in the harness: SHA-256 in counter mode over a seed. */
-function aesLikeStream(seed: Uint8Array): RandomFill {
-  let ctr = 0;
-  let buf = new Uint8Array(0);
-  let pos = 0;
-  return (out) => {
-    for (let i = 0; i < out.length; i++) {
-      if (pos === buf.length) {
-        const c = new Uint8Array(seed.length + 4);
-        c.set(seed);
-        new DataView(c.buffer).setUint32(seed.length, ctr++);
-        buf = sha256(c);
-        pos = 0;
-      }
-      out[i] = buf[pos++]!;
-    }
-  };
 }

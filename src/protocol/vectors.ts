@@ -46,14 +46,16 @@ export class RoundVectors {
   private acc: FieldVec;
   private result: FieldVec | null = null;
   private readonly shares = new Map<string, Stream>();
-  private readonly aggs = new Map<string, Stream & { coeff: bigint | null; proj: bigint; rng: RandomFill }>();
+  private readonly aggs = new Map<string, Stream & { coeff: bigint | null; proj: bigint }>();
   private readonly chunk: FieldVec;
 
   constructor(
     private readonly K: WasmKernels,
     /** model parameters + EXTRA_ELEMS */
     length: number,
-    private readonly hash: HashFactory,
+    readonly hash: HashFactory,
+    /** Deterministic stream from a 32-byte public seed (the Fiat-Shamir challenge): AES-256-CTR. */
+    private readonly stream: (seed: Uint8Array) => RandomFill,
   ) {
     this.length = length;
     this.acc = K.allocZero(length);
@@ -100,7 +102,8 @@ export class RoundVectors {
   /**
    * Deals the input to `holders` (x of every holder, self included) chunk by chunk. Yields, per
    * chunk, the share bytes for every holder except `selfX`, whose share is added to the local
-   * sum at once. The yielded bytes are copies the caller may send and forget.
+   * sum at once. The yielded bytes are views into WASM memory, valid until the generator is
+   * resumed: encode or copy them before asking for the next chunk.
    * @returns digests of every holder's whole share vector, by x.
    */
   *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<{ offset: number; shares: Map<number, Uint8Array> }, Map<number, Uint8Array>> {
@@ -122,7 +125,7 @@ export class RoundVectors {
             const a = { ptr: this.acc.ptr + off * 8, length: m };
             this.K.add(a, a, o);
           } else {
-            shares.set(x, bytes.slice());
+            shares.set(x, bytes);
           }
         }
         yield { offset: off, shares };
@@ -175,15 +178,17 @@ export class RoundVectors {
 
   /** The aggregate share (sum of held shares) in chunks, for publishing; plus its digest at the end. */
   *aggChunks(): Generator<{ offset: number; data: Uint8Array }, Uint8Array> {
-    const h = this.hash();
+    // acceptOwnAgg already hashed the same bytes: do not hash 8 bytes x params twice
+    const h = this.ownAggDigest ? null : this.hash();
     for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
       const m = Math.min(CHUNK_ELEMS, this.length - off);
       const bytes = this.K.bytes(this.acc.ptr + off * 8, m * 8);
-      h.update(bytes);
-      yield { offset: off, data: bytes.slice() };
+      h?.update(bytes);
+      yield { offset: off, data: bytes }; // a view: valid until the generator is resumed
     }
-    return h.digest();
+    return this.ownAggDigest ?? h!.digest();
   }
+  private ownAggDigest: Uint8Array | undefined;
 
   /**
    * Prepares reconstruction: `coeffs` maps each holder in R to its Lagrange coefficient at 0
@@ -192,11 +197,37 @@ export class RoundVectors {
    */
   startReconstruction(coeffs: ReadonlyMap<string, bigint | null>, projRng: () => RandomFill): void {
     this.result = this.K.allocZero(this.length);
-    this.projR ??= this.K.alloc(Math.min(CHUNK_ELEMS, this.length));
+    this.proj = this.projection(projRng());
     for (const [holder, coeff] of coeffs) {
-      this.aggs.set(holder, { next: 0, hash: this.hash(), coeff, proj: 0n, rng: projRng() });
+      this.aggs.set(holder, { next: 0, hash: this.hash(), coeff, proj: 0n });
     }
   }
+
+  /**
+   * The random linear form of the consistency checks, r = s_k * b_i for element i of chunk k:
+   * one chunk-sized random vector b and one random scalar per chunk, drawn from `rng`.
+   * Soundness (Schwartz-Zippel): for an error vector e != 0, sum_k s_k <b, e_k> is a non-zero
+   * polynomial of degree 2 in the random values, so it vanishes with probability <= 2/p. Costs
+   * one dot product per chunk and 8 x (CHUNK + chunks) random bytes, not 8 bytes per element.
+   */
+  private projection(rng: RandomFill): { b: FieldVec; s: bigint[] } {
+    const b = this.K.alloc(Math.min(CHUNK_ELEMS, this.length));
+    sampleInto(this.K, b, rng);
+    const chunks = Math.ceil(this.length / CHUNK_ELEMS);
+    const sv = this.K.alloc(chunks);
+    try {
+      sampleInto(this.K, sv, rng);
+      return { b, s: Array.from(this.K.view(sv)) };
+    } finally {
+      this.K.free(sv);
+    }
+  }
+
+  /** <v, r> for chunk `v` at element `offset`. */
+  private projectChunk(p: { b: FieldVec; s: bigint[] }, offset: number, v: FieldVec): bigint {
+    return R.mul(p.s[offset / CHUNK_ELEMS]!, this.K.dot(v, { ptr: p.b.ptr, length: v.length }));
+  }
+  private proj: { b: FieldVec; s: bigint[] } | null = null;
 
   /**
    * Own aggregate share enters reconstruction directly, from the local sum (no copy, no range
@@ -213,7 +244,7 @@ export class RoundVectors {
       s.hash.update(this.K.bytes(v.ptr, m * 8));
       s.next += m;
     }
-    return (s.digest = s.hash.digest());
+    return (this.ownAggDigest = s.digest = s.hash.digest());
   }
 
   /** Adds a chunk of `holder`'s aggregate share into the reconstruction and its projection. */
@@ -227,14 +258,10 @@ export class RoundVectors {
   }
 
   /** Adds chunk `v` (at `offset`) of a holder's aggregate share to the result and its projection. */
-  private project(s: { coeff: bigint | null; proj: bigint; rng: RandomFill }, offset: number, v: FieldVec): void {
+  private project(s: { coeff: bigint | null; proj: bigint }, offset: number, v: FieldVec): void {
     if (s.coeff !== null) this.K.mulAdd({ ptr: this.result!.ptr + offset * 8, length: v.length }, v, s.coeff);
-    // projection with r drawn from a per-holder copy of the same stream: same r for same offsets
-    const r = { ptr: this.projR!.ptr, length: v.length };
-    sampleInto(this.K, r, s.rng);
-    s.proj = R.add(s.proj, this.K.dot(v, r));
+    s.proj = R.add(s.proj, this.projectChunk(this.proj!, offset, v));
   }
-  private projR: FieldVec | null = null;
 
   aggDigest(holder: string): Uint8Array | undefined {
     const s = this.aggs.get(holder);
@@ -264,29 +291,25 @@ export class RoundVectors {
   }
 
   /**
-   * Fiat-Shamir projections for the transcript's consistency check: with r expanded from
-   * `challenge` (SHA-256 in counter mode, rejection-sampled chunk by chunk like every other
-   * field stream), returns <own aggregate share, r> and <reconstructed result, r>. Call after
-   * `finish` and before `zeroize`. Every node expands the same r from the same challenge.
+   * Fiat-Shamir projections for the transcript's consistency check: with r = s_k * b_i drawn
+   * from `challenge` (the injected stream: AES-256-CTR keyed by the challenge; b first, then
+   * the per-chunk scalars, each rejection-sampled), returns <own aggregate share, r> and
+   * <reconstructed result, r>. Call after `finish` and before `zeroize`. Every node derives the
+   * same r from the same challenge.
    */
   fsProjections(challenge: Uint8Array): { share: bigint; result: bigint } {
     if (!this.result) throw new Error('fsProjections before reconstruction');
-    const stream = challenge.length === 32 ? wasmCounterStream(this.K, challenge) : null;
-    const rng = stream?.fill ?? counterStream(this.hash, challenge);
-    const r = this.K.alloc(Math.min(CHUNK_ELEMS, this.length));
+    const p = this.projection(this.stream(challenge));
     let share = 0n;
     let result = 0n;
     try {
       for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
         const m = Math.min(CHUNK_ELEMS, this.length - off);
-        const rv = { ptr: r.ptr, length: m };
-        sampleInto(this.K, rv, rng);
-        share = R.add(share, this.K.dot({ ptr: this.acc.ptr + off * 8, length: m }, rv));
-        result = R.add(result, this.K.dot({ ptr: this.result.ptr + off * 8, length: m }, rv));
+        share = R.add(share, this.projectChunk(p, off, { ptr: this.acc.ptr + off * 8, length: m }));
+        result = R.add(result, this.projectChunk(p, off, { ptr: this.result.ptr + off * 8, length: m }));
       }
     } finally {
-      this.K.free(r);
-      stream?.dispose();
+      this.K.free(p.b);
     }
     return { share, result };
   }
@@ -309,7 +332,7 @@ export class RoundVectors {
   zeroize(): void {
     if (this.wiped) return;
     this.wiped = true;
-    for (const v of [this.input, this.acc, this.result, this.chunk, this.projR]) {
+    for (const v of [this.input, this.acc, this.result, this.chunk, this.proj?.b]) {
       if (v) {
         this.K.zeroize(v);
         this.K.free(v);
@@ -317,79 +340,9 @@ export class RoundVectors {
     }
     this.input = null;
     this.result = null;
-    this.projR = null;
+    this.proj = null;
   }
   private wiped = false;
-}
-
-const CTR_SCRATCH_BLOCKS = 2048; // 64 KiB of stream per kernel call
-
-/**
- * The same stream as `counterStream` (SHA-256(seed || u32 BE counter) blocks, concatenated)
- * for a 32-byte seed, computed by the WASM kernel `sha256Ctr` (one JS call per 64 KiB instead
- * of one hash object per 32 bytes). Scratch is allocated up front, so `fill` never grows memory
- * (views passed to it stay valid).
- */
-export function wasmCounterStream(K: WasmKernels, seed: Uint8Array): { fill: RandomFill; dispose(): void } {
-  if (seed.length !== 32) throw new RangeError('wasmCounterStream: seed must be 32 bytes');
-  const scratchBytes = CTR_SCRATCH_BLOCKS * 32 + 64;
-  const scratch = K.allocBytes(scratchBytes);
-  const seedPtr = scratch + CTR_SCRATCH_BLOCKS * 32;
-  const blockPtr = seedPtr + 32; // the current partly used block
-  K.bytes(seedPtr, 32).set(seed);
-  let ctr = 0;
-  let pos = 32; // bytes of the current block already used
-  const fill: RandomFill = (out) => {
-    const n = out.length;
-    let i = 0;
-    if (pos < 32 && n > 0) {
-      const take = Math.min(32 - pos, n);
-      out.set(K.bytes(blockPtr + pos, take), 0);
-      pos += take;
-      i = take;
-    }
-    while (n - i >= 32) {
-      const nb = Math.min(CTR_SCRATCH_BLOCKS, Math.floor((n - i) / 32));
-      K.x.sha256Ctr(seedPtr, ctr, scratch, nb);
-      ctr += nb;
-      out.set(K.bytes(scratch, nb * 32), i);
-      i += nb * 32;
-    }
-    if (i < n) {
-      K.x.sha256Ctr(seedPtr, ctr++, blockPtr, 1);
-      const take = n - i;
-      out.set(K.bytes(blockPtr, take), i);
-      pos = take;
-    }
-  };
-  return {
-    fill,
-    dispose: () => {
-      K.bytes(scratch, scratchBytes).fill(0);
-      K.freeBytes(scratch, scratchBytes);
-    },
-  };
-}
-
-/** SHA-256(seed || u32 BE counter) blocks, concatenated (reference; see `wasmCounterStream`). */
-export function counterStream(hash: HashFactory, seed: Uint8Array): RandomFill {
-  let ctr = 0;
-  let buf: Uint8Array = new Uint8Array(0);
-  let pos = 0;
-  return (out) => {
-    for (let i = 0; i < out.length; i++) {
-      if (pos === buf.length) {
-        const h = hash();
-        const c = new Uint8Array(4);
-        new DataView(c.buffer).setUint32(0, ctr++);
-        h.update(seed);
-        h.update(c);
-        buf = h.digest();
-        pos = 0;
-      }
-      out[i] = buf[pos++]!;
-    }
-  };
 }
 
 function sampleInto(K: WasmKernels, v: FieldVec, rng: RandomFill): void {
