@@ -85,14 +85,7 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
     return { ok: false, checks: [{ name: 'encoding', ok: false, detail: 'no transcript given' }], errors: ['encoding: no transcript given'], picture: null };
   }
   const keys = new Map(fed.regions.map((r) => [r.id, hexToBytes(r.publicKey)]));
-  const sigOk = (region: string, bytes: Uint8Array, sigHex: string): boolean => {
-    const pk = keys.get(region);
-    try {
-      return !!pk && HEX128.test(sigHex) && ed25519.verify(hexToBytes(sigHex), bytes, pk);
-    } catch {
-      return false;
-    }
-  };
+  const sigs = new SignatureChecks(keys);
 
   // ---- encoding ----
   const files: File[] = input.transcripts.map((bytes, i) => decodeFile(bytes, input.names?.[i] ?? `transcript[${i}]`, (where, m) => fail('encoding', where, m)));
@@ -116,23 +109,27 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
   }
 
   // ---- signatures ----
+  // queued, then checked together (Web Crypto where the runtime has Ed25519, and each distinct
+  // message once: the same signed message is carried by every region's transcript)
   for (const f of files) {
     for (const e of f.entries) {
       if (!keys.has(e.region)) {
         fail('signatures', at(f, e), `recorder ${e.region} is not a region of federation ${fed.federation}`);
         continue;
       }
-      if (!sigOk(e.region, entrySigBytes(hexToBytes(e.hash)), e.sig)) fail('signatures', at(f, e), `entry signature by ${e.region} does not verify`);
+      sigs.add(e.region, entrySigBytes(hexToBytes(e.hash)), e.sig, () => fail('signatures', at(f, e), `entry signature by ${e.region} does not verify`));
       const m = embedded(e);
-      if (m && !sigOk(m.signer, signedBytes(m.msg), m.sig)) fail('signatures', at(f, e), `${e.kind} signature by ${m.signer} does not verify`);
+      if (m) sigs.add(m.signer, signedBytes(m.msg), m.sig, () => fail('signatures', at(f, e), `${e.kind} signature by ${m.signer} does not verify`));
       if (e.kind === 'sealed') {
         for (const s of (e.body as EntryBodies['sealed']).seals) {
           const msg = sealMsg(e.round, s);
-          if (!msg || !sigOk(s.holder, signedBytes(msg), s.sig)) fail('signatures', at(f, e), `seal signature by ${s.holder} does not verify`);
+          if (!msg) fail('signatures', at(f, e), `seal signature by ${s.holder} does not verify`);
+          else sigs.add(s.holder, signedBytes(msg), s.sig, () => fail('signatures', at(f, e), `seal signature by ${s.holder} does not verify`));
         }
       }
     }
   }
+  await sigs.run();
 
   // ---- per-file protocol checks ----
   const views: View[] = [];
@@ -726,4 +723,70 @@ function picture(v: View, fed: Federation): RoundPicture {
     flows,
     result: v.result ? { digest: v.result.body.digest, contributors: [...v.result.body.contributors], holders: [...v.result.body.holders] } : null,
   };
+}
+
+/**
+ * Ed25519 checks of one verification run. Uses Web Crypto (`crypto.subtle`, Ed25519: Node >= 20
+ * and current Chromium) where the runtime has it, ~10x faster than BigInt arithmetic, and
+ * @noble/curves otherwise. Identical (signer, message, signature) triples are checked once.
+ * Strict RFC 8032 verification either way; malformed keys or signatures simply fail.
+ */
+class SignatureChecks {
+  private readonly queue: { key: string; onFail: () => void }[] = [];
+  private readonly pending = new Map<string, { region: string; bytes: Uint8Array; sigHex: string }>();
+  constructor(private readonly keys: ReadonlyMap<string, Uint8Array>) {}
+
+  add(region: string, bytes: Uint8Array, sigHex: string, onFail: () => void): void {
+    const key = `${region}|${sigHex}|${bytesToHex(bytes)}`;
+    if (!this.pending.has(key)) this.pending.set(key, { region, bytes, sigHex });
+    this.queue.push({ key, onFail });
+  }
+
+  /** Checks everything queued, then calls the failure callbacks in the order they were added. */
+  async run(): Promise<void> {
+    const results = new Map<string, boolean>();
+    const subtle = await webCryptoEd25519();
+    await Promise.all(
+      [...this.pending].map(async ([key, { region, bytes, sigHex }]) => {
+        results.set(key, await this.verify(subtle, region, bytes, sigHex));
+      }),
+    );
+    for (const q of this.queue) if (!results.get(q.key)) q.onFail();
+  }
+
+  private readonly imported = new Map<string, Promise<CryptoKey>>();
+
+  private async verify(subtle: SubtleCrypto | null, region: string, bytes: Uint8Array, sigHex: string): Promise<boolean> {
+    const pk = this.keys.get(region);
+    if (!pk || !HEX128.test(sigHex)) return false;
+    const sig = hexToBytes(sigHex);
+    try {
+      if (subtle) {
+        let k = this.imported.get(region);
+        if (!k) this.imported.set(region, (k = subtle.importKey('raw', pk as BufferSource, { name: 'Ed25519' }, false, ['verify'])));
+        return await subtle.verify({ name: 'Ed25519' }, await k, sig as BufferSource, bytes as BufferSource);
+      }
+      return ed25519.verify(sig, bytes, pk, { zip215: false });
+    } catch {
+      return false;
+    }
+  }
+}
+
+let webCrypto: Promise<SubtleCrypto | null> | undefined;
+/** Web Crypto with a working Ed25519, probed once with a known-good signature; else null. */
+function webCryptoEd25519(): Promise<SubtleCrypto | null> {
+  webCrypto ??= (async () => {
+    const subtle = globalThis.crypto?.subtle;
+    if (!subtle) return null;
+    try {
+      const sk = new Uint8Array(32).fill(1);
+      const msg = new Uint8Array([1, 2, 3]);
+      const key = await subtle.importKey('raw', ed25519.getPublicKey(sk) as BufferSource, { name: 'Ed25519' }, false, ['verify']);
+      return (await subtle.verify({ name: 'Ed25519' }, key, ed25519.sign(msg, sk) as BufferSource, msg)) ? subtle : null;
+    } catch {
+      return null;
+    }
+  })();
+  return webCrypto;
 }
