@@ -202,18 +202,20 @@ describe('rounds between real node processes', () => {
     const report = JSON.parse(ok.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[]; errors: string[] };
     expect(report.errors).toEqual([]);
     expect(ok.status).toBe(0);
-    expect(report.checks.map((c) => c.name)).toEqual(['encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'consistency', 'result', 'sealed', 'cross-check']);
+    expect(report.checks.map((c) => c.name)).toEqual(['encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'policy', 'consistency', 'result', 'sealed', 'cross-check']);
     expect(verify([...files, '--federation', fed.config]).status).toBe(0); // the file on disk is the same federation
-    // flip one byte inside a hex digest of the third region's transcript (seq 1's body)
+    // flip one byte inside a hex digest of the third region's transcript (the first entry after
+    // params with a digest in its body; policy entries come first)
     const lines = texts[2]!.split('\n');
-    const at = lines[1]!.indexOf('"digest') + 20;
-    lines[1] = lines[1]!.slice(0, at) + (lines[1]![at] === 'a' ? 'b' : 'a') + lines[1]!.slice(at + 1);
+    const k = lines.findIndex((l, i) => i > 0 && l.includes('"digest'));
+    const at = lines[k]!.indexOf('"digest') + 20;
+    lines[k] = lines[k]!.slice(0, at) + (lines[k]![at] === 'a' ? 'b' : 'a') + lines[k]!.slice(at + 1);
     await writeFile(files[2]!, lines.join('\n'));
     const bad = verify([...files, '--federation', fed.config, '--json']);
     expect(bad.status).toBe(1);
     const badReport = JSON.parse(bad.stdout) as { ok: boolean; errors: string[] };
     expect(badReport.ok).toBe(false);
-    expect(badReport.errors[0]).toMatch(new RegExp(`^chain: .*${fed.regions[2]!.id}-audit-1\\.jsonl seq 1: entry hash`));
+    expect(badReport.errors[0]).toMatch(new RegExp(`^chain: .*${fed.regions[2]!.id}-audit-1\\.jsonl seq ${k}: entry hash`));
     const human = verify([files[2]!, '--federation', fed.config]);
     expect(human.stdout).toMatch(/\[FAIL\] chain/);
   }, 60_000);

@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import { type Federation, federationDigestHex, federationWarnings, loadFederation, overflowBudget, regionById, OVERFLOW_BUDGET_LOG2 } from '../config/federation.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
 import { loadIdentity } from '../transport/identity.js';
+import { policyDigest, policyFeasibility } from '../policy/index.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
 import type { CliIo } from './io.js';
 
@@ -42,8 +43,26 @@ export function summarizeFederation(f: Federation, digestHex: string): string {
     `round       scaleBits ${r.scaleBits}, clipL2 ${r.clipL2} (${r.clipMode}), minContributors ${r.minContributors}, maxParams ${r.maxParams}, maxTrainersPerRound ${r.maxTrainersPerRound}, maxWeight ${r.maxWeight}`,
     `timeouts    collect ${r.collectMs} ms, phase ${r.phaseTimeoutMs} ms, round ${r.roundTimeoutMs} ms`,
     `overflow    worst-case |sum| 2^${worstCaseLog2.toFixed(2)} < 2^${OVERFLOW_BUDGET_LOG2}: ${headroomBits.toFixed(2)} bits of headroom`,
+    ...policySummary(f),
   ];
   return lines.join('\n') + '\n';
+}
+
+/** The policy section in a few lines: digest, per-region flows, limits, retention, grants. */
+export function policySummary(f: Federation): string[] {
+  const p = f.policy;
+  const feas = policyFeasibility(f);
+  const idW = Math.max(...f.regions.map((x) => x.id.length));
+  return [
+    `policy      digest ${policyDigest(f)} (in every round's parameters)`,
+    ...f.regions.map((x) => {
+      const rp = p.regions[x.id];
+      const to = rp?.shareTo == null ? 'any member' : `own jurisdiction${rp.shareTo.length ? ` + ${rp.shareTo.join(', ')}` : ''}`;
+      return `  ${x.id.padEnd(idW)}  ${rp?.classification ?? 'unclassified'}, shares to ${to}: may deal to ${(feas.dealTo[x.id] ?? []).join(', ')}`;
+    }),
+    `  minTrainers ${p.minTrainers}, maxRoundsInFlight ${p.maxRoundsInFlight}, transcripts kept ${p.retention.transcriptDays === null ? 'forever' : `${p.retention.transcriptDays} days`}, share material ${p.retention.shareMaterial}`,
+    `  authority ${p.authority ?? 'none'}, ${p.grants.length} grant(s)${p.grants.length ? `: ${p.grants.map((g) => `${g.id} (${g.flow.from} -> ${'toRegion' in g.flow ? g.flow.toRegion : g.flow.toJurisdiction}, ${g.notBefore} .. ${g.notAfter})`).join('; ')}` : ''}`,
+  ];
 }
 
 /** Runs `mpc-node config check`. @returns exit code. */
@@ -64,7 +83,7 @@ export async function runConfigCheck(argv: readonly string[], io: CliIo): Promis
   if (identityFlag !== undefined && dataDir !== undefined) throw new UsageError('give either --identity or --data-dir, not both');
   const identityLine = regionId === undefined ? '' : await checkIdentity(fed, path, regionId, identityFlag ?? resolveNodePaths(dataDir ?? defaultDataDir(regionId)).identity);
   io.stdout(`${path}: OK\n${summarizeFederation(fed, federationDigestHex(fed))}${identityLine}`);
-  for (const warning of federationWarnings(fed)) io.stderr(`mpc-node: warning: ${warning}\n`);
+  for (const warning of federationWarnings(fed, Date.now())) io.stderr(`mpc-node: warning: ${warning}\n`);
   return 0;
 }
 

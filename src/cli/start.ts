@@ -3,7 +3,10 @@
  * until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
  * @module
  */
+import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { pruneTranscripts } from './prune.js';
+import { createLogger } from '../node/logger.js';
 import { loadFederation, regionById } from '../config/federation.js';
 import { defaultDataDir, ensureApiToken, ensureNodeDirs } from '../config/node-files.js';
 import { loadKernels } from '../field/node.js';
@@ -39,14 +42,40 @@ export async function run(argv: string[]): Promise<number> {
   const paths = await ensureNodeDirs(optionalFlag(args, 'data-dir') ?? defaultDataDir(region));
   const identity = await loadIdentity(optionalFlag(args, 'key') ?? paths.identity);
   const token = await ensureApiToken(paths.dataDir);
-  const log = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), region, ...e }) + '\n');
+  const level = process.env.MPC_LOG_LEVEL as Parameters<typeof createLogger>[0]['level'];
+  const logger = createLogger({ region, ...(level ? { level } : {}) });
+  const log = logger.eventSink;
+  // MPC_TEST_DUMP_DECRYPTED=FILE: the leak test's view of every decrypted peer message (hex lines
+  // "from <hex>"). A test hook only: it writes received share chunks to disk.
+  const dump = process.env.MPC_TEST_DUMP_DECRYPTED;
+  const onDecrypted = dump ? (from: string, pt: Uint8Array) => appendFileSync(dump, `${from} ${Buffer.from(pt.buffer, pt.byteOffset, pt.byteLength).toString('hex')}\n`) : undefined;
   // MPC_TEST_FAULT=exit-after-deal: the multi-process tests' "node dies right after dealing"
   const fault = process.env.MPC_TEST_FAULT;
   const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
-  const node = new RegionNode({ federation, identity, kernels: await loadKernels(), log, transcriptsDir: paths.transcripts, ...(testFaults ? { testFaults } : {}) });
+  const node = new RegionNode({
+    federation, identity, kernels: await loadKernels(), log, violation: logger.violation, transcriptsDir: paths.transcripts,
+    ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
+  });
   const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile });
   const { peerPort } = await node.start();
   const { port } = await api.start();
+  // retention: prune transcripts past policy.retention.transcriptDays at start and then periodically
+  const days = federation.policy.retention.transcriptDays;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  if (days !== null) {
+    const everyMs = Number(process.env.MPC_PRUNE_INTERVAL_MS ?? 3_600_000);
+    const prune = async (): Promise<void> => {
+      try {
+        const res = await pruneTranscripts(paths.transcripts, days, Date.now(), { dryRun: false });
+        for (const f of res.removed) log({ event: 'transcript-pruned', file: f.file, endedAt: f.endedAt, ageDays: f.ageDays, retentionDays: days });
+      } catch (e) {
+        log({ event: 'prune-failed', reason: (e as Error).message });
+      }
+    };
+    void prune();
+    pruneTimer = setInterval(() => void prune(), Math.max(1000, everyMs));
+    pruneTimer.unref();
+  }
   log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -56,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  if (pruneTimer) clearInterval(pruneTimer);
   await api.close();
   await node.close();
   log({ event: 'stopped' });

@@ -19,7 +19,8 @@ import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessage, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { TranscriptFile } from './transcript-file.js';
-import { policyDigestHex } from '../transcript/index.js';
+import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
+import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
 
 export type Logger = (event: Record<string, unknown>) => void;
 
@@ -30,6 +31,11 @@ export interface RegionNodeOptions {
   /** Override the peer listen address (default: host and port of this region's endpoint). */
   peerListen?: { host: string; port: number };
   log?: Logger;
+  /**
+   * Called the moment a policy decision is refused (start.ts passes logger.violation); default:
+   * a `policy-violation` event on `log`. Also counted in metrics and recorded in the transcript.
+   */
+  violation?: (decision: PolicyDecision, context: Record<string, unknown>) => void;
   /** Test hook: every decrypted peer message (as the protocol layer receives it). */
   onDecrypted?: (from: string, plaintext: Uint8Array) => void;
   /** Where round transcripts are written (<dataDir>/transcripts); none are written without it. */
@@ -106,7 +112,9 @@ export class RegionNode {
   private tick: NodeJS.Timeout | undefined;
   private readonly sendChains = new Map<string, Promise<void>>();
   private closing = false;
-  readonly counters = { roundsDone: 0, roundsAborted: 0, refusedMessages: 0, refusedConnections: 0 };
+  readonly counters = { roundsDone: 0, roundsAborted: 0, roundsRefused: 0, refusedMessages: 0, refusedConnections: 0, policyViolations: 0 };
+  /** Prometheus metrics (GET /metrics). */
+  readonly metrics: NodeMetrics;
 
   constructor(private readonly opts: RegionNodeOptions) {
     const f = opts.federation;
@@ -122,7 +130,7 @@ export class RegionNode {
     this.signer = nativeSigner(opts.identity.secretKey);
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     this.fedDigest = federationDigestHex(f);
-    this.policyDigest = policyDigestHex(f); // one definition, shared with the verifier
+    this.policyDigest = policyDigest(f); // one definition, shared with the verifier (transcript/index.ts)
     const r = f.round;
     const peerWaitMs = r.collectMs + Math.min(r.phaseTimeoutMs, 5000);
     this.timing = { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs, sealMs: r.phaseTimeoutMs };
@@ -141,7 +149,32 @@ export class RegionNode {
     this.net.on('peer-up', (p) => {
       for (const r of [...this.rounds.values()]) this.apply(r, { kind: 'peer-up', peer: p, now: Date.now() });
     });
-    this.net.on('refused', () => this.counters.refusedConnections++);
+    this.net.on('refused', (info: { code?: string }) => {
+      this.counters.refusedConnections++;
+      this.metrics.refusedConnection(String(info.code ?? 'OTHER'));
+    });
+    this.metrics = createNodeMetrics({
+      region: this.region,
+      peers: [...peers.keys()],
+      snapshot: () => {
+        const st = this.net.stats();
+        return {
+          peersConnected: this.net.connectedPeers().length,
+          roundsInFlight: this.rounds.size,
+          activeTrainers: [...this.rounds.values()].reduce((n, r) => n + r.trainers, 0),
+          bytesSent: st.bytesSent,
+          bytesReceived: st.bytesReceived,
+        };
+      },
+    });
+  }
+
+  /** A refused policy decision: counted, logged at once (recorded in the transcript by the protocol). */
+  private violation(d: PolicyDecision, context: Record<string, unknown>, kind: ViolationKind = d.rule): void {
+    this.counters.policyViolations++;
+    this.metrics.policyViolation(kind);
+    if (this.opts.violation) this.opts.violation(d, context);
+    else this.log({ event: 'policy-violation', ...context, rule: d.rule, subject: d.subject, outcome: d.outcome, reason: d.reason, grant: d.grant });
   }
 
   async start(): Promise<{ peerPort: number }> {
@@ -222,12 +255,23 @@ export class RegionNode {
       round, federation: this.fedDigest, policy: this.policyDigest,
       participants: f.regions.map((r) => r.id).sort(), threshold: f.threshold, params,
       scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
-      minContributors: f.round.minContributors, minTrainers: 1,
+      minContributors: f.round.minContributors, minTrainers: f.policy.minTrainers,
     };
   }
 
-  private openRound(id: string, params: number): Round {
+  /**
+   * @param from - The peer whose params opened it (undefined: a trainer of this region).
+   * @throws {MpcError} API_BAD_REQUEST beyond policy.maxRoundsInFlight (counted as a refused round and a violation).
+   */
+  private openRound(id: string, params: number, from?: string): Round {
     const now = Date.now();
+    const inFlight = checkRoundsInFlight(this.federation, id, this.rounds.size);
+    if (inFlight.outcome === 'refused') {
+      this.counters.roundsRefused++;
+      this.metrics.roundEnded('refused', 0);
+      this.violation(inFlight, { round: id, ...(from ? { from } : {}) });
+      throw new MpcError('API_BAD_REQUEST', `round ${id} refused: ${inFlight.reason}`);
+    }
     const p = this.paramsFor(id, params);
     // first: a round id that already has a transcript on disk is refused (throws)
     const tx = this.opts.transcriptsDir ? new TranscriptFile(this.opts.transcriptsDir, id, this.region, this.signer) : null;
@@ -282,7 +326,7 @@ export class RegionNode {
         return;
       }
       try {
-        r = this.openRound(msg.round, msg.params.params);
+        r = this.openRound(msg.round, msg.params.params, from);
       } catch (e) {
         this.counters.refusedMessages++;
         this.log({ event: 'refused-message', from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
@@ -313,6 +357,7 @@ export class RegionNode {
       sign: this.signer,
       verify: this.verifier,
       projectionRng: () => aesCtrRandom(r.projSeed),
+      policy: this.federation,
     };
     let out;
     try {
@@ -371,6 +416,9 @@ export class RegionNode {
         return;
       case 'log':
         this.log({ event: e.event, ...e.detail });
+        return;
+      case 'violation':
+        this.violation(e.decision, { round: r.id });
         return;
     }
   }
@@ -436,6 +484,7 @@ export class RegionNode {
     for (const w of r.waiters) w.resolve({ vector: w.reduce === 'mean' ? mean : res.sum, totalWeight: res.totalWeight, contributors, holders });
     r.waiters = [];
     this.counters.roundsDone++;
+    this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
     // the round stays open (phase done) until every holder's seal is in or the seal deadline
     if (r.collectTimer) clearTimeout(r.collectTimer);
@@ -448,6 +497,7 @@ export class RegionNode {
     for (const w of r.waiters) w.reject(err);
     r.waiters = [];
     this.counters.roundsAborted++;
+    this.metrics.roundEnded('aborted', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-aborted', round: r.id, code: err.code, reason: err.message });
     this.cleanup(r, outcome, err.message);
   }

@@ -9,6 +9,7 @@
  *     4xx/5xx: JSON { "error": { "code", "message" } }
  *   GET /healthz            -> { ok, region, peersConnected }   (no token)
  *   GET /v1/status          -> the node's view (token)
+ *   GET /metrics            -> Prometheus text format 0.0.4 (token; src/node/metrics.ts)
  *   GET /transcripts/ROUND  -> the round's transcript, application/x-ndjson (no token)
  *   GET /federation         -> the federation file as the node read it (no token)
  *
@@ -101,6 +102,12 @@ export class TrainerApi {
       if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
       if (!this.authorized(req)) throw new MpcError('API_UNAUTHORIZED', 'missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"');
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
+      if (req.method === 'GET' && url.pathname === '/metrics') {
+        const body = await this.o.node.metrics.metricsText();
+        res.writeHead(200, { 'content-type': this.o.node.metrics.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+        res.end(body);
+        return;
+      }
       if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
       throw new MpcError('API_BAD_REQUEST', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
     } catch (e) {

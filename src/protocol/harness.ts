@@ -15,6 +15,7 @@ import { initialState, step, type Effect, type RoundEvent, type RoundState, type
 import { RoundVectors, EXTRA_ELEMS, type HashFactory, type RoundResult } from './vectors.js';
 import type { ProtocolError } from '../errors.js';
 import { TranscriptBuilder } from '../transcript/index.js';
+import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 
 export interface LocalNodeInput {
   region: string;
@@ -42,6 +43,8 @@ export interface LocalOutcome {
   refused: { from: string; error: ProtocolError }[];
   /** This region's transcript of the round: one canonical-JSON line per entry (docs/transcript.md). */
   transcript: string[];
+  /** Refused policy decisions (violation effects), in order. */
+  violations: PolicyDecision[];
 }
 
 /** The Ed25519 secret key runLocal gives `region` (deterministic: SHA-256("key:" + region)). */
@@ -62,14 +65,15 @@ export function runLocal(
   K: WasmKernels,
   params: RoundParams,
   inputs: LocalNodeInput[],
-  opts: { rng: (region: string) => RandomFill; timing?: RoundTiming; faults?: LocalFaults; hash?: HashFactory; maxTicks?: number },
+  opts: { rng: (region: string) => RandomFill; timing?: RoundTiming; faults?: LocalFaults; hash?: HashFactory; maxTicks?: number; policy?: PolicySubject; now?: number },
 ): LocalOutcome[] {
   const timing = opts.timing ?? { peerWaitMs: 1000, decideMs: 5000, roundMs: 20000 };
+  // deadlines are relative to opening: a harness started at `now` keeps them
   const faults = opts.faults ?? {};
   const hash = opts.hash ?? nobleHash;
   const keys = new Map(inputs.map((i) => [i.region, localSecretKey(i.region)]));
   const pubs = new Map([...keys].map(([r, k]) => [r, ed25519.getPublicKey(k)]));
-  let now = 0;
+  let now = opts.now ?? 0;
   const dead = new Set(faults.deadBeforeDeal ?? []);
   const nodes = new Map<string, { state: RoundState; vectors: RoundVectors; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder }>();
   const queue: { to: string; from: string; msg: PeerMessage }[] = [];
@@ -79,7 +83,7 @@ export function runLocal(
     const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
     const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash, aesCtrRandom);
     for (const u of inp.updates) vectors.addUpdate(u.update, u.weight, p);
-    const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [] };
+    const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [], violations: [] };
     const tx = new TranscriptBuilder(p.round, inp.region, (b) => ed25519.sign(b, keys.get(inp.region)!));
     nodes.set(inp.region, { state: out.state, vectors, out, rng: opts.rng(inp.region), tx });
   }
@@ -94,6 +98,7 @@ export function runLocal(
       sign: (b: Uint8Array) => ed25519.sign(b, keys.get(region)!),
       verify: (r: string, b: Uint8Array, sig: Uint8Array) => ed25519.verify(sig, b, pubs.get(r)!),
       projectionRng: () => aesCtrRandom(seedBytes),
+      ...(opts.policy ? { policy: opts.policy } : {}),
     };
   };
   const ctxs = new Map([...nodes.keys()].map((r) => [r, ctxOf(r)]));
@@ -170,6 +175,9 @@ export function runLocal(
         break;
       case 'record':
         n.out.transcript.push(n.tx.append(e.record).line);
+        break;
+      case 'violation':
+        n.out.violations.push(e.decision);
         break;
       case 'sealed':
       case 'log':

@@ -17,6 +17,7 @@ import { PARAM_KEYS, signedBytes, type MessageType, type PeerMessage, type Round
 import type { RoundResult, RoundVectors } from './vectors.js';
 import { checkPointsOnPolynomial } from '../sharing/shamir.js';
 import { challengeOf, messageRecord, paramsDigestHex, resultDigests, type RecordBody } from '../transcript/index.js';
+import { allowedHolders, checkMinContributors, checkMinTrainers, type PolicyDecision, type PolicySubject } from '../policy/index.js';
 
 export type Phase = 'collect' | 'deal' | 'decide' | 'combine' | 'done' | 'aborted';
 
@@ -64,6 +65,8 @@ export interface RoundState {
   readonly sealing?: { digest: string; challenge: string | null; value: bigint | null; doneAt: number; state: 'pending' | 'sealed' | 'unsealed' };
   /** Seals received (and our own), by holder. */
   readonly seals?: Readonly<Record<string, { result: string; projection: string; sig: string }>>;
+  /** Dealers whose shares to this node the policy refused (recorded and counted once each). */
+  readonly policyRefused?: readonly string[];
 }
 
 export type RoundEvent =
@@ -90,7 +93,9 @@ export type Effect =
   /** Append an entry to this round's transcript (chain, sign, write: the node edge). */
   | { kind: 'record'; record: RecordBody }
   /** The transcript's final entry is recorded: sealed (every holder's seal) or unsealed. */
-  | { kind: 'sealed'; complete: boolean };
+  | { kind: 'sealed'; complete: boolean }
+  /** A refused policy decision (also recorded as a `policy` entry): count it, log it at once. */
+  | { kind: 'violation'; decision: PolicyDecision };
 
 export interface StepContext {
   vectors: RoundVectors;
@@ -98,12 +103,46 @@ export interface StepContext {
   verify(region: string, bytes: Uint8Array, sig: Uint8Array): boolean;
   /** Fresh projection stream for the consistency check; every call must return the same stream. */
   projectionRng(): RandomFill;
+  /**
+   * The federation's locality policy (docs/policy.md). With it, every share flow is decided by
+   * `allowedHolders` at the event's time and each decision is recorded as a `policy` entry;
+   * without it (unit tests, the vector harness) every flow is allowed and nothing is recorded.
+   */
+  policy?: PolicySubject;
 }
 
 type Out = { state: RoundState; effects: Effect[] };
 type Mut = { -readonly [K in keyof RoundState]: RoundState[K] };
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** Memo of single-flow decisions (grant checks verify a signature): per policy, per second. */
+const flowMemo = new WeakMap<PolicySubject, Map<string, PolicyDecision>>();
+
+/** The policy decision for the flow dealer -> holder at `now` (allowed when there is no policy). */
+export function flowDecision(policy: PolicySubject | undefined, dealer: string, holder: string, now: number): PolicyDecision {
+  if (!policy) return { rule: 'open', subject: `${dealer}->${holder}`, outcome: 'allowed', reason: 'no policy given', grant: null };
+  let m = flowMemo.get(policy);
+  if (!m) flowMemo.set(policy, (m = new Map()));
+  const key = `${dealer}>${holder}>${Math.floor(now / 1000)}`;
+  let d = m.get(key);
+  if (!d) {
+    try {
+      d = allowedHolders(policy, dealer, [holder], now, policy.policy.grants).decisions[0]!;
+    } catch (e) {
+      d = { rule: 'unknown-region', subject: `${dealer}->${holder}`, outcome: 'refused', reason: (e as Error).message, grant: null };
+    }
+    if (m.size > 10_000) m.clear();
+    m.set(key, d);
+  }
+  return d;
+}
+
+/** Records a policy decision (with the event time); a refused one is also a violation. */
+function decided(fx: Effect[], d: PolicyDecision, now: number): void {
+  fx.push({ kind: 'record', record: { kind: 'policy', body: { rule: d.rule, subject: d.subject, outcome: d.outcome, reason: d.reason, grant: d.grant, at: new Date(now).toISOString() } } });
+  if (d.outcome === 'refused') fx.push({ kind: 'violation', decision: d });
+}
 
 /** The coordinator decides D and R: the first participant in sorted order. */
 export const coordinatorOf = (p: RoundParams): string => p.participants[0]!;
@@ -220,9 +259,23 @@ function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
     if (!holders.includes(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'collect', reason: `no matching parameters within ${s.timing.peerWaitMs} ms` } } });
   }
   if (s.input.contributes) {
+    let allowed = holders;
+    if (ctx.policy) {
+      // the locality policy at this moment: deal only to holders this region may deal to
+      const a = allowedHolders(ctx.policy, s.self, holders, now, ctx.policy.policy.grants);
+      for (const d of a.decisions) decided(fx, d, now);
+      allowed = a.allowed;
+      if (allowed.length < s.params.threshold) {
+        throw new ProtocolError(
+          'PROTOCOL_BELOW_THRESHOLD',
+          `the locality policy lets ${s.self} deal to only ${allowed.length} of the reachable regions (${allowed.join(', ') || 'none'}), threshold is ${s.params.threshold}: nothing was dealt. ` +
+            a.refused.map((r) => r.reason).join('; '),
+        );
+      }
+    }
     s.phase = 'deal';
-    s.dealtTo = holders;
-    fx.push({ kind: 'deal', holders });
+    s.dealtTo = allowed;
+    fx.push({ kind: 'deal', holders: allowed });
   } else {
     s.dealtTo = [];
     onDealt(s, fx, new Map(), now, ctx);
@@ -324,6 +377,18 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
       if (!s.matched.includes(from)) {
         throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `share from ${from} before its parameters were agreed`, { culprits: [from] });
       }
+      if (ctx.policy) {
+        const d = flowDecision(ctx.policy, from, s.self, now);
+        if (d.outcome === 'refused') {
+          // the dealer's policy does not allow this node as holder: refuse its shares
+          if (!s.policyRefused?.includes(from)) {
+            s.policyRefused = [...(s.policyRefused ?? []), from];
+            decided(fx, d, now);
+          }
+          fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `share from ${from} refused: ${d.reason}`, { culprits: [from] }) });
+          return;
+        }
+      }
       try {
         ctx.vectors.acceptShare(from, msg.offset, msg.data);
       } catch (e) {
@@ -337,7 +402,13 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
       s.commits = { ...s.commits, [from]: { contributes: msg.contributes, trainers: msg.trainers, digests: mapHex(msg.digests) } };
       fx.push({ kind: 'record', record: messageRecord(msg) });
       const mine = msg.digests[s.self];
-      if (msg.contributes && mine) {
+      if (msg.contributes && mine && ctx.policy && flowDecision(ctx.policy, from, s.self, now).outcome === 'refused') {
+        // committed to a share for us that its policy forbids: no receipt (the shares were refused)
+        if (!s.policyRefused?.includes(from)) {
+          s.policyRefused = [...(s.policyRefused ?? []), from];
+          decided(fx, flowDecision(ctx.policy, from, s.self, now), now);
+        }
+      } else if (msg.contributes && mine) {
         const got = ctx.vectors.shareDigest(from);
         if (!got || hex(got) !== hex(mine)) {
           throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `share from ${from} does not match its commitment (${got ? 'digest differs' : 'incomplete'})`, { culprits: [from] });
@@ -358,7 +429,7 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
       tryDecide(s, fx, now, ctx, false);
       return;
     case 'decision':
-      onDecision(s, fx, msg, ctx);
+      onDecision(s, fx, msg, ctx, now);
       return;
     case 'agg':
       if (!s.decision!.holders.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate share from ${from}, not a decided holder`, { culprits: [from] });
@@ -404,13 +475,13 @@ function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: b
     for (const p of alive) {
       const c = s.commits[p];
       if (!c) return;
-      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h]) return;
+      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && flowDecision(ctx.policy, p, h, now).outcome === 'allowed') return;
     }
   }
   // valid receipt: its digest equals the dealer's commitment to that holder
   const valid = (d: string, h: string): boolean => {
     const c = s.commits[d];
-    return !!c && c.contributes && c.digests[h] !== undefined && s.receipts[d]?.[h] === c.digests[h];
+    return !!c && c.contributes && c.digests[h] !== undefined && s.receipts[d]?.[h] === c.digests[h] && flowDecision(ctx.policy, d, h, now).outcome === 'allowed';
   };
   const holdersAll = s.params.participants.filter((h) => Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined) || h === s.self);
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
@@ -423,6 +494,11 @@ function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: b
     D = D.filter((_, i) => i !== counts.indexOf(Math.min(...counts)));
   }
   const contributors = D.length;
+  if (ctx.policy) {
+    // recorded before anything is revealed; a refusal aborts below
+    decided(fx, checkMinContributors(ctx.policy, s.params.round, D), now);
+    if (contributors >= s.params.minContributors) decided(fx, checkMinTrainers(ctx.policy, s.params.round, D.reduce((n, d) => n + s.commits[d]!.trainers, 0)), now);
+  }
   if (contributors < s.params.minContributors) {
     throw new ProtocolError('PROTOCOL_BELOW_MIN_CONTRIBUTORS', `only ${contributors} region(s) contributed (${D.join(', ') || 'none'}), the policy requires ${s.params.minContributors}: nothing is revealed`);
   }
@@ -435,11 +511,10 @@ function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: b
   }
   const decision = signed(ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: Rset });
   fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: Rset } });
-  onDecision(s, fx, decision, ctx);
-  void now;
+  onDecision(s, fx, decision, ctx, now);
 }
 
-function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { type: 'decision' }>, ctx: StepContext): void {
+function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { type: 'decision' }>, ctx: StepContext, now: number): void {
   const coord = coordinatorOf(s.params);
   if (msg.coordinator !== coord) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `decision by ${msg.coordinator}, the coordinator is ${coord}`);
   verifySig(ctx, coord, msg);
@@ -454,6 +529,18 @@ function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { type: 'dec
   const known = (r: string) => s.params.participants.includes(r);
   if (!msg.dealers.every(known) || !msg.holders.every(known) || msg.holders.length < t || msg.dealers.length < s.params.minContributors) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `decision with ${msg.dealers.length} dealers and ${msg.holders.length} holders is invalid (t = ${t}, minContributors = ${s.params.minContributors})`, { culprits: [coord] });
+  }
+  if (ctx.policy) {
+    // every decided flow must be one the dealers' policies allow (the coordinator could be wrong or lying)
+    for (const d of msg.dealers) {
+      for (const h of msg.holders) {
+        const pd = flowDecision(ctx.policy, d, h, now);
+        if (pd.outcome === 'refused') {
+          decided(fx, pd, now);
+          throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `decision by ${coord} uses the flow ${d} -> ${h}, which the locality policy refuses: ${pd.reason}`, { culprits: [coord] });
+        }
+      }
+    }
   }
   s.decision = { coordinator: coord, dealers: [...msg.dealers], holders: [...msg.holders], sig: msg.sig };
   fx.push({ kind: 'record', record: messageRecord(msg) });

@@ -17,6 +17,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson, federationDigestHex, type Federation } from '../config/federation.js';
 import { paramsBytes, signedBytes, type PeerMessage, type RoundParams } from '../protocol/messages.js';
+import { policyDigest, type PolicyRule, type PolicySubject } from '../policy/index.js';
 
 export const TRANSCRIPT_VERSION = 1;
 export const ENTRY_HASH_TAG = 'mpc-node/transcript/v1\0';
@@ -50,9 +51,15 @@ export interface EntryBodies {
   /** Final entry when the seals did not all arrive before the deadline. */
   unsealed: { missing: string[]; reason: string };
   abort: { by: string; code: string; reason: string; culprits: string[] };
+  /**
+   * A locality-policy decision (docs/policy.md) as the recorder took it: `subject` is
+   * "dealer->holder" for a share flow, else the round id; `at` is the time it was decided
+   * (ISO 8601 UTC, milliseconds), which fixes the grants in force; `grant` names the grant used.
+   */
+  policy: { rule: PolicyRule; subject: string; outcome: 'allowed' | 'refused'; reason: string; grant: string | null; at: string };
 }
 export type EntryKind = keyof EntryBodies;
-export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'commits', 'receipt', 'decision', 'agg-done', 'check', 'result', 'sealed', 'unsealed', 'abort'];
+export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'commits', 'receipt', 'decision', 'agg-done', 'check', 'result', 'sealed', 'unsealed', 'abort', 'policy'];
 
 /** What the round state machine asks the node edge to record (unsigned, unchained). */
 export type RecordBody = { [K in EntryKind]: { kind: K; body: EntryBodies[K] } }[EntryKind];
@@ -137,9 +144,13 @@ export function paramsDigestHex(p: RoundParams): string {
   return hex(sha256(concatBytes(utf8ToBytes(PARAMS_DIGEST_TAG), paramsBytes(p))));
 }
 
-/** The policy digest of a federation: SHA-256("mpc-node/policy/v1\0" || canonicalJson(round)). */
-export function policyDigestHex(f: Pick<Federation, 'round'>): string {
-  return hex(sha256(utf8ToBytes(POLICY_DIGEST_TAG + canonicalJson(f.round))));
+/**
+ * The policy digest of a federation, as RoundParams.policy carries it: `policyDigest` of
+ * src/policy (SHA-256("mpc-node/policy/v1\0" || canonicalJson(round ∪ { policy })), the policy
+ * member left out when it is the default one, so older transcripts keep their digest).
+ */
+export function policyDigestHex(f: PolicySubject): string {
+  return policyDigest(f);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
@@ -213,6 +224,6 @@ export function roundParamsFor(f: Federation, round: string, params: number): Ro
     round, federation: federationDigestHex(f), policy: policyDigestHex(f),
     participants: f.regions.map((r) => r.id).sort(), threshold: f.threshold, params,
     scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
-    minContributors: f.round.minContributors, minTrainers: 1,
+    minContributors: f.round.minContributors, minTrainers: f.policy.minTrainers,
   };
 }

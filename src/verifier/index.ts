@@ -4,7 +4,7 @@
  * `mpc-node verify` and by the browser auditor page; only @noble/* and pure modules.
  *
  * Checks, in order (each a named {@link Check}; every failure names file, seq and check):
- *   encoding, chain, signatures, parameters, protocol, receipts, decision, threshold,
+ *   encoding, chain, signatures, parameters, protocol, receipts, decision, threshold, policy,
  *   consistency, result, sealed, cross-check.
  * What they prove and what they do not: docs/transcript.md.
  * @module
@@ -14,6 +14,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson, federationDigestHex, parseFederation, type Federation } from '../config/federation.js';
 import * as R from '../field/reference.js';
 import { signedBytes, type RoundParams } from '../protocol/messages.js';
+import { allowedHolders, type PolicyDecision } from '../policy/index.js';
 import {
   challengeOf, ENTRY_KINDS, entryHash, entrySigBytes, paramsDigestHex, policyDigestHex, resultDigest, vectorDigest, ZERO_HASH,
   type Entry, type EntryBodies, type EntryKind,
@@ -47,7 +48,7 @@ export interface VerifyReport {
 }
 
 export const CHECK_NAMES = [
-  'encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'consistency', 'result', 'sealed', 'cross-check',
+  'encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'policy', 'consistency', 'result', 'sealed', 'cross-check',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
@@ -138,6 +139,9 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
     if (v) views.push(v);
   }
 
+  // ---- policy: every share flow allowed by the policy in force ----
+  notes.set('policy', policyCheck(views, fed, (where, m) => fail('policy', where, m)));
+
   // ---- cross-check ----
   const rounds = new Set(files.map((f) => f.entries[0]?.round).filter((r) => r !== undefined));
   if (rounds.size > 1) fail('cross-check', 'transcripts', `transcripts of different rounds: ${[...rounds].join(', ')}`);
@@ -185,6 +189,7 @@ function defaultDetail(name: CheckName, files: File[]): string {
     case 'receipts': return 'every receipt matches the dealer\'s commitment';
     case 'decision': return 'the decision is signed by the coordinator and every (dealer, holder) pair is backed by a receipt';
     case 'threshold': return 'holders >= t, contributors >= minContributors';
+    case 'policy': return 'every share flow (commitment dealer -> holder) and every recorded policy decision agrees with the locality policy in force';
     case 'consistency': return 'the aggregate shares passed the consistency check';
     case 'result': return 'the result digest matches the recorded sum and mean digests';
     case 'sealed': return 'every holder sealed the result';
@@ -272,7 +277,11 @@ const BODY_KEYS: Record<EntryKind, readonly string[]> = {
   sealed: ['seals'],
   unsealed: ['missing', 'reason'],
   abort: ['by', 'code', 'reason', 'culprits'],
+  policy: ['rule', 'subject', 'outcome', 'reason', 'grant', 'at'],
 };
+const POLICY_RULES = ['self', 'same-jurisdiction', 'open', 'share-to', 'grant', 'unknown-region', 'min-contributors', 'min-trainers', 'max-rounds-in-flight', 'threshold'];
+const FLOW_RULES = ['self', 'same-jurisdiction', 'open', 'share-to', 'grant', 'unknown-region'];
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const PARAM_FIELDS = ['round', 'federation', 'policy', 'participants', 'threshold', 'params', 'scaleBits', 'clipL2', 'clipMode', 'minContributors', 'minTrainers'];
 
 /** Strict shape of one entry: exact key sets, types, hex lengths. */
@@ -368,6 +377,15 @@ function entryShape(o: unknown): Entry {
       regionList(b.missing, 'unsealed.missing');
       str('reason');
       break;
+    case 'policy':
+      if (typeof b.rule !== 'string' || !POLICY_RULES.includes(b.rule)) throw new Fail('policy.rule is not a known rule');
+      str('subject', 300);
+      if (b.outcome !== 'allowed' && b.outcome !== 'refused') throw new Fail('policy.outcome is not allowed|refused');
+      str('reason', 4096);
+      if (b.grant !== null) isStr(b.grant, /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'policy.grant');
+      isStr(b.at, ISO_MS, 'policy.at');
+      if (!Number.isFinite(Date.parse(b.at as string))) throw new Fail('policy.at is not a valid time');
+      break;
     case 'abort':
       isStr(b.by, REGION_RE, 'abort.by');
       isStr(b.code, /^[A-Z_]{1,64}$/, 'abort.code');
@@ -426,17 +444,19 @@ interface View {
   check: Entry<'check'> | null;
   result: Entry<'result'> | null;
   final: Entry | null;
+  policies: Entry<'policy'>[];
   notes: Map<CheckName, string>;
 }
 
-const ORDER: Record<EntryKind, number> = { params: 0, dropout: 1, commits: 1, receipt: 1, decision: 2, 'agg-done': 3, check: 4, result: 5, sealed: 6, unsealed: 6, abort: 6 };
+/** Protocol stage of each kind; `policy` entries may come at any stage before the final entry. */
+const ORDER: Record<EntryKind, number> = { params: 0, dropout: 1, commits: 1, receipt: 1, decision: 2, 'agg-done': 3, check: 4, result: 5, sealed: 6, unsealed: 6, abort: 6, policy: 0 };
 
 function viewOf(f: File, fed: Federation, fail: (c: CheckName, e: Entry | null, m: string) => void): View | null {
   const first = f.entries[0];
   if (!first) return null;
   const v: View = {
     file: f, recorder: first.region, round: first.round, params: null, commits: new Map(), receipts: new Map(), decision: null,
-    aggDone: new Map(), check: null, result: null, final: null, notes: new Map(),
+    aggDone: new Map(), check: null, result: null, final: null, policies: [], notes: new Map(),
   };
   // ---- parameters ----
   if (first.kind !== 'params') fail('protocol', first, `the first entry is ${first.kind}, expected params`);
@@ -447,6 +467,7 @@ function viewOf(f: File, fed: Federation, fail: (c: CheckName, e: Entry | null, 
     const want = {
       round: first.round, federation: federationDigestHex(fed), policy: policyDigestHex(fed), participants: fed.regions.map((r) => r.id).sort(),
       threshold: fed.threshold, scaleBits: fed.round.scaleBits, clipL2: fed.round.clipL2, clipMode: fed.round.clipMode, minContributors: fed.round.minContributors,
+      minTrainers: fed.policy.minTrainers,
     };
     for (const [k, w] of Object.entries(want)) {
       const got = (p as unknown as O)[k];
@@ -470,9 +491,12 @@ function viewOf(f: File, fed: Federation, fail: (c: CheckName, e: Entry | null, 
       continue;
     }
     if (e.kind === 'params' && e !== first) fail('protocol', e, 'a second params entry');
-    if (ORDER[e.kind] < stage && e.kind !== 'abort') fail('protocol', e, `${e.kind} after ${kindAt(stage)}`);
+    if (ORDER[e.kind] < stage && e.kind !== 'abort' && e.kind !== 'policy') fail('protocol', e, `${e.kind} after ${kindAt(stage)}`);
     stage = Math.max(stage, ORDER[e.kind]);
     switch (e.kind) {
+      case 'policy':
+        v.policies.push(e as Entry<'policy'>);
+        break;
       case 'dropout': {
         const b = e.body as EntryBodies['dropout'];
         if (!known(b.region)) fail('protocol', e, `dropout of ${b.region}, not a participant`);
@@ -641,6 +665,70 @@ function viewOf(f: File, fed: Federation, fail: (c: CheckName, e: Entry | null, 
     v.notes.set('sealed', `sealed by ${seals.map((s) => s.holder).join(', ')} over result ${r.body.digest.slice(0, 16)}…`);
   }
   return v;
+}
+
+/**
+ * The `policy` check: each recorded flow decision re-evaluates to the same outcome at its time,
+ * and every share flow a dealer committed to (and every decided dealer -> holder pair) was
+ * allowed: at the time of a recorded `allowed` decision for that flow (grants valid then), or
+ * else by the file's static rules (no grant, since no time is recorded for it).
+ * @returns the detail line when it passes.
+ */
+function policyCheck(views: View[], fed: Federation, fail: (where: string, m: string) => void): string {
+  const flowAt = (d: string, h: string, ms: number, grants = fed.policy.grants): PolicyDecision => {
+    try {
+      return allowedHolders(fed, d, [h], ms, grants).decisions[0]!;
+    } catch (e) {
+      return { rule: 'unknown-region', subject: `${d}->${h}`, outcome: 'refused', reason: (e as Error).message, grant: null };
+    }
+  };
+  const times = new Map<string, number[]>();
+  let recorded = 0;
+  let refused = 0;
+  for (const v of views) {
+    for (const e of v.policies) {
+      recorded++;
+      const b = e.body;
+      const where = `${v.file.name} seq ${e.seq}`;
+      if (b.outcome === 'refused') refused++;
+      if (!FLOW_RULES.includes(b.rule)) {
+        if (b.subject !== v.round) fail(where, `policy decision ${b.rule} about ${b.subject.slice(0, 40)}, expected the round ${v.round}`);
+        continue;
+      }
+      const m = /^([a-z][a-z0-9-]{0,31})->([a-z][a-z0-9-]{0,31})$/.exec(b.subject);
+      if (!m) {
+        fail(where, `flow decision ${b.rule} with subject ${b.subject.slice(0, 40)}, expected dealer->holder`);
+        continue;
+      }
+      const at = Date.parse(b.at);
+      const want = flowAt(m[1]!, m[2]!, at);
+      if (want.outcome !== b.outcome || want.rule !== b.rule || want.grant !== b.grant) {
+        fail(where, `recorded ${b.subject} ${b.outcome} (${b.rule}${b.grant ? `, grant ${b.grant}` : ''}) at ${b.at}; the policy in force then gives ${want.outcome} (${want.rule}): ${want.reason}`);
+      }
+      if (b.outcome === 'allowed' && want.outcome === 'allowed') times.set(b.subject, [...(times.get(b.subject) ?? []), at]);
+    }
+  }
+  const checked = new Set<string>();
+  let flows = 0;
+  const flow = (d: string, h: string, where: string, what: string): void => {
+    if (d === h || checked.has(`${what}|${d}->${h}`)) return;
+    checked.add(`${what}|${d}->${h}`);
+    flows++;
+    const ts = times.get(`${d}->${h}`);
+    if (ts?.some((t) => flowAt(d, h, t).outcome === 'allowed')) return;
+    const st = flowAt(d, h, 0, []);
+    if (st.outcome === 'allowed') return;
+    fail(where, `${what} ${d} -> ${h} is not allowed by the policy in force: ${st.reason}` + (ts === undefined ? ' (no policy entry records an allowed decision for this flow)' : ''));
+  };
+  for (const v of views) {
+    for (const [, c] of v.commits) {
+      if (!c.body.contributes) continue;
+      for (const h of Object.keys(c.body.digests)) flow(c.body.dealer, h, `${v.file.name} seq ${c.seq}`, 'share flow');
+    }
+    const d = v.decision;
+    if (d) for (const dl of d.body.dealers) for (const h of d.body.holders) flow(dl, h, `${v.file.name} seq ${d.seq}`, 'decided flow');
+  }
+  return `${flows} share flow(s) allowed by the policy in force; ${recorded} recorded decision(s) re-evaluated` + (refused ? `, ${refused} refusal(s)` : '');
 }
 
 function kindAt(stage: number): string {
