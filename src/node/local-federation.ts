@@ -40,8 +40,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Writes identities, API tokens and a federation file for `ids` under `dir`. */
-export async function writeLocalFederation(dir: string, ids: string[], opts: { threshold: number; round?: Record<string, unknown> }): Promise<LocalFederation> {
+/**
+ * Writes identities, API tokens and a federation file for `ids` under `dir`. Each region's
+ * jurisdiction is its id in upper case; `policy` becomes the file's policy section as given.
+ */
+export async function writeLocalFederation(dir: string, ids: string[], opts: { threshold: number; round?: Record<string, unknown>; policy?: Record<string, unknown> }): Promise<LocalFederation> {
   const regions: LocalRegion[] = [];
   const entries: Record<string, unknown>[] = [];
   // the OS may hand a just-released port out again: keep every port of this federation distinct
@@ -67,7 +70,7 @@ export async function writeLocalFederation(dir: string, ids: string[], opts: { t
     entries.push({ id, jurisdiction: id.toUpperCase(), endpoint: `ws://127.0.0.1:${peerPort}`, publicKey: publicKeyHex(identity), api: { host: '127.0.0.1', port: apiPort } });
   }
   const config = join(dir, 'federation.json');
-  const fed = { federation: 'local-demo', version: 1, threshold: opts.threshold, regions: entries, round: { minContributors: Math.min(2, ids.length), ...(opts.round ?? {}) } };
+  const fed = { federation: 'local-demo', version: 1, threshold: opts.threshold, regions: entries, round: { minContributors: Math.min(2, ids.length), ...(opts.round ?? {}) }, ...(opts.policy ? { policy: opts.policy } : {}) };
   await writeFile(config, JSON.stringify(fed, null, 2) + '\n');
   return { dir, config, regions };
 }

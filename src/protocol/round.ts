@@ -161,7 +161,9 @@ export function initialState(self: string, params: RoundParams, timing: RoundTim
  * Compares two parameter sets; returns the first differing key with both values, or null.
  */
 export function paramsMismatch(ours: RoundParams, theirs: RoundParams): { key: string; expected: string; found: string } | null {
-  for (const k of PARAM_KEYS) {
+  // the policy digest first: a policy difference also changes the federation digest, and
+  // "policy differs" is the actionable message
+  for (const k of ['policy', ...PARAM_KEYS.filter((x) => x !== 'policy')] as const) {
     const a = JSON.stringify(ours[k]);
     const b = JSON.stringify(theirs[k]);
     if (a !== b) return { key: k, expected: a, found: b };
