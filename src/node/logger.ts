@@ -2,7 +2,7 @@
  * Structured logs of one region node: JSON lines on stdout (pino), one event per line,
  * `{"level":"info","time":"2026-…Z","region":"eu","event":"round-done",…}`.
  *
- * Not wired into the node yet: `RegionNodeOptions.log` takes a plain function
+ * Wired in src/cli/start.ts: `RegionNodeOptions.log` takes a plain function
  * `(event: Record<string, unknown>) => void`; {@link NodeLogger.eventSink} is one, so the
  * composition root (src/cli/start.ts) can pass `log: logger.eventSink` and call
  * {@link NodeLogger.violation} where policy refusals happen (docs/policy.md "Telemetry").

@@ -1,10 +1,10 @@
 /**
  * Prometheus metrics of one region node (prom-client), served as text by `GET /metrics`.
  *
- * Not wired into the node yet: `RegionNode` (src/node/region-node.ts) creates one
+ * Wired into the node: `RegionNode` (src/node/region-node.ts) creates one
  * {@link NodeMetrics} with {@link createNodeMetrics}, passing a `snapshot` that reads its live
- * state at scrape time, and calls the event methods where the events happen; docs/policy.md
- * "Telemetry" lists the call sites event by event.
+ * state at scrape time, and calls the event methods where the events happen; docs/api.md
+ * "GET /metrics" lists when each series changes.
  *
  * Each node gets its own `Registry` (never prom-client's global one), so several nodes in one
  * process (tests, the demo) do not collide and a test can read exactly one node's series.
