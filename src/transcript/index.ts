@@ -198,7 +198,17 @@ export function resultDigest(sumDigest: Uint8Array, meanDigest: Uint8Array, tota
 /** All digests of a decoded result. */
 export function resultDigests(sum: Float32Array, totalWeight: number, hash: HashFn = nobleSha256): { sum: Uint8Array; mean: Uint8Array; digest: Uint8Array } {
   const s = vectorDigest('sum', f32Bytes(sum), hash);
-  const m = vectorDigest('mean', f32Bytes(meanOf(sum, totalWeight)), hash);
+  // the mean's digest, computed in pieces: the same bytes as meanOf(), without a second
+  // model-sized array (40 MB at 1e7 parameters)
+  const h = hash();
+  h.update(utf8ToBytes(RESULT_MEAN_TAG));
+  const piece = new Float32Array(Math.min(sum.length, 65536));
+  for (let o = 0; o < sum.length; o += piece.length) {
+    const n = Math.min(piece.length, sum.length - o);
+    for (let i = 0; i < n; i++) piece[i] = sum[o + i]! / totalWeight;
+    h.update(f32Bytes(piece.subarray(0, n)));
+  }
+  const m = h.digest();
   return { sum: s, mean: m, digest: resultDigest(s, m, totalWeight) };
 }
 
