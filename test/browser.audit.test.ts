@@ -9,7 +9,7 @@
  * The /audit route checks need no browser and always run.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -140,7 +140,9 @@ describe.skipIf(!HAVE_CHROMIUM)(`auditor page in Chromium (${HAVE_CHROMIUM ? CHR
     for (const r of fed.regions) {
       const res = await fetch(`${r.api}/transcripts/${ROUND}`);
       expect(res.status, `GET /transcripts/${ROUND} on ${r.id}`).toBe(200);
-      const p = join(dir, `${r.id}.jsonl`);
+      // as on the nodes' disks: every region's file of a round has the same name
+      await mkdir(join(dir, 'picked', r.id), { recursive: true });
+      const p = join(dir, 'picked', r.id, `${ROUND}.jsonl`);
       await writeFile(p, new Uint8Array(await res.arrayBuffer()));
       paths.push(p);
     }

@@ -41,9 +41,28 @@ function classify(name: string, bytes: Uint8Array): Kind {
   return 'result';
 }
 
+/**
+ * Which region recorded a transcript (from its first entry). Every region's file of a round has
+ * the same name (<round>.jsonl), so transcripts are told apart by recorder, not by file name.
+ */
+function recorderOf(bytes: Uint8Array): string | null {
+  try {
+    const first = new TextDecoder().decode(bytes.subarray(0, 65536)).split('\n', 1)[0]!;
+    const e = JSON.parse(first) as { round?: unknown; region?: unknown };
+    return typeof e.region === 'string' && typeof e.round === 'string' ? `${e.round}/${e.region}` : null;
+  } catch {
+    return null;
+  }
+}
+
 function addInput(i: Input): void {
   if (i.kind === 'federation' || i.kind === 'result') inputs = inputs.filter((x) => x.kind !== i.kind);
-  inputs = inputs.filter((x) => !(x.kind === i.kind && x.name === i.name));
+  if (i.kind === 'transcript') {
+    const key = recorderOf(i.bytes);
+    if (key !== null && !i.name.includes(key.split('/')[1]!)) i.name = `${i.name} (${key.split('/')[1]})`;
+    // the same region's transcript again replaces it; other regions' files of the same name stay
+    inputs = inputs.filter((x) => !(x.kind === 'transcript' && (key !== null ? recorderOf(x.bytes) === key : x.name === i.name)));
+  }
   inputs.push(i);
 }
 
