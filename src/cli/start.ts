@@ -1,6 +1,6 @@
 /**
- * `mpc-node --region ID [--config PATH] [--data-dir DIR] [--key PATH]`: runs a region's node
- * until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
+ * `mpc-node --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]`:
+ * runs a region's node until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
  * @module
  */
 import { appendFileSync } from 'node:fs';
@@ -13,19 +13,27 @@ import { loadKernels } from '../field/node.js';
 import { RegionNode } from '../node/region-node.js';
 import { TrainerApi } from '../node/trainer-api.js';
 import { loadIdentity } from '../transport/identity.js';
-import { commandHelp, optionalFlag, parseArgs, requireFlag, type CommandSpec } from './args.js';
+import { commandHelp, optionalFlag, parseArgs, requireFlag, UsageError, type CommandSpec } from './args.js';
 
 export const START: CommandSpec = {
   name: 'start',
   summary: "Run this region's node: peer listener, trainer API on loopback, rounds until stopped.",
-  usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH]',
+  usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]',
   flags: [
     { name: 'region', kind: 'string', value: 'ID', help: 'this node’s region id, as in the federation file' },
     { name: 'config', kind: 'string', value: 'PATH', help: 'federation file (default ./federation.json)' },
     { name: 'data-dir', kind: 'string', value: 'DIR', help: 'data directory (default ./mpc-data/ID): identity.json, api-token, transcripts/' },
     { name: 'key', kind: 'string', value: 'PATH', help: 'identity key file (default DIR/identity.json)' },
+    {
+      name: 'peer-listen',
+      kind: 'string',
+      value: 'HOST:PORT',
+      help: "where the peer listener binds (default: host and port of this region's endpoint); for a proxy, NAT or port forward in front of the node",
+    },
   ],
-  details: 'Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.',
+  details:
+    "Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.\n" +
+    "Peers always dial the region's endpoint from the federation file; --peer-listen only changes the local bind address (IPv6 as [::1]:7101).",
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -35,6 +43,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const region = requireFlag(args, START, 'region');
+  const listenFlag = optionalFlag(args, 'peer-listen');
+  const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
   const configPath = optionalFlag(args, 'config') ?? 'federation.json';
   const federation = await loadFederation(configPath);
   const federationFile = await readFile(configPath, 'utf8'); // served as is at GET /federation
@@ -54,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
   const node = new RegionNode({
     federation, identity, kernels: await loadKernels(), log, violation: logger.violation, transcriptsDir: paths.transcripts,
+    ...(peerListen ? { peerListen } : {}),
     ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
   });
   const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile });
@@ -76,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     pruneTimer = setInterval(() => void prune(), Math.max(1000, everyMs));
     pruneTimer.unref();
   }
-  log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });
+  log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, ...(peerListen ? { peerListen: `${peerListen.host}:${peerPort}` } : {}), api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log({ event: 'stopping', signal: sig });
@@ -90,4 +101,16 @@ export async function run(argv: string[]): Promise<number> {
   await node.close();
   log({ event: 'stopped' });
   return 0;
+}
+
+/**
+ * `HOST:PORT` of --peer-listen: a hostname or IPv4 address, or an IPv6 address in brackets
+ * (`[::1]:7101`); port 0..65535 (0: any free port, reported in the `listening` event).
+ * @throws {UsageError} naming the flag and the expected form.
+ */
+export function parseHostPort(s: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--peer-listen expects HOST:PORT (e.g. 127.0.0.1:7101 or [::1]:7101, port 0..65535), got ${JSON.stringify(s)}`);
+  return { host: m[1] ?? m[2]!, port };
 }

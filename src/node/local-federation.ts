@@ -89,10 +89,13 @@ export interface NodeProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts one node process and resolves once it listens. */
-export function startNodeProcess(fed: LocalFederation, region: string, extraEnv: Record<string, string> = {}, execArgv: string[] = []): Promise<NodeProcess> {
+/**
+ * Starts one node process and resolves once it listens.
+ * @param args - More CLI flags for `mpc-node start`, e.g. `['--peer-listen', '127.0.0.1:7101']`.
+ */
+export function startNodeProcess(fed: LocalFederation, region: string, extraEnv: Record<string, string> = {}, execArgv: string[] = [], args: string[] = []): Promise<NodeProcess> {
   const r = fed.regions.find((x) => x.id === region)!;
-  const child = spawn(process.execPath, [...execArgv, cliPath(), '--region', region, '--config', fed.config, '--data-dir', r.dataDir], {
+  const child = spawn(process.execPath, [...execArgv, cliPath(), '--region', region, '--config', fed.config, '--data-dir', r.dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...extraEnv },
   });
