@@ -143,7 +143,8 @@ describe('policy section: defaults and digests', () => {
     const d = policyDigest(euRestricted());
     const f = euRestricted();
     expect(policyDigest({ ...f, federation: 'other' })).toBe(d); // names and endpoints are the federation digest's job
-    expect(policyDigest({ ...f, round: { ...f.round, clipL2: 1 } })).not.toBe(d);
+    const otherClip = { ...f, round: { ...f.round, clipL2: 1 } };
+    expect(policyDigest(otherClip)).not.toBe(d);
     const body = { ...f.round, policy: f.policy };
     expect(d).toBe(bytesToHex(sha256(utf8ToBytes(`mpc-node/policy/v1\0${canonicalJson(body)}`))));
   });

@@ -137,13 +137,14 @@ describe('transcript vectors v1', () => {
       const vec = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Vector;
       expect(vec.source).toMatch(/MPC_WRITE_VECTORS=1/);
       const rep = await verifyRound({ transcripts: vec.transcripts.map((t) => enc(t.text)), names: vec.transcripts.map((t) => t.name), federation: vec.federation, ...(vec.result ? { result: hexToBytes(vec.result) } : {}) });
-      if (vec.expect.ok) {
+      const want = vec.expect;
+      if (want.ok) {
         expect(rep.errors).toEqual([]);
         expect(rep.ok).toBe(true);
       } else {
         expect(rep.ok).toBe(false);
-        expect(rep.errors[0]).toMatch(new RegExp(`^${vec.expect.check}: ${vec.expect.where.replace(/\./g, '\\.')}: `));
-        expect(rep.checks.find((c) => c.name === vec.expect.check)?.ok).toBe(false);
+        expect(rep.errors[0]).toMatch(new RegExp(`^${want.check}: ${want.where.replace(/\./g, '\\.')}: `));
+        expect(rep.checks.find((c) => c.name === want.check)?.ok).toBe(false);
       }
     });
   }
