@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { aggregateDetailed, AggregateError } from '../src/client/index.js';
 import { cliPath, startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
 import { decodePeerMessage } from '../src/wire/codec.js';
+import { fieldBytes, metric } from './support/leaks.js';
 
 let procs: NodeProcess[] = [];
 let dirs: string[] = [];
@@ -73,26 +74,7 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-const P = 0xffff_ffff_0000_0001n;
-/** The fixed-point field encoding of v (weight 1), as u64 in both byte orders. */
-function fieldBytes(v: number, scaleBits: number): Buffer[] {
-  let x = BigInt(Math.round(Math.fround(v) * 2 ** scaleBits));
-  if (x < 0n) x += P;
-  const le = Buffer.alloc(8);
-  le.writeBigUInt64LE(x);
-  const be = Buffer.alloc(8);
-  be.writeBigUInt64BE(x);
-  return [le, be];
-}
 
-const metric = (text: string, name: string, labels: Record<string, string>): number | undefined => {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{')) continue;
-    const body = line.slice(name.length + 1, line.indexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(line.indexOf('}') + 1));
-  }
-  return undefined;
-};
 
 describe('locality policy between real node processes', () => {
   it('eu forbids US: no share from eu ever reaches us, the round completes, the violation is in metrics, log and transcript; nothing of the trainer update leaks; verify passes', async () => {

@@ -25,6 +25,7 @@ import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type L
 import { decodeHandshakeMsg } from '../src/transport/handshake.js';
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
+import { fieldBytes, metric } from './support/leaks.js';
 
 let procs: NodeProcess[] = [];
 let dirs: string[] = [];
@@ -64,16 +65,6 @@ async function statusOf(fed: LocalFederation, id: string): Promise<{ roundsInFli
   return (await (await fetch(`${r.api}/v1/status`, auth(r.token))).json()) as never;
 }
 
-/** One sample of a Prometheus series whose labels include `labels`; undefined when absent. */
-const metric = (text: string, name: string, labels: Record<string, string> = {}): number | undefined => {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    const close = line.indexOf('}');
-    const body = close < 0 ? '' : line.slice(name.length + 1, close);
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(close < 0 ? name.length : close + 1));
-  }
-  return undefined;
-};
 
 async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -187,19 +178,7 @@ function wsFrames(stream: Buffer): { head: string; frames: WsFrame[] } {
   return { head, frames };
 }
 
-// ---- the leak needles (as in test/node.policy.multiprocess.test.ts) ----
 
-const P = 0xffff_ffff_0000_0001n;
-/** The fixed-point field encoding of v (weight 1), as u64 in both byte orders. */
-function fieldBytes(v: number, scaleBits: number): Buffer[] {
-  let x = BigInt(Math.round(Math.fround(v) * 2 ** scaleBits));
-  if (x < 0n) x += P;
-  const le = Buffer.alloc(8);
-  le.writeBigUInt64LE(x);
-  const be = Buffer.alloc(8);
-  be.writeBigUInt64BE(x);
-  return [le, be];
-}
 
 describe('on the wire, between real node processes', () => {
   it('recording proxies see every peer link: no trace of a trainer update; the forbidden flow eu -> US carries no share stream, every other stream is where the protocol puts it', async () => {
