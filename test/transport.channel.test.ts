@@ -40,6 +40,19 @@ describe('SecureChannel', () => {
     expect(r.framesReceived).toBe(3n);
   });
 
+  it('seals parts as their concatenation (same frame bytes as the joined message)', () => {
+    const head = bytes(1, 2, 3);
+    const body = new Uint8Array(200_000).map((_, j) => j * 13);
+    const joined = new Uint8Array(head.length + body.length);
+    joined.set(head);
+    joined.set(body, head.length);
+    const a = pair();
+    const b = pair();
+    const fromParts = a.i.seal([head, body, new Uint8Array(0)]);
+    expect(Buffer.from(fromParts).equals(b.i.seal(joined))).toBe(true); // same key, same counter
+    expect(Buffer.from(a.r.open(fromParts)).equals(joined)).toBe(true);
+  });
+
   it('conforms to the documented layout: counter || ciphertext || tag, nonce = dir || counter', () => {
     const { i } = pair();
     i.seal(bytes(0));

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { WireError } from '../src/errors.js';
 import type { PeerMessage } from '../src/protocol/messages.js';
-import { decodePeerMessage, encodePeerMessage, MAX_MESSAGE_BYTES } from '../src/wire/codec.js';
+import { decodePeerMessage, encodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../src/wire/codec.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const pack = (o: unknown) => new Packr({ useRecords: false }).pack(o);
@@ -52,6 +52,15 @@ describe('peer message codec', () => {
       expect(plain(back)).toEqual(m);
     });
   }
+  it('encodes vector chunks as parts (header + data view) that decode to the same message', () => {
+    for (const m of [GOOD[1]!, GOOD[5]!, { type: 'share' as const, round: 'r1', offset: 0, data: new Uint8Array(524288).fill(9) }]) {
+      const parts = encodePeerMessageParts(m);
+      expect(parts).toHaveLength(2);
+      expect(parts[1]).toBe((m as { data: Uint8Array }).data); // no copy of the payload
+      expect(plain(decodePeerMessage(Buffer.concat(parts)))).toEqual(m);
+    }
+    expect(encodePeerMessageParts(GOOD[7]!)).toEqual([encodePeerMessage(GOOD[7]!)]);
+  });
   it('decodes a hand-written abort from hex bytes', () => {
     // {v:1, type:"abort", round:"r", code:"X", reason:"", culprits:[]}
     const bytes = hex('86 a1 76 01 a4 74 79 70 65 a5 61 62 6f 72 74 a5 72 6f 75 6e 64 a1 72 a4 63 6f 64 65 a1 58 a6 72 65 61 73 6f 6e a0 a8 63 75 6c 70 72 69 74 73 90');

@@ -17,7 +17,7 @@ import { initialState, step, type Effect, type RoundEvent, type RoundState, type
 import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult } from '../protocol/vectors.js';
 import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
-import { decodePeerMessage, encodePeerMessage, MAX_MESSAGE_BYTES } from '../wire/codec.js';
+import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { TranscriptFile } from './transcript-file.js';
 import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
@@ -110,7 +110,7 @@ export class RegionNode {
   private readonly policyDigest: string;
   private readonly timing: RoundTiming;
   private tick: NodeJS.Timeout | undefined;
-  private readonly sendChains = new Map<string, Promise<void>>();
+  private readonly lastSend = new Map<string, Promise<void>>();
   private closing = false;
   readonly counters = { roundsDone: 0, roundsAborted: 0, roundsRefused: 0, refusedMessages: 0, refusedConnections: 0, policyViolations: 0 };
   /** Prometheus metrics (GET /metrics). */
@@ -373,14 +373,13 @@ export class RegionNode {
   }
 
   private send(to: string, msg: PeerMessage): Promise<void> {
-    const bytes = encodePeerMessage(msg);
-    // one chain per peer keeps each link's messages in order whatever awaits in between
-    const prev = this.sendChains.get(to) ?? Promise.resolve();
-    const next = prev.then(() => this.net.send(to, bytes)).catch((e: Error) => {
+    // net.send encrypts synchronously, in call order per peer: the link keeps our order, and
+    // vector chunks can be views of WASM memory (no envelope copy)
+    const sent = this.net.send(to, encodePeerMessageParts(msg)).catch((e: Error) => {
       this.log({ event: 'send-failed', to, type: msg.type, round: msg.round, reason: e.message });
     });
-    this.sendChains.set(to, next);
-    return next;
+    this.lastSend.set(to, sent); // the latest send per peer (the after-deal test fault waits on them)
+    return sent;
   }
 
   private perform(r: Round, e: Effect): void {
@@ -436,7 +435,7 @@ export class RegionNode {
           this.apply(r, { kind: 'dealt', digests, now: Date.now() });
           if (this.opts.testFaults?.afterDeal) {
             this.frozen = true; // from here on the node takes part in nothing: it has "died"
-            await Promise.all(this.sendChains.values()); // shares and commitments are out
+            await Promise.all(this.lastSend.values()); // shares and commitments are out
             this.opts.testFaults.afterDeal();
           }
           return;

@@ -121,8 +121,10 @@ export class SecureChannel {
    * @example
    * ws.send(ch.seal(msg));
    */
-  seal(plaintext: Uint8Array): Uint8Array {
-    if (!(plaintext instanceof Uint8Array)) throw new TypeError('"plaintext" expected Uint8Array');
+  seal(plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array {
+    const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+    if (!parts.every((p) => p instanceof Uint8Array)) throw new TypeError('"plaintext" expected Uint8Array or Uint8Array[]');
+    const length = parts.reduce((n, p) => n + p.length, 0);
     if (this.#destroyed) throw new TransportError('TRANSPORT_CLOSED', 'channel destroyed; wait for the link to be re-established');
     if (this.#sendCounter >= MAX_FRAMES_PER_DIRECTION) {
       throw new TransportError('TRANSPORT_CLOSED', 'channel frame counter exhausted; reconnect to derive fresh keys');
@@ -130,19 +132,22 @@ export class SecureChannel {
     const counter = this.#sendCounter;
     const cipher = createCipheriv('aes-256-gcm', this.#sendKey, nonce(this.#sendDir, counter), { authTagLength: GCM_TAG_BYTES });
     cipher.setAAD(this.#sendAad);
-    const out = new Uint8Array(FRAME_COUNTER_BYTES + plaintext.length + GCM_TAG_BYTES);
+    const out = new Uint8Array(FRAME_COUNTER_BYTES + length + GCM_TAG_BYTES);
     new DataView(out.buffer).setBigUint64(0, counter, false);
     // update() in <= 64 KiB pieces: node:crypto runs ~3.5x faster than on one large buffer here
     // (bench: 1.85 vs 0.51 GB/s for a 512 KiB message); the bytes are the same.
+    // Parts are encrypted in order straight into the frame (no joined plaintext copy).
     let o = FRAME_COUNTER_BYTES;
-    for (let i = 0; i < plaintext.length; i += GCM_PIECE_BYTES) {
-      const piece = cipher.update(plaintext.subarray(i, Math.min(plaintext.length, i + GCM_PIECE_BYTES)));
-      out.set(piece, o);
-      o += piece.length;
+    for (const part of parts) {
+      for (let i = 0; i < part.length; i += GCM_PIECE_BYTES) {
+        const piece = cipher.update(part.subarray(i, Math.min(part.length, i + GCM_PIECE_BYTES)));
+        out.set(piece, o);
+        o += piece.length;
+      }
     }
     const fin = cipher.final(); // empty for GCM, kept for correctness
     out.set(fin, o);
-    out.set(cipher.getAuthTag(), FRAME_COUNTER_BYTES + plaintext.length);
+    out.set(cipher.getAuthTag(), FRAME_COUNTER_BYTES + length);
     this.#sendCounter = counter + 1n;
     return out;
   }

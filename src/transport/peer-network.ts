@@ -319,18 +319,21 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
    * {@link SEND_HIGH_WATER_MARK_BYTES} are queued; otherwise waits until this frame has been
    * flushed to the OS (backpressure). Frames to one peer are delivered in `send` call order.
    * @param peer - Region id.
-   * @param msg - Opaque bytes, at most `maxMessageBytes`.
+   * @param msg - Opaque bytes, at most `maxMessageBytes`; or parts, sent as their concatenation.
+   *   Read synchronously (encrypted into the frame before `send` returns its promise), so the
+   *   caller may reuse the memory at once.
    * @throws {TransportError} TRANSPORT_CLOSED if no link to `peer` is up (or it drops before the
    *   frame is flushed), TRANSPORT_UNKNOWN_PEER if `peer` is not in the directory,
    *   TRANSPORT_MESSAGE_TOO_LARGE if `msg` is above `maxMessageBytes`.
    * @example
    * await net.send('us-east', bytes);
    */
-  async send(peer: string, msg: Uint8Array): Promise<void> {
-    if (!(msg instanceof Uint8Array)) throw new TypeError('"msg" expected Uint8Array');
+  async send(peer: string, msg: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    if (!(msg instanceof Uint8Array) && !(Array.isArray(msg) && msg.every((p) => p instanceof Uint8Array))) throw new TypeError('"msg" expected Uint8Array or Uint8Array[]');
     if (this.#closing !== undefined) throw new TransportError('TRANSPORT_CLOSED', 'network closed');
-    if (msg.length > this.#maxMessageBytes) {
-      throw new TransportError('TRANSPORT_MESSAGE_TOO_LARGE', `message of ${msg.length} bytes exceeds maxMessageBytes=${this.#maxMessageBytes}; split it or raise the limit on every node`);
+    const size = msg instanceof Uint8Array ? msg.length : msg.reduce((n, p) => n + p.length, 0);
+    if (size > this.#maxMessageBytes) {
+      throw new TransportError('TRANSPORT_MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds maxMessageBytes=${this.#maxMessageBytes}; split it or raise the limit on every node`);
     }
     const link = this.#links.get(peer);
     if (link === undefined) {

@@ -24,6 +24,30 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
   return packr.pack({ v: PROTOCOL_VERSION, ...m });
 }
 
+const DATA_KEY = Uint8Array.of(0xa4, 0x64, 0x61, 0x74, 0x61); // fixstr "data"
+
+/**
+ * The same bytes as `encodePeerMessage`, as parts that need not be copied together: for the
+ * vector chunks (`share`, `agg`) a small msgpack header ending in the bin32 header of `data`,
+ * then `data` itself (often a view of WASM memory, which the caller must not change until the
+ * parts are consumed). The peer link encrypts the parts straight into its frame.
+ *
+ *   header = map(5) { v, type, round, offset } ++ "data" ++ 0xc6 u32be(len)      data = raw bytes
+ */
+export function encodePeerMessageParts(m: PeerMessage): Uint8Array[] {
+  if (m.type !== 'share' && m.type !== 'agg') return [encodePeerMessage(m)];
+  const head = packr.pack({ v: PROTOCOL_VERSION, type: m.type, round: m.round, offset: m.offset });
+  if (head[0] !== 0x84) return [encodePeerMessage(m)]; // not a fixmap(4): take the plain path
+  const out = new Uint8Array(head.length + DATA_KEY.length + 5);
+  out.set(head);
+  out[0] = 0x85; // fixmap(5): the data entry follows
+  out.set(DATA_KEY, head.length);
+  const bin = head.length + DATA_KEY.length;
+  out[bin] = 0xc6; // bin32
+  new DataView(out.buffer).setUint32(bin + 1, m.data.length);
+  return [out, m.data];
+}
+
 const fail = (code: ErrorCode, msg: string): never => {
   throw new WireError(code, msg);
 };
