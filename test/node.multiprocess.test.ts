@@ -121,6 +121,10 @@ describe('rounds between real node processes', () => {
       expect(e).toBeInstanceOf(AggregateError);
       expect((e as AggregateError).message).toMatch(/params = (10|12).* has (10|12)/);
     }
+    // a trainer that comes after the abort is told why the round ended, not just that it did
+    const late = await aggregateDetailed({ node: fed.regions[0]!.api, token: fed.regions[0]!.token, round: 'mismatch', update: update(10, 0) }).catch((e: unknown) => e);
+    expect(late).toMatchObject({ status: 409 });
+    expect((late as AggregateError).message).toMatch(/^round mismatch has already ended: .*params = (10|12).* has (10|12)/);
   }, 60_000);
 
   it('rejects bad trainer input with a clear error and keeps serving', async () => {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
 import { federationDigestHex, regionById, regionPublicKey, type Federation } from '../config/federation.js';
-import { MpcError, ProtocolError } from '../errors.js';
+import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { RandomFill } from '../field/random.js';
 import type { WasmKernels } from '../field/wasm.js';
@@ -103,7 +103,7 @@ export class RegionNode {
   private readonly identity: Identity;
   private readonly log: Logger;
   private readonly rounds = new Map<string, Round>();
-  private readonly finished = new Map<string, { outcome: 'done' | 'aborted'; at: number; detail?: string }>();
+  private readonly finished = new Map<string, { outcome: 'done' | 'aborted'; at: number; detail?: string; code?: ErrorCode }>();
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly fedDigest: string;
@@ -229,7 +229,12 @@ export class RegionNode {
     if (req.update.length === 0 || req.update.length > cfg.maxParams) {
       throw new MpcError('API_BAD_REQUEST', `update must have 1..${cfg.maxParams} values (round.maxParams), got ${req.update.length}`);
     }
-    if (this.finished.has(req.round)) throw new MpcError('API_BAD_REQUEST', `round ${req.round} has already ended; use a new round id`);
+    const ended = this.finished.get(req.round);
+    if (ended) {
+      // say why: a trainer that arrives after the round aborted gets the round's own reason
+      if (ended.outcome === 'aborted') throw new ProtocolError(ended.code ?? 'PROTOCOL_ABORTED', `round ${req.round} has already ended: ${ended.detail ?? 'aborted'}`);
+      throw new MpcError('API_BAD_REQUEST', `round ${req.round} has already ended with a result; use a new round id`);
+    }
     let r = this.rounds.get(req.round);
     if (!r) r = this.openRound(req.round, req.update.length);
     if (r.state.phase !== 'collect' || r.state.input) {
@@ -498,15 +503,15 @@ export class RegionNode {
     this.counters.roundsAborted++;
     this.metrics.roundEnded('aborted', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-aborted', round: r.id, code: err.code, reason: err.message });
-    this.cleanup(r, outcome, err.message);
+    this.cleanup(r, outcome, err.message, err.code);
   }
 
-  private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string): void {
+  private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string, code?: ErrorCode): void {
     if (r.collectTimer) clearTimeout(r.collectTimer);
     r.tx?.close();
     r.vectors.zeroize(); // share material is wiped when the round ends
     r.projSeed.fill(0);
     this.rounds.delete(r.id);
-    this.finished.set(r.id, { outcome, at: Date.now(), ...(detail ? { detail } : {}) });
+    this.finished.set(r.id, { outcome, at: Date.now(), ...(detail ? { detail } : {}), ...(code ? { code } : {}) });
   }
 }
