@@ -745,7 +745,9 @@ export function parseFederation(json: unknown, source?: string): Federation {
   // The field module's own guard, checkOverflowBudget({ scaleBits, maxAbs: clipL2 * maxWeight,
   // summands: maxTrainersPerRound * regions }) in src/field/fixed-point.ts, allows up to p/2 ~ 2^63
   // (plus 1/2 per summand for rounding); this stricter 2^62 rule implies it, so a file accepted
-  // here never trips the encoder. The encoder still checks at run time, from the same numbers.
+  // here never trips the encoder. At run time the node keeps every term of the bound: submit()
+  // refuses weights above maxWeight and updates beyond maxTrainersPerRound, and the encoder
+  // refuses any value above clipL2 x weight after clipping (assembly/codec.ts encodeF32).
   checkOverflowBudget(round, n, source);
   const policy = parsePolicy(ctx, o['policy'], name, parsed.map(({ id, jurisdiction }) => ({ id, jurisdiction })), t, round);
 
