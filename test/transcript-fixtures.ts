@@ -36,9 +36,9 @@ export interface RoundRun {
 }
 
 /** One round among REGIONS with fixed seeds: region r's trainers submit sin-shaped updates. */
-export function runRound(K: WasmKernels, o: { params?: number; round?: string; faults?: LocalFaults; regions?: string[]; threshold?: number } = {}): RoundRun {
+export function runRound(K: WasmKernels, o: { params?: number; round?: string; faults?: LocalFaults; regions?: string[]; threshold?: number; policy?: Record<string, unknown>; now?: number } = {}): RoundRun {
   const regions = o.regions ?? REGIONS;
-  const federation = federationJson(regions, o.threshold ?? 2);
+  const federation = { ...federationJson(regions, o.threshold ?? 2), ...(o.policy ? { policy: o.policy } : {}) };
   const fed = parseFederation(federation);
   const P = o.params ?? 4;
   const params = roundParamsFor(fed, o.round ?? 'vec-1', P);
@@ -47,7 +47,7 @@ export function runRound(K: WasmKernels, o: { params?: number; round?: string; f
     updates: [{ update: Float32Array.from({ length: P }, (_, i) => Math.sin(i + 3 * r) * 2), weight: 1 + r }],
   }));
   const rng = (region: string) => aesCtrRandom(new Uint8Array(32).fill(region.charCodeAt(0) ^ region.length));
-  const outcomes = runLocal(K, params, inputs, { rng, ...(o.faults ? { faults: o.faults } : {}) });
+  const outcomes = runLocal(K, params, inputs, { rng, ...(o.faults ? { faults: o.faults } : {}), ...(o.policy ? { policy: fed } : {}), ...(o.now !== undefined ? { now: o.now } : {}) });
   const transcripts = Object.fromEntries(outcomes.map((x) => [x.region, x.transcript.join('')]));
   const res = outcomes.find((x) => x.result)?.result;
   return {

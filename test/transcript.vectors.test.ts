@@ -11,6 +11,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { signGrant } from '../src/policy/index.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
@@ -44,6 +46,16 @@ function build(): Record<string, Vector> {
   const good = runRound(K);
   const drop = runRound(K, { round: 'vec-drop', faults: { deadBeforeDeal: ['us'] } });
   const bad = runRound(K, { round: 'vec-abort', faults: { corruptAggregate: [{ region: 'us', index: 1 }] } });
+  // eu may share only with APAC, except to US through a grant signed by the policy authority
+  const AUTH_SK = new Uint8Array(32).fill(0x0a);
+  const policy = {
+    regions: { eu: { classification: 'personal', shareTo: ['APAC'] } },
+    authority: bytesToHex(ed25519.getPublicKey(AUTH_SK)),
+    grants: [signGrant(AUTH_SK, { federation: 'vectors', id: 'eu-to-US-2026', flow: { from: 'eu', toJurisdiction: 'US' }, notBefore: '2026-01-01T00:00:00Z', notAfter: '2026-12-31T23:59:59Z' })],
+  };
+  const granted = runRound(K, { round: 'vec-policy', policy, now: Date.parse('2026-06-15T12:00:00Z') });
+  const euPolicy = granted.transcripts.eu!;
+  const grantSeq = euPolicy.trimEnd().split('\n').findIndex((l) => l.includes('"kind":"policy"') && l.includes('"grant":"eu-to-US-2026"'));
   const eu = good.transcripts.eu!;
   const v = (description: string, run: RoundRun, expectV: Vector['expect'], o: { edit?: Partial<Record<string, string>>; result?: Uint8Array | null; federation?: Record<string, unknown> } = {}): Vector => ({
     description, source: SOURCE, federation: o.federation ?? run.federation, transcripts: files(run, o.edit),
@@ -55,6 +67,12 @@ function build(): Record<string, Vector> {
   return {
     good_3regions: v('3 regions, t = 2, all contribute; every transcript sealed by all 3 holders; result = the mean eu returned', good, { ok: true }),
     good_dropout: v('us never starts: apac and eu deal, hold and seal (t = 2)', drop, { ok: true }),
+    good_policy_grant: v('eu may share only with APAC; a grant signed by the policy authority allows eu -> US for 2026; the round runs on 2026-06-15 and records the decisions', granted, { ok: true }),
+    bad_policy_refused_flow: v(`eu's recorded decision for the granted flow (seq ${grantSeq}) rewritten to "refused", chain re-signed: the shares eu committed to us contradict it`, granted, { ok: false, check: 'policy', where: `eu.jsonl seq ${grantSeq}` }, {
+      edit: {
+        eu: rewrite(euPolicy, (es) => es.map((e, i) => (i === grantSeq ? { ...e, body: { ...(e.body as EntryBodies['policy']), outcome: 'refused' } } : e)), { resign: true }),
+      },
+    }),
     bad_flipped_hex_chain: v('one hex digit of a receipt digest in eu seq 4 changed, nothing else', good, { ok: false, check: 'chain', where: 'eu.jsonl seq 4' }, {
       edit: { eu: eu.split('\n').map((l, i) => (i === 4 ? l.replace(/"digest":"(.)/, (_m, c: string) => `"digest":"${c === 'a' ? 'b' : 'a'}`) : l)).join('\n') },
     }),
