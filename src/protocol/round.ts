@@ -471,7 +471,8 @@ function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
 
 function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: boolean): void {
   if (s.self !== coordinatorOf(s.params) || s.decision || !(s.phase === 'decide' || (force && s.phase !== 'combine'))) return;
-  const { t, alive } = { t: s.params.threshold, alive: [s.self, ...s.matched] };
+  const t = s.params.threshold;
+  const alive = [s.self, ...s.matched];
   if (!force) {
     // wait for commits from every live participant and a receipt for every committed share
     for (const p of alive) {
