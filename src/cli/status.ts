@@ -45,6 +45,7 @@ export function formatStatus(s: Record<string, unknown>): string {
   const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
   if (s['region'] !== undefined) lines.push(`region          ${str(s['region'])}${s['federation'] !== undefined ? ` (federation ${str(s['federation'])})` : ''}`);
   const peers = Array.isArray(s['peersConnected']) ? (s['peersConnected'] as unknown[]).map(str) : null;
+  if (typeof s['policyDigest'] === 'string') lines.push(`policy digest   ${s['policyDigest']} (must be equal on every node)`);
   if (peers !== null) lines.push(`peers connected ${peers.length}${peers.length > 0 ? `: ${peers.join(', ')}` : ''}`);
   const rounds = Array.isArray(s['roundsInFlight']) ? (s['roundsInFlight'] as Record<string, unknown>[]) : null;
   if (rounds !== null) {

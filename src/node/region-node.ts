@@ -205,6 +205,7 @@ export class RegionNode {
     return {
       region: this.region,
       federation: this.federation.federation,
+      policyDigest: this.policyDigest,
       peersConnected: this.net.connectedPeers(),
       roundsInFlight: [...this.rounds.values()].map((r) => ({ round: r.id, phase: r.state.phase, trainers: r.trainers })),
       ...this.counters,
