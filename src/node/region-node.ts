@@ -7,18 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
-import { federationDigestHex, regionById, regionPublicKey, type Federation } from '../config/federation.js';
+import { regionById, regionPublicKey, type Federation } from '../config/federation.js';
 import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
-import type { RandomFill } from '../field/random.js';
 import type { WasmKernels } from '../field/wasm.js';
-import type { PeerMessage, RoundParams } from '../protocol/messages.js';
+import { ROUND_ID_RE, type PeerMessage } from '../protocol/messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
 import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult } from '../protocol/vectors.js';
 import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { TranscriptFile } from './transcript-file.js';
+import { roundParamsFor } from '../transcript/index.js';
 import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
 
@@ -77,7 +77,6 @@ interface Round {
   expect: number | undefined;
   collectTimer: NodeJS.Timeout | undefined;
   projSeed: Uint8Array;
-  rng: RandomFill;
   startedAt: number;
   /** This round's transcript file (null without transcriptsDir). */
   tx: TranscriptFile | null;
@@ -87,7 +86,6 @@ interface Round {
   deferred: { from: string; msg: PeerMessage }[];
 }
 
-const ROUND_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const FINISHED_MEMORY = 1000;
 
 const nodeHash: HashFactory = () => {
@@ -106,8 +104,6 @@ export class RegionNode {
   private readonly finished = new Map<string, { outcome: 'done' | 'aborted'; at: number; detail?: string; code?: ErrorCode }>();
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
-  private readonly fedDigest: string;
-  private readonly policyDigest: string;
   private readonly timing: RoundTiming;
   private tick: NodeJS.Timeout | undefined;
   private readonly lastSend = new Map<string, Promise<void>>();
@@ -129,8 +125,6 @@ export class RegionNode {
     this.log = opts.log ?? (() => {});
     this.signer = nativeSigner(opts.identity.secretKey);
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
-    this.fedDigest = federationDigestHex(f);
-    this.policyDigest = policyDigest(f); // one definition, shared with the verifier (transcript/index.ts)
     const r = f.round;
     const peerWaitMs = r.collectMs + Math.min(r.phaseTimeoutMs, 5000);
     this.timing = { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs, sealMs: r.phaseTimeoutMs };
@@ -205,7 +199,7 @@ export class RegionNode {
     return {
       region: this.region,
       federation: this.federation.federation,
-      policyDigest: this.policyDigest,
+      policyDigest: policyDigest(this.federation),
       peersConnected: this.net.connectedPeers(),
       roundsInFlight: [...this.rounds.values()].map((r) => ({ round: r.id, phase: r.state.phase, trainers: r.trainers })),
       ...this.counters,
@@ -255,16 +249,6 @@ export class RegionNode {
     return p;
   }
 
-  private paramsFor(round: string, params: number): RoundParams {
-    const f = this.federation;
-    return {
-      round, federation: this.fedDigest, policy: this.policyDigest,
-      participants: f.regions.map((r) => r.id).sort(), threshold: f.threshold, params,
-      scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
-      minContributors: f.round.minContributors, minTrainers: f.policy.minTrainers,
-    };
-  }
-
   /**
    * @param from - The peer whose params opened it (undefined: a trainer of this region).
    * @throws {MpcError} API_BAD_REQUEST beyond policy.maxRoundsInFlight (counted as a refused round and a violation).
@@ -278,14 +262,15 @@ export class RegionNode {
       this.violation(inFlight, { round: id, ...(from ? { from } : {}) });
       throw new MpcError('API_BAD_REQUEST', `round ${id} refused: ${inFlight.reason}`);
     }
-    const p = this.paramsFor(id, params);
+    // the same definition the verifier recomputes from the federation file
+    const p = roundParamsFor(this.federation, id, params);
     // first: a round id that already has a transcript on disk is refused (throws)
     const tx = this.opts.transcriptsDir ? new TranscriptFile(this.opts.transcriptsDir, id, this.region, this.signer) : null;
     const projSeed = new Uint8Array(32);
     nodeRandom(projSeed);
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
-      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, rng: nodeRandom, startedAt: now, tx,
+      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, startedAt: now, tx,
       publishing: false, deferred: [],
     };
     this.rounds.set(id, r);
@@ -314,28 +299,24 @@ export class RegionNode {
     try {
       msg = decodePeerMessage(bytes);
     } catch (e) {
-      this.counters.refusedMessages++;
-      this.log({ event: 'refused-message', from, code: (e as MpcError).code, reason: (e as Error).message });
+      this.refuseMessage({ from, code: (e as MpcError).code, reason: (e as Error).message });
       return;
     }
     let r = this.rounds.get(msg.round);
     if (!r) {
       if (this.finished.has(msg.round)) return; // late traffic of an ended round
       if (msg.type !== 'params') {
-        this.counters.refusedMessages++;
-        this.log({ event: 'refused-message', from, round: msg.round, code: 'PROTOCOL_UNEXPECTED_MESSAGE', reason: `${msg.type} for a round this node has not opened` });
+        this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_UNEXPECTED_MESSAGE', reason: `${msg.type} for a round this node has not opened` });
         return;
       }
       if (msg.params.params < 1 || msg.params.params > this.federation.round.maxParams) {
-        this.counters.refusedMessages++;
-        this.log({ event: 'refused-message', from, round: msg.round, code: 'API_BAD_REQUEST', reason: `round of ${msg.params.params} parameters exceeds round.maxParams` });
+        this.refuseMessage({ from, round: msg.round, code: 'API_BAD_REQUEST', reason: `round of ${msg.params.params} parameters exceeds round.maxParams` });
         return;
       }
       try {
         r = this.openRound(msg.round, msg.params.params, from);
       } catch (e) {
-        this.counters.refusedMessages++;
-        this.log({ event: 'refused-message', from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
+        this.refuseMessage({ from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
         return;
       }
     }
@@ -347,6 +328,12 @@ export class RegionNode {
       return;
     }
     this.apply(r, { kind: 'message', from, msg, now: Date.now() });
+  }
+
+  /** A peer message that was not taken: counted and logged; the node and the round go on. */
+  private refuseMessage(detail: { from: string; round?: string; code: string; reason: string }): void {
+    this.counters.refusedMessages++;
+    this.log({ event: 'refused-message', ...detail });
   }
 
   private onTick(): void {
@@ -416,8 +403,7 @@ export class RegionNode {
         this.endRound(r, 'aborted', e.error);
         return;
       case 'refused':
-        this.counters.refusedMessages++;
-        this.log({ event: 'refused-message', round: r.id, from: e.from, code: e.error.code, reason: e.error.message });
+        this.refuseMessage({ round: r.id, from: e.from, code: e.error.code, reason: e.error.message });
         return;
       case 'log':
         this.log({ event: e.event, ...e.detail });
@@ -432,7 +418,7 @@ export class RegionNode {
     const p = r.state.params;
     const xs = holders.map((h) => p.participants.indexOf(h) + 1);
     const selfX = p.participants.indexOf(this.region) + 1;
-    const it = r.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, r.rng);
+    const it = r.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, nodeRandom);
     try {
       for (let s = it.next(); ; s = it.next()) {
         if (!this.rounds.has(r.id)) return;
@@ -492,6 +478,11 @@ export class RegionNode {
     this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
     // the round stays open (phase done) until every holder's seal is in or the seal deadline
+    this.wipe(r);
+  }
+
+  /** Stops the collection timer and wipes the round's share material (idempotent). */
+  private wipe(r: Round): void {
     if (r.collectTimer) clearTimeout(r.collectTimer);
     r.vectors.zeroize();
     r.projSeed.fill(0);
@@ -508,10 +499,8 @@ export class RegionNode {
   }
 
   private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string, code?: ErrorCode): void {
-    if (r.collectTimer) clearTimeout(r.collectTimer);
     r.tx?.close();
-    r.vectors.zeroize(); // share material is wiped when the round ends
-    r.projSeed.fill(0);
+    this.wipe(r); // share material is wiped when the round ends
     this.rounds.delete(r.id);
     this.finished.set(r.id, { outcome, at: Date.now(), ...(detail ? { detail } : {}), ...(code ? { code } : {}) });
   }

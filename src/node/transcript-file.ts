@@ -9,12 +9,11 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpcError } from '../errors.js';
+import { ROUND_ID_RE } from '../protocol/messages.js';
 import { TranscriptBuilder, type RecordBody } from '../transcript/index.js';
 
-export const ROUND_FILE_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-
 export function transcriptPath(dir: string, round: string): string {
-  if (!ROUND_FILE_RE.test(round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  if (!ROUND_ID_RE.test(round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
   return join(dir, `${round}.jsonl`);
 }
 

@@ -10,6 +10,9 @@ import type { ErrorCode } from '../errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** A round id: 1-128 of A-Z a-z 0-9 . _ : - (safe as a file name, in a URL and in logs). */
+export const ROUND_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** Parameters every participant must agree on before anything secret is sent. */
 export interface RoundParams {
   readonly round: string;

@@ -8,13 +8,12 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { WireError, type ErrorCode } from '../errors.js';
-import { MESSAGE_TYPES, PARAM_KEYS, PROTOCOL_VERSION, type MessageType, type PeerMessage, type RoundParams } from '../protocol/messages.js';
+import { MESSAGE_TYPES, PARAM_KEYS, PROTOCOL_VERSION, ROUND_ID_RE, type MessageType, type PeerMessage, type RoundParams } from '../protocol/messages.js';
 
 /** Upper bound on one peer message: a chunk of 65536 elements is 512 KiB plus a small envelope. */
 export const MAX_MESSAGE_BYTES = 1 << 20;
 const MAX_STRING = 256;
 const MAX_PARTICIPANTS = 255;
-const ROUND_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const REGION_RE = /^[a-z][a-z0-9-]{0,31}$/;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -75,7 +74,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
   if (typeof type !== 'string' || !MESSAGE_TYPES.includes(type as MessageType)) fail('WIRE_UNKNOWN_TYPE', `unknown message type ${JSON.stringify(String(type).slice(0, 32))}`);
   const t = type as MessageType;
   exactKeys(m, ['v', 'type', 'round', ...FIELDS[t]], t);
-  str(m, 'round', ROUND_RE);
+  str(m, 'round', ROUND_ID_RE);
   switch (t) {
     case 'params':
       params(m.params);
@@ -181,7 +180,7 @@ function params(p: unknown): asserts p is RoundParams {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return fail('WIRE_MALFORMED', 'params must be a map');
   const o = p as Record<string, unknown>;
   exactKeys(o, [...PARAM_KEYS], 'params');
-  str(o, 'round', ROUND_RE);
+  str(o, 'round', ROUND_ID_RE);
   str(o, 'federation', /^[0-9a-f]{64}$/);
   str(o, 'policy', /^[0-9a-f]{64}$/);
   regions(o, 'participants');
