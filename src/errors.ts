@@ -79,7 +79,5 @@ export class ProtocolError extends MpcError {
     if (extra.culprits !== undefined) this.culprits = extra.culprits;
   }
 }
-/** Locality policy refusals. */
-export class PolicyError extends MpcError {}
 /** Federation file, key file and command-line faults. */
 export class ConfigError extends MpcError {}

@@ -40,7 +40,6 @@ export function inv(a: bigint): bigint {
   return pow(a, P - 2n);
 }
 
-export const isValid = (a: bigint): boolean => a >= 0n && a < P;
 
 // ---- vector kernels (oracle for the WASM ones) ----
 

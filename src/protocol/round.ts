@@ -120,7 +120,7 @@ const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padSt
 const flowMemo = new WeakMap<PolicySubject, Map<string, PolicyDecision>>();
 
 /** The policy decision for the flow dealer -> holder at `now` (allowed when there is no policy). */
-export function flowDecision(policy: PolicySubject | undefined, dealer: string, holder: string, now: number): PolicyDecision {
+function flowDecision(policy: PolicySubject | undefined, dealer: string, holder: string, now: number): PolicyDecision {
   if (!policy) return { rule: 'open', subject: `${dealer}->${holder}`, outcome: 'allowed', reason: 'no policy given', grant: null };
   let m = flowMemo.get(policy);
   if (!m) flowMemo.set(policy, (m = new Map()));

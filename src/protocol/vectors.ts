@@ -72,31 +72,22 @@ export class RoundVectors {
     if (update.length !== P) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${P} parameters`);
     // The first update is encoded straight into the regional sum (no second model-sized
     // vector); later ones through a scratch vector, so a refused update leaves the sum as it was.
-    const first = this.input === null;
     const tmp = this.K.alloc(this.length);
     try {
       encodeUpdate(this.K, update, { ptr: tmp.ptr, length: P }, { ...o, weight });
       encodeUpdate(this.K, Float32Array.of(1), { ptr: tmp.ptr + P * 8, length: 1 }, { scaleBits: o.scaleBits, clipL2: 1, clipMode: 'reject', weight });
-      if (first) {
-        this.input = tmp;
-        return;
-      }
-      this.K.add(this.input!, this.input!, tmp);
     } catch (e) {
-      if (first) {
-        this.K.zeroize(tmp);
-        this.K.free(tmp);
-      }
+      this.K.zeroize(tmp);
+      this.K.free(tmp);
       throw e;
-    } finally {
-      if (!first) {
-        this.K.zeroize(tmp);
-        this.K.free(tmp);
-      }
     }
-  }
-  get hasInput(): boolean {
-    return this.input !== null;
+    if (this.input === null) {
+      this.input = tmp;
+      return;
+    }
+    this.K.add(this.input, this.input, tmp);
+    this.K.zeroize(tmp);
+    this.K.free(tmp);
   }
 
   /**
