@@ -11,12 +11,12 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { canonicalJson, federationDigestHex, parseFederation, type Federation } from '../config/federation.js';
+import { canonicalJson, parseFederation, type Federation } from '../config/federation.js';
 import * as R from '../field/reference.js';
 import { signedBytes, type RoundParams } from '../protocol/messages.js';
 import { allowedHolders, type PolicyDecision } from '../policy/index.js';
 import {
-  challengeOf, ENTRY_KINDS, entryHash, entrySigBytes, paramsDigestHex, policyDigestHex, resultDigest, vectorDigest, ZERO_HASH,
+  challengeOf, ENTRY_KINDS, entryHash, entrySigBytes, paramsDigestHex, resultDigest, roundParamsFor, vectorDigest, ZERO_HASH,
   type Entry, type EntryBodies, type EntryKind,
 } from '../transcript/index.js';
 
@@ -464,11 +464,8 @@ function viewOf(f: File, fed: Federation, fail: (c: CheckName, e: Entry | null, 
     const b = first.body as EntryBodies['params'];
     const p = b.params;
     v.params = p;
-    const want = {
-      round: first.round, federation: federationDigestHex(fed), policy: policyDigestHex(fed), participants: fed.regions.map((r) => r.id).sort(),
-      threshold: fed.threshold, scaleBits: fed.round.scaleBits, clipL2: fed.round.clipL2, clipMode: fed.round.clipMode, minContributors: fed.round.minContributors,
-      minTrainers: fed.policy.minTrainers,
-    };
+    // what a node of this federation proposes; `params` (the vector length) is the round's own
+    const { params: _length, ...want } = roundParamsFor(fed, first.round, p.params);
     for (const [k, w] of Object.entries(want)) {
       const got = (p as unknown as O)[k];
       if (canonicalJson(got) !== canonicalJson(w)) fail('parameters', first, `${k} = ${canonicalJson(got).slice(0, 80)}, the federation file gives ${canonicalJson(w).slice(0, 80)}`);
