@@ -17,13 +17,14 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson, federationDigestHex, type Federation } from '../config/federation.js';
 import { paramsBytes, signedBytes, type PeerMessage, type RoundParams } from '../protocol/messages.js';
-import { policyDigest, type PolicyRule, type PolicySubject } from '../policy/index.js';
+import { policyDigest, type PolicyRule } from '../policy/index.js';
 
 export const TRANSCRIPT_VERSION = 1;
 export const ENTRY_HASH_TAG = 'mpc-node/transcript/v1\0';
 export const ENTRY_SIG_TAG = 'mpc-node/transcript/v1/sig\0';
 export const PARAMS_DIGEST_TAG = 'mpc-node/v1/params\0';
-export const POLICY_DIGEST_TAG = 'mpc-node/policy/v1\0';
+/** The policy digest's tag; defined with the digest, in src/policy. */
+export { POLICY_DIGEST_TAG } from '../policy/index.js';
 export const RESULT_SUM_TAG = 'mpc-node/v1/result/sum\0';
 export const RESULT_MEAN_TAG = 'mpc-node/v1/result/mean\0';
 export const RESULT_TAG = 'mpc-node/v1/result\0';
@@ -144,15 +145,6 @@ export function paramsDigestHex(p: RoundParams): string {
   return hex(sha256(concatBytes(utf8ToBytes(PARAMS_DIGEST_TAG), paramsBytes(p))));
 }
 
-/**
- * The policy digest of a federation, as RoundParams.policy carries it: `policyDigest` of
- * src/policy (SHA-256("mpc-node/policy/v1\0" || canonicalJson(round ∪ { policy })), the policy
- * member left out when it is the default one, so older transcripts keep their digest).
- */
-export function policyDigestHex(f: PolicySubject): string {
-  return policyDigest(f);
-}
-
 const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
 
 /** Raw little-endian bytes of a float32 vector (a view, no copy, on little-endian machines). */
@@ -231,7 +223,7 @@ export function challengeOf(p: RoundParams, decision: Extract<PeerMessage, { typ
 /** The parameters a node of federation `f` proposes for round `round` of `params` values. */
 export function roundParamsFor(f: Federation, round: string, params: number): RoundParams {
   return {
-    round, federation: federationDigestHex(f), policy: policyDigestHex(f),
+    round, federation: federationDigestHex(f), policy: policyDigest(f),
     participants: f.regions.map((r) => r.id).sort(), threshold: f.threshold, params,
     scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
     minContributors: f.round.minContributors, minTrainers: f.policy.minTrainers,
