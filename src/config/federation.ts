@@ -620,8 +620,8 @@ function parsePolicy(
   return policy;
 }
 
-/** Result of the fixed-point overflow budget check. */
-export interface OverflowBudget {
+/** What {@link overflowBudget} returns (not the field module's `OverflowBudget`, which is its input bounds). */
+export interface OverflowHeadroom {
   /** log2 of clipL2 * 2^scaleBits * maxTrainersPerRound * regions * maxWeight. */
   readonly worstCaseLog2: number;
   /** OVERFLOW_BUDGET_LOG2 - worstCaseLog2: bits to spare (negative: the sum could wrap). */
@@ -637,7 +637,7 @@ export interface OverflowBudget {
  * @example
  * overflowBudget({ ...round }, 3).headroomBits; // 7.9 with the defaults
  */
-export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' | 'maxTrainersPerRound' | 'maxWeight'>, regionCount: number): OverflowBudget {
+export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' | 'maxTrainersPerRound' | 'maxWeight'>, regionCount: number): OverflowHeadroom {
   const worstCaseLog2 =
     Math.log2(round.clipL2) + round.scaleBits + Math.log2(round.maxTrainersPerRound) + Math.log2(regionCount) + Math.log2(round.maxWeight);
   return { worstCaseLog2, headroomBits: OVERFLOW_BUDGET_LOG2 - worstCaseLog2 };
@@ -645,10 +645,11 @@ export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' |
 
 /**
  * Refuses a round configuration whose worst-case aggregate could wrap around p/2 (DESIGN.md §4),
- * with a message that names the knobs and by how much to turn them.
+ * with a message that names the knobs and by how much to turn them. The federation file's rule;
+ * stricter than, and so implying, the field module's `checkOverflowBudget` (see parseFederation).
  * @throws {ConfigError} CONFIG_INVALID when the worst case reaches 2^62.
  */
-export function checkOverflowBudget(round: RoundConfig, regionCount: number, source?: string): void {
+function refuseRoundOverflow(round: RoundConfig, regionCount: number, source?: string): void {
   const { worstCaseLog2, headroomBits } = overflowBudget(round, regionCount);
   if (headroomBits > 0) return;
   const excess = -headroomBits; // bits over budget; the bound is strict, so an exact fit still needs one more
@@ -748,7 +749,7 @@ export function parseFederation(json: unknown, source?: string): Federation {
   // here never trips the encoder. At run time the node keeps every term of the bound: submit()
   // refuses weights above maxWeight and updates beyond maxTrainersPerRound, and the encoder
   // refuses any value above clipL2 x weight after clipping (assembly/codec.ts encodeF32).
-  checkOverflowBudget(round, n, source);
+  refuseRoundOverflow(round, n, source);
   const policy = parsePolicy(ctx, o['policy'], name, parsed.map(({ id, jurisdiction }) => ({ id, jurisdiction })), t, round);
 
   const federation: Federation = {
