@@ -15,7 +15,6 @@ import { appendFile, lstat, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFederation } from '../config/federation.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
-import { retentionCutoff } from '../policy/index.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
 import type { CliIo } from './io.js';
 
@@ -165,7 +164,7 @@ export async function runPrune(argv: readonly string[], io: CliIo): Promise<numb
   const fed = await loadFederation(configPath);
   const now = Date.now();
   const days = fed.policy.retention.transcriptDays;
-  if (days === null || retentionCutoff(fed, now) === null) {
+  if (days === null) {
     io.stderr(`mpc-node: ${configPath} sets no policy.retention.transcriptDays: transcripts are kept, nothing to prune\n`);
     if (args.flags['json'] === true) io.stdout(`${JSON.stringify({ removed: [], kept: null, retentionDays: null })}\n`);
     return 0;
