@@ -202,8 +202,12 @@ export function formatGrantTime(ms: number): string {
  * refused by the federation file parser).
  */
 export function grantSigningBytes(g: UnsignedGrant): Uint8Array {
-  const flow = 'toRegion' in g.flow ? { from: g.flow.from, toRegion: g.flow.toRegion } : { from: g.flow.from, toJurisdiction: g.flow.toJurisdiction };
-  return utf8ToBytes(GRANT_SIGNING_TAG + canonicalJson({ federation: g.federation, id: g.id, flow, notBefore: g.notBefore, notAfter: g.notAfter }));
+  return utf8ToBytes(GRANT_SIGNING_TAG + canonicalJson({ federation: g.federation, id: g.id, flow: signedFlow(g.flow), notBefore: g.notBefore, notAfter: g.notAfter }));
+}
+
+/** A flow with only its two signed fields (`from` and one of `toRegion`, `toJurisdiction`). */
+function signedFlow(f: GrantFlow): GrantFlow {
+  return 'toRegion' in f ? { from: f.from, toRegion: f.toRegion } : { from: f.from, toJurisdiction: f.toJurisdiction };
 }
 
 /** Structural problems of an unsigned grant (empty if none). Pure; used by signGrant and the parser. */
@@ -240,8 +244,7 @@ export function signGrant(authoritySecretKey: Uint8Array, grant: UnsignedGrant):
   }
   const problems = grantShapeProblems(grant);
   if (problems.length > 0) throw new RangeError(`signGrant: ${problems.join('; ')}`);
-  const flow = 'toRegion' in grant.flow ? { from: grant.flow.from, toRegion: grant.flow.toRegion } : { from: grant.flow.from, toJurisdiction: grant.flow.toJurisdiction };
-  const unsigned: UnsignedGrant = { federation: grant.federation, id: grant.id, flow, notBefore: grant.notBefore, notAfter: grant.notAfter };
+  const unsigned: UnsignedGrant = { federation: grant.federation, id: grant.id, flow: signedFlow(grant.flow), notBefore: grant.notBefore, notAfter: grant.notAfter };
   return { ...unsigned, signature: bytesToHex(ed25519.sign(grantSigningBytes(unsigned), authoritySecretKey)) };
 }
 
