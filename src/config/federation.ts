@@ -295,16 +295,22 @@ function parsePublicKey(ctx: Ctx, v: unknown, path: string, regionId: string): s
   const bad = /[^0-9a-fA-F]/.exec(v);
   if (bad !== null) ctx.fail(path, `expected 64 hex characters (${from}), found ${JSON.stringify(bad[0])} at position ${bad.index}`);
   const hex = v.toLowerCase();
-  // RFC 8032 §5.1.3: the 32 bytes must decode to a curve point; a small-order point would let
-  // anyone forge signatures that verify under it, so it is no identity at all.
-  let small: boolean;
-  try {
-    small = ed25519.Point.fromBytes(hexToBytes(hex)).isSmallOrder();
-  } catch {
-    ctx.fail(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of ${`'mpc-node keygen --region ${regionId}'`}`);
-  }
-  if (small) ctx.fail(path, 'is a small-order Ed25519 point, which no honest key generator produces; run mpc-node keygen again');
+  const point = ed25519PointKind(hex);
+  if (point === 'not-a-point') ctx.fail(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of 'mpc-node keygen --region ${regionId}'`);
+  if (point === 'small-order') ctx.fail(path, 'is a small-order Ed25519 point, which no honest key generator produces; run mpc-node keygen again');
   return hex;
+}
+
+/**
+ * RFC 8032 §5.1.3: a public key's 32 bytes (hex) must decode to a curve point; a small-order
+ * point would let anyone forge signatures that verify under it, so it is no key at all.
+ */
+function ed25519PointKind(hex: string): 'ok' | 'not-a-point' | 'small-order' {
+  try {
+    return ed25519.Point.fromBytes(hexToBytes(hex)).isSmallOrder() ? 'small-order' : 'ok';
+  } catch {
+    return 'not-a-point';
+  }
 }
 
 function parseApi(ctx: Ctx, v: unknown, path: string): RegionApi {
@@ -510,13 +516,9 @@ function parseAuthority(ctx: Ctx, v: unknown, path: string): string {
   const from = "an Ed25519 public key from 'mpc-node policy authority-keygen'";
   if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) ctx.fail(path, `expected 64 hex characters (${from}), got ${describe(v)}`);
   const hex = v.toLowerCase();
-  let small: boolean;
-  try {
-    small = ed25519.Point.fromBytes(hexToBytes(hex)).isSmallOrder();
-  } catch {
-    ctx.fail(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of 'mpc-node policy authority-keygen'`);
-  }
-  if (small) ctx.fail(path, 'is a small-order Ed25519 point, under which anyone could forge grants; run mpc-node policy authority-keygen again');
+  const point = ed25519PointKind(hex);
+  if (point === 'not-a-point') ctx.fail(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of 'mpc-node policy authority-keygen'`);
+  if (point === 'small-order') ctx.fail(path, 'is a small-order Ed25519 point, under which anyone could forge grants; run mpc-node policy authority-keygen again');
   return hex;
 }
 
