@@ -3,12 +3,11 @@
  * of a real three-node federation get the weighted mean of both updates.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { describe, expect, it } from 'vitest';
+import { startNodeProcess, waitConnected } from '../src/node/local-federation.js';
+import { useFederations } from './support/federation.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HAVE_PYTHON = spawnSync('python3', ['--version']).status === 0;
@@ -24,18 +23,12 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout
   });
 }
 
-const nodes: NodeProcess[] = [];
-let dir = '';
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => stopNode(n)));
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const fx = useFederations('mpc-node-examples-');
 
 describe.skipIf(!HAVE_PYTHON)(`examples/trainer.ts and examples/trainer.py${HAVE_PYTHON ? '' : ' (skipped: no python3 on this machine)'}`, () => {
   it('two regions\' trainers, one in TypeScript and one in Python, both receive the weighted mean', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mpc-node-examples-'));
-    const fed = await writeLocalFederation(dir, ['eu', 'us', 'apac'], { threshold: 2, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 1000 } });
-    for (const r of fed.regions) nodes.push(await startNodeProcess(fed, r.id));
+    const fed = await fx.federation(['eu', 'us', 'apac'], { threshold: 2, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 1000 } });
+    for (const r of fed.regions) fx.procs.push(await startNodeProcess(fed, r.id));
     await waitConnected(fed);
     const [eu, us] = fed.regions;
     const common = ['--round', 'epoch-1', '--params', '500', '--weight', '100'];

@@ -5,35 +5,25 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aggregateDetailed, AggregateError } from '../src/client/index.js';
-import { cliPath, startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { cliPath, waitConnected, type LocalFederation } from '../src/node/local-federation.js';
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
+import { useFederations } from './support/federation.js';
 
 const REGIONS5 = ['apac', 'eu', 'sa', 'us', 'za'];
-let procs: NodeProcess[] = [];
-let dirs: string[] = [];
+const fx = useFederations('mpc-node-test-');
+const procs = fx.procs;
 
-afterEach(async () => {
-  await Promise.all(procs.map((p) => stopNode(p)));
-  procs = [];
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  dirs = [];
-});
-
-async function federation(ids: string[], t: number, round: Record<string, unknown> = {}): Promise<LocalFederation> {
-  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-test-'));
-  dirs.push(dir);
-  return writeLocalFederation(dir, ids, { threshold: t, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 300, phaseTimeoutMs: 2000, roundTimeoutMs: 30_000, ...round } });
+function federation(ids: string[], t: number, round: Record<string, unknown> = {}): Promise<LocalFederation> {
+  return fx.federation(ids, { threshold: t, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 300, phaseTimeoutMs: 2000, roundTimeoutMs: 30_000, ...round } });
 }
 
-async function start(fed: LocalFederation, ids = fed.regions.map((r) => r.id), env: Record<string, Record<string, string>> = {}): Promise<void> {
-  const started = await Promise.all(ids.map((id) => startNodeProcess(fed, id, env[id] ?? {})));
-  procs.push(...started);
+function start(fed: LocalFederation, ids = fed.regions.map((r) => r.id), env: Record<string, Record<string, string>> = {}): Promise<void> {
+  return fx.start(fed, ids, (id) => env[id] ?? {});
 }
 
 function publicKeyOf(fed: LocalFederation, id: string): Uint8Array {

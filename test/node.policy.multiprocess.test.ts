@@ -8,38 +8,28 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aggregateDetailed, AggregateError } from '../src/client/index.js';
-import { cliPath, startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { cliPath, startNodeProcess, waitConnected, type LocalFederation } from '../src/node/local-federation.js';
 import { decodePeerMessage } from '../src/wire/codec.js';
-import { fieldBytes, metric } from './support/leaks.js';
+import { useFederations } from './support/federation.js';
+import { leakHits, metric, updateNeedles, type Haystack } from './support/leaks.js';
 
-let procs: NodeProcess[] = [];
-let dirs: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(procs.map((p) => stopNode(p)));
-  procs = [];
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  dirs = [];
-});
+const fx = useFederations('mpc-node-policy-');
+const procs = fx.procs;
 
 const ROUND = { clipL2: 1e6, maxWeight: 10, maxTrainersPerRound: 10, collectMs: 300, phaseTimeoutMs: 2000, roundTimeoutMs: 30_000 };
 
-async function federation(ids: string[], t: number, policy?: Record<string, unknown>): Promise<LocalFederation> {
-  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-policy-'));
-  dirs.push(dir);
-  return writeLocalFederation(dir, ids, { threshold: t, round: ROUND, ...(policy ? { policy } : {}) });
+function federation(ids: string[], t: number, policy?: Record<string, unknown>): Promise<LocalFederation> {
+  return fx.federation(ids, { threshold: t, round: ROUND, ...(policy ? { policy } : {}) });
 }
 
 const dumpOf = (fed: LocalFederation, id: string) => join(fed.dir, `decrypted-${id}.txt`);
 
-async function start(fed: LocalFederation, ids = fed.regions.map((r) => r.id)): Promise<void> {
-  const started = await Promise.all(ids.map((id) => startNodeProcess(fed, id, { MPC_TEST_DUMP_DECRYPTED: dumpOf(fed, id) })));
-  procs.push(...started);
+function start(fed: LocalFederation, ids = fed.regions.map((r) => r.id)): Promise<void> {
+  return fx.start(fed, ids, (id) => ({ MPC_TEST_DUMP_DECRYPTED: dumpOf(fed, id) }));
 }
 
 /** Every decrypted message a node received: { from, type, bytes }. */
@@ -134,13 +124,8 @@ describe('locality policy between real node processes', () => {
 
     // leak test: neither eu's raw float32 bytes nor their field encodings, anywhere the others saw or wrote
     const f32 = Buffer.from(euUpdate.buffer);
-    const needles: { what: string; bytes: Buffer }[] = [
-      { what: 'float32 pair', bytes: f32.subarray(0, 8) },
-      { what: 'float32 pair', bytes: f32.subarray(4, 12) },
-      { what: 'float32 pair', bytes: f32.subarray(8, 16) },
-      ...pattern.flatMap((x) => fieldBytes(x, 16).map((b) => ({ what: `field encoding of ${x}`, bytes: b }))),
-    ];
-    const haystacks: { where: string; bytes: Buffer }[] = [];
+    const needles = updateNeedles(f32, pattern);
+    const haystacks: Haystack[] = [];
     for (const id of ['apac', 'us']) {
       for (const msg of received(fed, id)) haystacks.push({ where: `${id} received ${msg.type} from ${msg.from}`, bytes: msg.bytes });
       for (const f of filesUnder(fed.regions.find((r) => r.id === id)!.dataDir)) haystacks.push({ where: f, bytes: await readFile(f) });
@@ -149,7 +134,7 @@ describe('locality policy between real node processes', () => {
     expect(haystacks.map((h) => h.where)).toContain('apac received share from eu'); // eu's share stream is among them
     // the needles are findable where they are (the search works)
     expect(Buffer.concat([Buffer.alloc(3), f32]).includes(needles[0]!.bytes)).toBe(true);
-    const hits = haystacks.flatMap((h) => needles.filter((n) => h.bytes.includes(n.bytes)).map((n) => `${n.what} in ${h.where}`));
+    const hits = leakHits(haystacks, needles);
     expect(hits).toEqual([]);
   }, 60_000);
 

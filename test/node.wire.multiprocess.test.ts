@@ -15,38 +15,31 @@
  * Needs the built CLI (npm test builds it first).
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aggregateDetailed, AggregateError, type AggregateOptions } from '../src/client/index.js';
-import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { startNodeProcess, waitConnected, type LocalFederation } from '../src/node/local-federation.js';
 import { decodeHandshakeMsg } from '../src/transport/handshake.js';
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
-import { fieldBytes, metric } from './support/leaks.js';
+import { useFederations } from './support/federation.js';
+import { leakHits, metric, updateNeedles, type Haystack } from './support/leaks.js';
 
-let procs: NodeProcess[] = [];
-let dirs: string[] = [];
 let proxies: Proxy[] = [];
 let nets: PeerNetwork[] = [];
 
-afterEach(async () => {
-  await Promise.all(procs.map((p) => stopNode(p)));
-  procs = [];
+// after the node processes stop and before the temp dirs go: the impostor networks and the proxies
+const fx = useFederations('mpc-node-wire-', async () => {
   await Promise.all(nets.map((n) => n.close()));
   nets = [];
   await Promise.all(proxies.map((p) => p.close()));
   proxies = [];
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  dirs = [];
 });
+const procs = fx.procs;
 
-async function federation(ids: string[], t: number, round: Record<string, unknown>, policy?: Record<string, unknown>): Promise<LocalFederation> {
-  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-wire-'));
-  dirs.push(dir);
-  return writeLocalFederation(dir, ids, { threshold: t, round, ...(policy ? { policy } : {}) });
+function federation(ids: string[], t: number, round: Record<string, unknown>, policy?: Record<string, unknown>): Promise<LocalFederation> {
+  return fx.federation(ids, { threshold: t, round, ...(policy ? { policy } : {}) });
 }
 
 const byId = (fed: LocalFederation, id: string) => fed.regions.find((r) => r.id === id)!;
@@ -219,8 +212,7 @@ describe('on the wire, between real node processes', () => {
     const decision = (await (await fetch(`${byId(fed, 'apac').api}/transcripts/wire-1`)).text()).split('\n').find((l) => l.includes('"kind":"decision"'))!;
     expect((JSON.parse(decision) as { body: { holders: string[] } }).body.holders).toEqual(['apac', 'eu']);
     const euSent = (await statusOf(fed, 'eu')).bytes.bytesSent;
-    await Promise.all(procs.map((p) => stopNode(p)));
-    procs = [];
+    await fx.stopAll();
     await Promise.all(Object.values(proxyOf).map((p) => p.close()));
 
     // ---- decode the capture: per link direction, total wire bytes and the share-sized frames
@@ -289,13 +281,8 @@ describe('on the wire, between real node processes', () => {
 
     // ---- the leak test on the raw captured bytes of every connection, both directions
     const f32 = Buffer.from(euUpdate.buffer);
-    const needles: { what: string; bytes: Buffer }[] = [
-      { what: 'float32 pair', bytes: f32.subarray(0, 8) },
-      { what: 'float32 pair', bytes: f32.subarray(4, 12) },
-      { what: 'float32 pair', bytes: f32.subarray(8, 16) },
-      ...pattern.flatMap((x) => fieldBytes(x, 16).map((b) => ({ what: `field encoding of ${x}`, bytes: b }))),
-    ];
-    const haystacks: { where: string; bytes: Buffer }[] = [];
+    const needles = updateNeedles(f32, pattern);
+    const haystacks: Haystack[] = [];
     for (const [listener, proxy] of Object.entries(proxyOf)) {
       proxy.conns.forEach((c, i) => {
         haystacks.push({ where: `connection ${i} to ${listener}, towards it`, bytes: Buffer.concat(c.up) });
@@ -306,7 +293,7 @@ describe('on the wire, between real node processes', () => {
     expect(haystacks.reduce((n, h) => n + h.bytes.length, 0)).toBeGreaterThanOrEqual(Object.values(want).reduce((a, b) => a + b, 0) * S);
     // the search works: each needle is found where it is, even at an odd offset
     for (const n of needles.slice(0, 3)) expect(Buffer.concat([Buffer.alloc(3), f32.subarray(0, 64)]).includes(n.bytes)).toBe(true);
-    const hits = haystacks.flatMap((h) => needles.filter((n) => h.bytes.includes(n.bytes)).map((n) => `${n.what} in ${h.where}`));
+    const hits = leakHits(haystacks, needles);
     expect(hits).toEqual([]);
   }, 60_000);
 });
@@ -316,7 +303,7 @@ describe('operator limits in /metrics, between real node processes', () => {
     // collectMs long: a region whose trainer has not submitted keeps the round open (in
     // collection) for 10 s, far longer than this test needs; we end it by submitting.
     const fed = await federation(['apac', 'eu', 'us'], 2, { clipL2: 1e4, maxWeight: 10, maxTrainersPerRound: 10, collectMs: 10_000, phaseTimeoutMs: 5000, roundTimeoutMs: 30_000 }, { maxRoundsInFlight: 1 });
-    procs.push(...(await Promise.all(fed.regions.map((r) => startNodeProcess(fed, r.id)))));
+    await fx.start(fed);
     await waitConnected(fed);
     const eu = byId(fed, 'eu');
     const upd = (k: number) => Float32Array.from({ length: 16 }, (_, i) => i + k);
@@ -377,7 +364,7 @@ describe('operator limits in /metrics, between real node processes', () => {
 
   it('a peer claiming an unknown region is refused and counted in mpc_node_refused_connections_total', async () => {
     const fed = await federation(['apac', 'eu', 'us'], 2, { clipL2: 1e4, maxWeight: 10, collectMs: 300, phaseTimeoutMs: 5000, roundTimeoutMs: 30_000 });
-    procs.push(...(await Promise.all(fed.regions.map((r) => startNodeProcess(fed, r.id)))));
+    await fx.start(fed);
     await waitConnected(fed);
     const SERIES = 'mpc_node_refused_connections_total';
     for (const r of fed.regions) expect(metric(await metricsOf(fed, r.id), SERIES, { code: 'TRANSPORT_UNKNOWN_PEER' }) ?? 0).toBe(0);

@@ -5,15 +5,12 @@
 import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/io.js';
 import { loadFederation } from '../src/config/federation.js';
 import { verifyGrant, type Grant } from '../src/policy/index.js';
-
-const key = (b: number): string => bytesToHex(ed25519.getPublicKey(new Uint8Array(32).fill(b)));
+import { withPolicy } from './support/federation-file.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -28,20 +25,6 @@ let fedPath: string;
 let authPath: string;
 let authPk: string;
 
-function federation(policy: Record<string, unknown>): Record<string, unknown> {
-  return {
-    federation: 'acme-fl',
-    version: 1,
-    threshold: 2,
-    regions: [
-      { id: 'eu', jurisdiction: 'EU', endpoint: 'ws://127.0.0.1:7101', publicKey: key(1), api: { port: 7201 } },
-      { id: 'us', jurisdiction: 'US', endpoint: 'ws://127.0.0.1:7102', publicKey: key(2), api: { port: 7202 } },
-      { id: 'apac', jurisdiction: 'APAC', endpoint: 'ws://127.0.0.1:7103', publicKey: key(3), api: { port: 7203 } },
-    ],
-    policy,
-  };
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mpc-policy-cli-'));
   authPath = join(dir, 'authority.json');
@@ -49,7 +32,7 @@ beforeAll(async () => {
   expect(r.code).toBe(0);
   authPk = r.stdout.trim();
   fedPath = join(dir, 'federation.json');
-  await writeFile(fedPath, JSON.stringify(federation({ regions: { eu: { classification: 'personal', shareTo: ['APAC'] } }, authority: authPk })));
+  await writeFile(fedPath, JSON.stringify(withPolicy({ regions: { eu: { classification: 'personal', shareTo: ['APAC'] } }, authority: authPk })));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -83,7 +66,7 @@ describe('mpc-node policy grant', () => {
     });
     expect(r.stderr).toContain('add this grant to "policy": { "grants": [ ... ] }');
     const p2 = join(dir, 'federation-with-grant.json');
-    await writeFile(p2, JSON.stringify(federation({ regions: { eu: { shareTo: ['APAC'] } }, authority: authPk, grants: [g] })));
+    await writeFile(p2, JSON.stringify(withPolicy({ regions: { eu: { shareTo: ['APAC'] } }, authority: authPk, grants: [g] })));
     const fed = await loadFederation(p2);
     expect(verifyGrant(fed, fed.policy.grants[0]!, Date.parse('2026-07-01T00:00:00Z'))).toEqual({ ok: true });
     expect(verifyGrant(fed, fed.policy.grants[0]!, Date.parse('2027-01-01T00:00:00Z'))).toMatchObject({ ok: false, code: 'expired' });

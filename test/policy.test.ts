@@ -30,36 +30,15 @@ import {
   type Grant,
   type UnsignedGrant,
 } from '../src/policy/index.js';
+import { key, seed, threeRegions, withPolicy, type J } from './support/federation-file.js';
 
-const seed = (b: number): Uint8Array => new Uint8Array(32).fill(b);
-const key = (b: number): string => bytesToHex(ed25519.getPublicKey(seed(b)));
 const AUTH_SK = seed(0x0a);
 const AUTH_PK = key(0x0a);
 const IMPOSTOR_SK = seed(0x0b);
 
-type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** Three regions in three jurisdictions, threshold 2 (as test/config.test.ts). */
-function base(): J {
-  return {
-    federation: 'acme-fl',
-    version: 1,
-    threshold: 2,
-    regions: [
-      { id: 'eu', jurisdiction: 'EU', endpoint: 'ws://127.0.0.1:7101', publicKey: key(1), api: { port: 7201 } },
-      { id: 'us', jurisdiction: 'US', endpoint: 'ws://127.0.0.1:7102', publicKey: key(2), api: { port: 7202 } },
-      { id: 'apac', jurisdiction: 'APAC', endpoint: 'ws://127.0.0.1:7103', publicKey: key(3), api: { port: 7203 } },
-    ],
-  };
-}
+/** Three regions in three jurisdictions, threshold 2 (test/support/federation-file.ts). */
+const base = threeRegions;
 const DIGEST_OF_BASE = 'ffe63e9090bf34e2a05a6711156f41eed11fd8dcef93ed5945b97861e1ec273a';
-
-function withPolicy(policy: J, f: (j: J) => void = () => {}): J {
-  const j = base();
-  j.policy = policy;
-  f(j);
-  return j;
-}
 
 function rejects(json: J, ...patterns: (string | RegExp)[]): string {
   let caught: unknown;

@@ -210,6 +210,17 @@ async function mesh3(extra: Extra = {}): Promise<{ a: TestNode; b: TestNode; c: 
   return { a: nodes.get('a')!, b: nodes.get('b')!, c: nodes.get('c')!, ids };
 }
 
+/** "a" dials "c" through a RecordingProxy in front of c's port; both nodes and the proxy tracked. */
+async function pairViaProxy(extra: Extra = {}): Promise<{ a: TestNode; c: TestNode; ids: Map<string, Identity>; proxy: RecordingProxy }> {
+  const ids = new Map(['a', 'c'].map((r) => [r, generateIdentity(r)]));
+  const c = track(await startNode(ids.get('c')!, ids, new Map(), 0, extra));
+  const proxy = new RecordingProxy(`ws://${HOST}:${c.port}`);
+  cleanups.push(() => proxy.close());
+  const proxyPort = await proxy.start();
+  const a = track(await startNode(ids.get('a')!, ids, new Map([['c', `ws://${HOST}:${proxyPort}`]]), 0, extra));
+  return { a, c, ids, proxy };
+}
+
 const msg = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -351,12 +362,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
   });
 
   it('refuses a replayed handshake and a replayed data frame; the dialler reconnects with new keys', async () => {
-    const ids = new Map(['a', 'c'].map((r) => [r, generateIdentity(r)]));
-    const c = track(await startNode(ids.get('c')!, ids, new Map()));
-    const proxy = new RecordingProxy(`ws://${HOST}:${c.port}`);
-    cleanups.push(() => proxy.close());
-    const proxyPort = await proxy.start();
-    const a = track(await startNode(ids.get('a')!, ids, new Map([['c', `ws://${HOST}:${proxyPort}`]])));
+    const { a, c, proxy } = await pairViaProxy();
     await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'a-c link via the proxy');
     await a.net.send('c', msg('one'));
     await waitFor(() => c.received.length === 1, 'first message');
@@ -399,12 +405,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
   });
 
   it('terminates a link whose peer stops answering heartbeats, then reconnects', async () => {
-    const ids = new Map(['a', 'c'].map((r) => [r, generateIdentity(r)]));
-    const c = track(await startNode(ids.get('c')!, ids, new Map(), 0, { heartbeatIntervalMs: 150 }));
-    const proxy = new RecordingProxy(`ws://${HOST}:${c.port}`);
-    cleanups.push(() => proxy.close());
-    const proxyPort = await proxy.start();
-    const a = track(await startNode(ids.get('a')!, ids, new Map([['c', `ws://${HOST}:${proxyPort}`]]), 0, { heartbeatIntervalMs: 150 }));
+    const { a, c, proxy } = await pairViaProxy({ heartbeatIntervalMs: 150 });
     await waitFor(() => a.net.isConnected('c'), 'link up');
     proxy.frozen = true;
     await waitFor(() => a.logs.some((e) => e['event'] === 'heartbeat-timeout'), 'a to notice the silent peer');
@@ -441,12 +442,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
   });
 
   it('replaces a stale accepted link when the dialler comes back without a clean close', async () => {
-    const ids = new Map(['a', 'c'].map((r) => [r, generateIdentity(r)]));
-    const c = track(await startNode(ids.get('c')!, ids, new Map()));
-    const proxy = new RecordingProxy(`ws://${HOST}:${c.port}`);
-    cleanups.push(() => proxy.close());
-    const proxyPort = await proxy.start();
-    const a = track(await startNode(ids.get('a')!, ids, new Map([['c', `ws://${HOST}:${proxyPort}`]])));
+    const { a, c, ids, proxy } = await pairViaProxy();
     await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'a-c link via the proxy');
     // The old path goes silent (c still believes it is up), and "a" restarts on a direct path:
     // the new handshake fully authenticates with a's key, so c swaps links.

@@ -25,3 +25,34 @@ export function metric(text: string, name: string, labels: Record<string, string
   }
   return undefined;
 }
+
+/** A byte string to look for, and what it is. */
+export interface Needle {
+  what: string;
+  bytes: Buffer;
+}
+
+/** Bytes a party other than the trainer's region saw or wrote, and where. */
+export interface Haystack {
+  where: string;
+  bytes: Buffer;
+}
+
+/**
+ * The needles of a trainer update whose values cycle through `pattern`: three overlapping
+ * float32 pairs of its raw bytes `f32`, and the field encodings (both byte orders) of every
+ * pattern value.
+ */
+export function updateNeedles(f32: Buffer, pattern: number[], scaleBits = 16): Needle[] {
+  return [
+    { what: 'float32 pair', bytes: f32.subarray(0, 8) },
+    { what: 'float32 pair', bytes: f32.subarray(4, 12) },
+    { what: 'float32 pair', bytes: f32.subarray(8, 16) },
+    ...pattern.flatMap((x) => fieldBytes(x, scaleBits).map((b) => ({ what: `field encoding of ${x}`, bytes: b }))),
+  ];
+}
+
+/** Every needle found in a haystack, as "<what> in <where>". */
+export function leakHits(haystacks: Haystack[], needles: Needle[]): string[] {
+  return haystacks.flatMap((h) => needles.filter((n) => h.bytes.includes(n.bytes)).map((n) => `${n.what} in ${h.where}`));
+}
