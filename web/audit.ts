@@ -15,6 +15,8 @@ interface Input {
   kind: Kind;
   bytes: Uint8Array;
   origin: 'file' | 'node';
+  /** A transcript's {@link recorderOf}, read once when it is added. */
+  recorder?: string | null;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -58,10 +60,11 @@ function recorderOf(bytes: Uint8Array): string | null {
 function addInput(i: Input): void {
   if (i.kind === 'federation' || i.kind === 'result') inputs = inputs.filter((x) => x.kind !== i.kind);
   if (i.kind === 'transcript') {
-    const key = recorderOf(i.bytes);
-    if (key !== null && !i.name.includes(key.split('/')[1]!)) i.name = `${i.name} (${key.split('/')[1]})`;
+    const key = (i.recorder = recorderOf(i.bytes));
+    const region = key?.split('/')[1];
+    if (region !== undefined && !i.name.includes(region)) i.name = `${i.name} (${region})`;
     // the same region's transcript again replaces it; other regions' files of the same name stay
-    inputs = inputs.filter((x) => !(x.kind === 'transcript' && (key !== null ? recorderOf(x.bytes) === key : x.name === i.name)));
+    inputs = inputs.filter((x) => !(x.kind === 'transcript' && (key !== null ? x.recorder === key : x.name === i.name)));
   }
   inputs.push(i);
 }
