@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { aggregateDetailed } from '../client/index.js';
 import { auditDir } from '../node/audit-assets.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../node/local-federation.js';
-import { verifyRound, type VerifyReport } from '../verifier/index.js';
+import { f32Bytes } from '../transcript/index.js';
+import { verifyRound } from '../verifier/index.js';
 import { commandHelp, optionalFlag, parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const DEMO: CommandSpec = {
@@ -46,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   const nodes: NodeProcess[] = [];
   let ok = false;
   let maxErr = NaN;
-  let audit: { report: VerifyReport; files: string[]; result: string } | null = null;
+  let audited = false;
   try {
     for (const r of REGIONS) nodes.push(await startNodeProcess(fed, r));
     await waitConnected(fed);
@@ -72,37 +73,35 @@ export async function run(argv: string[]): Promise<number> {
     ok = maxErr < 1e-3 && results.every((r) => r.contributors.length === 3 && r.totalWeight === W);
     // audit: every region's sealed transcript of the round, and the result eu's trainer received
     const resultPath = join(dir, 'result.bin');
-    const v = results[0]!.vector;
-    await writeFile(resultPath, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    const result = f32Bytes(results[0]!.vector);
+    await writeFile(resultPath, result);
     const files = fed.regions.map((r) => join(r.dataDir, 'transcripts', `${round}.jsonl`));
     const transcripts = await Promise.all(files.map((f) => waitSealed(f)));
-    const report = await verifyRound({ transcripts, federation: JSON.parse(await readFile(fed.config, 'utf8')), result: new Uint8Array(await readFile(resultPath)), names: files });
-    audit = { report, files, result: resultPath };
+    const report = await verifyRound({ transcripts, federation: JSON.parse(await readFile(fed.config, 'utf8')), result, names: files });
+    audited = true;
     ok &&= report.ok;
     const seconds = (performance.now() - t0) / 1000;
     if (asJson) {
-      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, data_dirs: fed.regions.map((r) => r.dataDir), transcripts_verified: audit?.report.ok ?? false, transcripts: audit?.files ?? [], result: audit?.result ?? null }) + '\n');
+      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, data_dirs: fed.regions.map((r) => r.dataDir), transcripts_verified: report.ok, transcripts: files, result: resultPath }) + '\n');
     } else {
       say(`  every trainer received the weighted mean of all ${3} regions (total weight ${results[0]!.totalWeight})`);
       say(`  max |aggregate - plaintext weighted mean| = ${maxErr.toExponential(2)} (fixed point 2^-16)`);
       say(`  no node ever saw another region's update: only Shamir shares (t = 2 of 3) crossed the links`);
       say(ok ? `OK: private aggregation matched in ${seconds.toFixed(2)} s` : `FAILED: the aggregate did not match`);
       say(`  data dirs: ${fed.regions.map((r) => r.dataDir).join(', ')}`);
-      if (audit) {
-        const failed = audit.report.checks.filter((c) => !c.ok);
-        say(audit.report.ok ? `  transcripts verified: ${audit.report.checks.length} checks passed over the 3 regions' signed transcripts and ${audit.result}` : `  transcripts FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
-        say(`  re-run the audit: mpc-node verify ${audit.files.join(' ')} --federation ${fed.config} --result ${audit.result}`);
-        // the auditor page (docs/audit.md): offline from the built file, or served by a node
-        const page = auditDir();
-        const eu = fed.regions[0]!;
-        say(`  open the auditor: ${page ? pathToFileURL(join(page, 'index.html')).href : 'dist/web/index.html (npm run build:web)'} and pick ${fed.config}, ${audit.result} and ${audit.files.join(', ')}`);
-        say(`    or serve it: mpc-node --region ${eu.id} --config ${fed.config} --data-dir ${eu.dataDir}, then open ${eu.api}/audit/?round=${round}`);
-      }
+      const failed = report.checks.filter((c) => !c.ok);
+      say(report.ok ? `  transcripts verified: ${report.checks.length} checks passed over the 3 regions' signed transcripts and ${resultPath}` : `  transcripts FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+      say(`  re-run the audit: mpc-node verify ${files.join(' ')} --federation ${fed.config} --result ${resultPath}`);
+      // the auditor page (docs/audit.md): offline from the built file, or served by a node
+      const page = auditDir();
+      const eu = fed.regions[0]!;
+      say(`  open the auditor: ${page ? pathToFileURL(join(page, 'index.html')).href : 'dist/web/index.html (npm run build:web)'} and pick ${fed.config}, ${resultPath} and ${files.join(', ')}`);
+      say(`    or serve it: mpc-node --region ${eu.id} --config ${fed.config} --data-dir ${eu.dataDir}, then open ${eu.api}/audit/?round=${round}`);
     }
   } finally {
     await Promise.all(nodes.map((n) => stopNode(n)));
     // the folder is kept when the transcripts were verified, so the audit can be re-run
-    if (args.flags['keep'] !== true && !asJson && !audit) await rm(dir, { recursive: true, force: true });
+    if (args.flags['keep'] !== true && !asJson && !audited) await rm(dir, { recursive: true, force: true });
   }
   return ok ? 0 : 1;
 }
