@@ -11,9 +11,9 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { canonicalJson, parseFederation, type Federation } from '../config/federation.js';
+import { canonicalJson, parseFederation, REGION_ID_RE, type Federation } from '../config/federation.js';
 import * as R from '../field/reference.js';
-import { signedBytes, type RoundParams } from '../protocol/messages.js';
+import { ROUND_ID_RE, signedBytes, type RoundParams } from '../protocol/messages.js';
 import { allowedHolders, type PolicyDecision } from '../policy/index.js';
 import {
   challengeOf, ENTRY_KINDS, entryHash, entrySigBytes, paramsDigestHex, resultDigest, roundParamsFor, vectorDigest, ZERO_HASH,
@@ -54,8 +54,6 @@ export type CheckName = (typeof CHECK_NAMES)[number];
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
-const REGION_RE = /^[a-z][a-z0-9-]{0,31}$/;
-const ROUND_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Elements per vector beyond the model parameters (total weight): see protocol/vectors.ts. */
 const EXTRA_ELEMS = 1;
 
@@ -260,7 +258,7 @@ const isBool = (v: unknown, what: string): boolean => {
   return v;
 };
 const regionList = (v: unknown, what: string): string[] => {
-  if (!Array.isArray(v) || !v.every((r) => typeof r === 'string' && REGION_RE.test(r)) || new Set(v).size !== v.length) throw new Fail(`${what} is not a list of distinct region ids`);
+  if (!Array.isArray(v) || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r)) || new Set(v).size !== v.length) throw new Fail(`${what} is not a list of distinct region ids`);
   return v as string[];
 };
 
@@ -287,8 +285,8 @@ const PARAM_FIELDS = ['round', 'federation', 'policy', 'participants', 'threshol
 function entryShape(o: unknown): Entry {
   const e = obj(o, ['v', 'round', 'region', 'seq', 'kind', 'prev', 'body', 'hash', 'sig'], 'entry');
   if (e.v !== 1) throw new Fail(`transcript version ${String(e.v).slice(0, 8)} is not supported (expected 1)`);
-  isStr(e.round, ROUND_RE, 'round');
-  isStr(e.region, REGION_RE, 'region');
+  isStr(e.round, ROUND_ID_RE, 'round');
+  isStr(e.region, REGION_ID_RE, 'region');
   isInt(e.seq, 'seq');
   if (typeof e.kind !== 'string' || !ENTRY_KINDS.includes(e.kind as EntryKind)) throw new Fail(`unknown entry kind ${JSON.stringify(String(e.kind).slice(0, 16))}`);
   isStr(e.prev, HEX64, 'prev');
@@ -302,7 +300,7 @@ function entryShape(o: unknown): Entry {
   switch (kind) {
     case 'params': {
       const p = obj(b.params, PARAM_FIELDS, 'params.params');
-      isStr(p.round, ROUND_RE, 'params.round');
+      isStr(p.round, ROUND_ID_RE, 'params.round');
       isStr(p.federation, HEX64, 'params.federation');
       isStr(p.policy, HEX64, 'params.policy');
       regionList(p.participants, 'params.participants');
@@ -314,36 +312,36 @@ function entryShape(o: unknown): Entry {
       break;
     }
     case 'dropout':
-      isStr(b.region, REGION_RE, 'dropout.region');
+      isStr(b.region, REGION_ID_RE, 'dropout.region');
       str('phase', 16);
       str('reason');
       break;
     case 'commits': {
-      isStr(b.dealer, REGION_RE, 'commits.dealer');
+      isStr(b.dealer, REGION_ID_RE, 'commits.dealer');
       isBool(b.contributes, 'commits.contributes');
       isInt(b.trainers, 'commits.trainers');
       const d = obj(b.digests, Object.keys((b.digests ?? {}) as object), 'commits.digests');
       for (const [k, v] of Object.entries(d)) {
-        isStr(k, REGION_RE, 'commits.digests key');
+        isStr(k, REGION_ID_RE, 'commits.digests key');
         isStr(v, HEX64, `commits.digests.${k}`);
       }
       isStr(b.sig, HEX128, 'commits.sig');
       break;
     }
     case 'receipt':
-      isStr(b.dealer, REGION_RE, 'receipt.dealer');
-      isStr(b.holder, REGION_RE, 'receipt.holder');
+      isStr(b.dealer, REGION_ID_RE, 'receipt.dealer');
+      isStr(b.holder, REGION_ID_RE, 'receipt.holder');
       isStr(b.digest, HEX64, 'receipt.digest');
       isStr(b.sig, HEX128, 'receipt.sig');
       break;
     case 'decision':
-      isStr(b.coordinator, REGION_RE, 'decision.coordinator');
+      isStr(b.coordinator, REGION_ID_RE, 'decision.coordinator');
       regionList(b.dealers, 'decision.dealers');
       regionList(b.holders, 'decision.holders');
       isStr(b.sig, HEX128, 'decision.sig');
       break;
     case 'agg-done':
-      isStr(b.holder, REGION_RE, 'agg-done.holder');
+      isStr(b.holder, REGION_ID_RE, 'agg-done.holder');
       isStr(b.digest, HEX64, 'agg-done.digest');
       isStr(b.sig, HEX128, 'agg-done.sig');
       break;
@@ -366,7 +364,7 @@ function entryShape(o: unknown): Entry {
       if (!Array.isArray(b.seals)) throw new Fail('sealed.seals is not a list');
       for (const s of b.seals) {
         const x = obj(s, ['holder', 'result', 'projection', 'sig'], 'seal');
-        isStr(x.holder, REGION_RE, 'seal.holder');
+        isStr(x.holder, REGION_ID_RE, 'seal.holder');
         isStr(x.result, HEX64, 'seal.result');
         isStr(x.projection, /^([0-9a-f]{16})?$/, 'seal.projection');
         isStr(x.sig, HEX128, 'seal.sig');
@@ -386,7 +384,7 @@ function entryShape(o: unknown): Entry {
       if (!Number.isFinite(Date.parse(b.at as string))) throw new Fail('policy.at is not a valid time');
       break;
     case 'abort':
-      isStr(b.by, REGION_RE, 'abort.by');
+      isStr(b.by, REGION_ID_RE, 'abort.by');
       isStr(b.code, /^[A-Z_]{1,64}$/, 'abort.code');
       str('reason');
       regionList(b.culprits, 'abort.culprits');

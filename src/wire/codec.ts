@@ -7,6 +7,7 @@
  * @module
  */
 import { Packr, Unpackr } from 'msgpackr';
+import { REGION_ID_RE } from '../config/federation.js';
 import { WireError, type ErrorCode } from '../errors.js';
 import { MESSAGE_TYPES, PARAM_KEYS, PROTOCOL_VERSION, ROUND_ID_RE, type MessageType, type PeerMessage, type RoundParams } from '../protocol/messages.js';
 
@@ -14,7 +15,6 @@ import { MESSAGE_TYPES, PARAM_KEYS, PROTOCOL_VERSION, ROUND_ID_RE, type MessageT
 export const MAX_MESSAGE_BYTES = 1 << 20;
 const MAX_STRING = 256;
 const MAX_PARTICIPANTS = 255;
-const REGION_RE = /^[a-z][a-z0-9-]{0,31}$/;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -85,7 +85,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       bin(m, 'data', maxBytes);
       break;
     case 'commits':
-      str(m, 'dealer', REGION_RE);
+      str(m, 'dealer', REGION_ID_RE);
       if (typeof m.contributes !== 'boolean') fail('WIRE_MALFORMED', 'commits.contributes must be a boolean');
       uint(m, 'trainers', 2 ** 32);
       if (typeof m.digests !== 'object' || m.digests === null || Array.isArray(m.digests)) fail('WIRE_MALFORMED', 'commits.digests must be a map');
@@ -94,31 +94,31 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
         const keys = Object.keys(d);
         if (keys.length > MAX_PARTICIPANTS) fail('WIRE_MALFORMED', 'commits.digests has too many entries');
         for (const k of keys) {
-          if (!REGION_RE.test(k)) fail('WIRE_MALFORMED', 'commits.digests key is not a region id');
+          if (!REGION_ID_RE.test(k)) fail('WIRE_MALFORMED', 'commits.digests key is not a region id');
           bin(d, k, 32, 32);
         }
       }
       bin(m, 'sig', 64, 64);
       break;
     case 'receipt':
-      str(m, 'dealer', REGION_RE);
-      str(m, 'holder', REGION_RE);
+      str(m, 'dealer', REGION_ID_RE);
+      str(m, 'holder', REGION_ID_RE);
       bin(m, 'digest', 32, 32);
       bin(m, 'sig', 64, 64);
       break;
     case 'decision':
-      str(m, 'coordinator', REGION_RE);
+      str(m, 'coordinator', REGION_ID_RE);
       regions(m, 'dealers');
       regions(m, 'holders');
       bin(m, 'sig', 64, 64);
       break;
     case 'agg-done':
-      str(m, 'holder', REGION_RE);
+      str(m, 'holder', REGION_ID_RE);
       bin(m, 'digest', 32, 32);
       bin(m, 'sig', 64, 64);
       break;
     case 'seal':
-      str(m, 'holder', REGION_RE);
+      str(m, 'holder', REGION_ID_RE);
       bin(m, 'result', 32, 32);
       bin(m, 'projection', 8, 0);
       if ((m.projection as Uint8Array).length !== 0 && (m.projection as Uint8Array).length !== 8) fail('WIRE_MALFORMED', 'field projection has ' + (m.projection as Uint8Array).length + ' bytes, expected 0 or 8');
@@ -170,7 +170,7 @@ function bin(m: Record<string, unknown>, k: string, max: number, min = 0): void 
 
 function regions(m: Record<string, unknown>, k: string): void {
   const v = m[k];
-  if (!Array.isArray(v) || v.length > MAX_PARTICIPANTS || !v.every((r) => typeof r === 'string' && REGION_RE.test(r))) {
+  if (!Array.isArray(v) || v.length > MAX_PARTICIPANTS || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r))) {
     fail('WIRE_MALFORMED', `field ${k} must be a list of region ids`);
   }
   if (new Set(v as string[]).size !== (v as string[]).length) fail('WIRE_MALFORMED', `field ${k} repeats a region`);
