@@ -123,7 +123,8 @@ describe('rounds between real node processes', () => {
     for (const [i, o] of out.entries()) {
       if (i === 1) continue;
       if (o instanceof AggregateError) {
-        expect(o.message).toMatch(/params = (10|12).* has (10|12)/);
+        // the node was opened by the odd region's params first: its own trainer is refused by length
+        expect(o.message).toMatch(/params = (10|12).* has (10|12)|update has 10 values, round mismatch has 12/);
       } else {
         const res = o as Awaited<ReturnType<typeof aggregateDetailed>>;
         expect(res.contributors).not.toContain(fed.regions[1]!.id);

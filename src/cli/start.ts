@@ -11,6 +11,7 @@ import { loadFederation, regionById } from '../config/federation.js';
 import { defaultDataDir, ensureApiToken, ensureNodeDirs } from '../config/node-files.js';
 import { loadKernels } from '../field/node.js';
 import { RegionNode } from '../node/region-node.js';
+import { enableGcPacing } from '../node/gc-pacer.js';
 import { TrainerApi } from '../node/trainer-api.js';
 import { loadIdentity } from '../transport/identity.js';
 import { commandHelp, optionalFlag, parseArgs, requireFlag, UsageError, type CommandSpec } from './args.js';
@@ -43,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const region = requireFlag(args, START, 'region');
+  enableGcPacing(); // before any round: I/O buffers are collected by bytes moved (src/node/gc-pacer.ts): I/O buffers are collected by bytes moved (src/node/gc-pacer.ts)
   const listenFlag = optionalFlag(args, 'peer-listen');
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
   const configPath = optionalFlag(args, 'config') ?? 'federation.json';

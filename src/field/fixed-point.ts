@@ -76,10 +76,6 @@ export function encodeUpdate(K: WasmKernels, values: Float32Array, out: FieldVec
   if (values.length !== out.length) {
     throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${values.length} values, expected ${out.length}`);
   }
-  const weight = o.weight ?? 1;
-  if (!(weight > 0) || !Number.isFinite(weight)) throw new FieldError('ENCODE_OUT_OF_BOUND', `weight must be a positive finite number, got ${weight}`);
-  if (!(o.clipL2 > 0) || !Number.isFinite(o.clipL2)) throw new FieldError('ENCODE_OUT_OF_BOUND', `clipL2 must be a positive finite number`);
-  const scale = 2 ** o.scaleBits;
   const n = values.length;
   const chunk = Math.min(CHUNK_ELEMS, Math.max(1, n));
   const tmp = K.allocBytes(chunk * 4);
@@ -91,34 +87,105 @@ export function encodeUpdate(K: WasmKernels, values: Float32Array, out: FieldVec
       K.f32(tmp, m).set(values.subarray(i, i + m));
       ss += K.x.sumSquaresF32(tmp, m);
     }
-    if (!Number.isFinite(ss)) {
-      const bad = values.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new FieldError('ENCODE_NOT_FINITE', `update value at index ${bad} is not a finite number (NaN or Infinity)`);
-      throw new FieldError('ENCODE_OUT_OF_BOUND', 'update norm overflows float64: values are far beyond the clip bound');
-    }
-    const norm = Math.sqrt(ss);
-    let factor = 1;
-    if (norm > o.clipL2) {
-      if (o.clipMode === 'reject') {
-        throw new FieldError('ENCODE_OUT_OF_BOUND', `update L2 norm ${norm.toPrecision(6)} exceeds the clip bound ${o.clipL2} (clipMode 'reject'): scale the update down or raise clipL2`);
-      }
-      factor = o.clipL2 / norm;
-    }
-    // Pass 2: encode. Every |v * factor| <= clipL2, so the per-element bound is clipL2 * weight
-    // (with a little slack for float rounding in the norm).
-    const mult = factor * weight;
-    const maxAbs = o.clipL2 * weight * (1 + 1e-9);
+    const factor = clipFactor(ss, o, () => values.findIndex((v) => !Number.isFinite(v)));
+    const mult = factor * (o.weight ?? 1);
+    // Pass 2: encode.
     for (let i = 0; i < n; i += chunk) {
       const m = Math.min(chunk, n - i);
       K.f32(tmp, m).set(values.subarray(i, i + m));
-      const bad = K.x.encodeF32(tmp, out.ptr + i * 8, m, mult, scale, maxAbs);
-      if (bad >= 0) throw new FieldError('ENCODE_OUT_OF_BOUND', `update value at index ${i + bad} is beyond the clip bound`);
+      encodeChunk(K, tmp, out.ptr + i * 8, m, i, mult, o);
     }
     return factor;
   } finally {
     K.bytes(tmp, chunk * 4).fill(0); // secret: trainer input
     K.freeBytes(tmp, chunk * 4);
   }
+}
+
+/**
+ * `encodeUpdate` for an update already in WASM memory as float32 (`n` values at byte `src`,
+ * e.g. an HTTP body streamed there): no copy of the input. With `add`, the encoding is added to
+ * `out` (chunk by chunk through a scratch vector) instead of written over it.
+ *
+ * In place: `out` may overlap the input when `src >= out.ptr + 4 n` (the float32 values in the
+ * upper half of the output's own memory): element i is written at out + 8i only after every
+ * input at or below i was read, and 8(i + 1) <= src + 4(i + 1) for i < n. Not with `add`.
+ * @returns the clipping factor, as `encodeUpdate`.
+ * @throws {FieldError} as `encodeUpdate`; the input is left as it was (wipe it). `out` is
+ *   untouched, except when pass 2 fails (a value beyond the bound by float rounding) without
+ *   `add`: then it is partly written. With `add` it is always as it was.
+ */
+export function encodeStaged(K: WasmKernels, src: number, n: number, out: FieldVec, o: EncodeOptions, add = false): number {
+  if (out.length !== n) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${n} values, expected ${out.length}`);
+  if (add && src < out.ptr + out.length * 8 && out.ptr < src + n * 4) throw new RangeError('encodeStaged: add with overlapping input and output');
+  if (!add && src < out.ptr + 4 * n && out.ptr < src + n * 4) throw new RangeError('encodeStaged: in-place input must start at out + 4n or later');
+  let ss = 0;
+  for (let i = 0; i < n; i += CHUNK_ELEMS) ss += K.x.sumSquaresF32(src + i * 4, Math.min(CHUNK_ELEMS, n - i));
+  const factor = clipFactor(ss, o, () => K.f32(src, n).findIndex((v) => !Number.isFinite(v)));
+  const mult = factor * (o.weight ?? 1);
+  const tmp = add ? K.alloc(Math.min(CHUNK_ELEMS, Math.max(1, n))) : null;
+  let i = 0;
+  try {
+    for (; i < n; i += CHUNK_ELEMS) {
+      const m = Math.min(CHUNK_ELEMS, n - i);
+      if (!tmp) {
+        encodeChunk(K, src + i * 4, out.ptr + i * 8, m, i, mult, o);
+        continue;
+      }
+      encodeChunk(K, src + i * 4, tmp.ptr, m, i, mult, o);
+      const a = { ptr: out.ptr + i * 8, length: m };
+      K.add(a, a, { ptr: tmp.ptr, length: m });
+    }
+    return factor;
+  } catch (e) {
+    // add: take back the chunks already added (the same encodings, subtracted), so `out` is as
+    // it was; they encoded once, so they encode again
+    for (let j = 0; tmp && j < i; j += CHUNK_ELEMS) {
+      const m = Math.min(CHUNK_ELEMS, n - j);
+      encodeChunk(K, src + j * 4, tmp.ptr, m, j, mult, o);
+      const a = { ptr: out.ptr + j * 8, length: m };
+      K.sub(a, a, { ptr: tmp.ptr, length: m });
+    }
+    throw e;
+  } finally {
+    if (tmp) {
+      K.zeroize(tmp); // secret: an encoded trainer update
+      K.free(tmp);
+    }
+  }
+}
+
+/**
+ * The multiplier of one update from its sum of squares: the clipping factor (1 within the
+ * bound) after checking the weight, the bound and that every value is finite.
+ * @param badIndex - finds the first non-finite value, for the error message (only called then).
+ */
+function clipFactor(ss: number, o: EncodeOptions, badIndex: () => number): number {
+  const weight = o.weight ?? 1;
+  if (!(weight > 0) || !Number.isFinite(weight)) throw new FieldError('ENCODE_OUT_OF_BOUND', `weight must be a positive finite number, got ${weight}`);
+  if (!(o.clipL2 > 0) || !Number.isFinite(o.clipL2)) throw new FieldError('ENCODE_OUT_OF_BOUND', `clipL2 must be a positive finite number`);
+  if (!Number.isFinite(ss)) {
+    const bad = badIndex();
+    if (bad >= 0) throw new FieldError('ENCODE_NOT_FINITE', `update value at index ${bad} is not a finite number (NaN or Infinity)`);
+    throw new FieldError('ENCODE_OUT_OF_BOUND', 'update norm overflows float64: values are far beyond the clip bound');
+  }
+  const norm = Math.sqrt(ss);
+  if (norm <= o.clipL2) return 1;
+  if (o.clipMode === 'reject') {
+    throw new FieldError('ENCODE_OUT_OF_BOUND', `update L2 norm ${norm.toPrecision(6)} exceeds the clip bound ${o.clipL2} (clipMode 'reject'): scale the update down or raise clipL2`);
+  }
+  return o.clipL2 / norm;
+}
+
+/**
+ * Encodes m float32 values at `src` into field elements at `dst` with multiplier `mult`. Every
+ * |v * factor| <= clipL2, so the per-element bound is clipL2 * weight (with a little slack for
+ * float rounding in the norm). `first` is the index of the chunk's first value, for the error.
+ */
+function encodeChunk(K: WasmKernels, src: number, dst: number, m: number, first: number, mult: number, o: EncodeOptions): void {
+  const maxAbs = o.clipL2 * (o.weight ?? 1) * (1 + 1e-9);
+  const bad = K.x.encodeF32(src, dst, m, mult, 2 ** o.scaleBits, maxAbs);
+  if (bad >= 0) throw new FieldError('ENCODE_OUT_OF_BOUND', `update value at index ${first + bad} is beyond the clip bound`);
 }
 
 /**

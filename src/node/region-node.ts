@@ -13,11 +13,12 @@ import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
 import { ROUND_ID_RE, type PeerMessage } from '../protocol/messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
-import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult } from '../protocol/vectors.js';
+import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult, type UpdateStaging } from '../protocol/vectors.js';
 import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { TranscriptFile } from './transcript-file.js';
+import { noteMoved } from './gc-pacer.js';
 import { roundParamsFor } from '../transcript/index.js';
 import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
@@ -48,18 +49,45 @@ export interface RegionNodeOptions {
 
 export interface SubmitRequest {
   round: string;
-  update: Float32Array;
+  /** Number of float32 values the update will have. */
+  params: number;
   weight: number;
   reduce: 'sum' | 'mean';
   /** Close this region's collection once this many updates are in (else after collectMs). */
   expect?: number;
 }
 
+/**
+ * One trainer's update on its way into the node: its raw little-endian float32 bytes are
+ * written straight into WASM memory as they arrive (no model-sized JavaScript array), then
+ * committed. secret: the bytes are trainer input; they are wiped on commit and on abort.
+ */
+export interface UpdateUpload {
+  /** Appends body bytes, in order. @throws {MpcError} past the announced length or after the round ended. */
+  write(chunk: Uint8Array): void;
+  /**
+   * The body is complete: validates (length, finite values, norm), clips, encodes and adds it to
+   * the regional sum, and resolves with the global aggregate when the round ends.
+   * @throws {MpcError} API_BAD_REQUEST, ENCODE_*, FIELD_LENGTH_MISMATCH on bad input or a closed collection.
+   */
+  commit(): Promise<AggregateAnswer>;
+  /** The upload failed: wipes and releases the staged bytes. Idempotent. */
+  abort(): void;
+}
+
+/**
+ * The global aggregate, read in pieces from the node's memory: call `release()` when done (the
+ * round's result vector is wiped once every answer is released).
+ */
 export interface AggregateAnswer {
-  vector: Float32Array;
+  /** Number of values. */
+  params: number;
   totalWeight: number;
   contributors: readonly string[];
   holders: readonly string[];
+  /** Decodes values [offset, offset + out.length) of the requested reduction (sum or mean) into `out`. */
+  read(offset: number, out: Float32Array): void;
+  release(): void;
 }
 
 interface Waiter {
@@ -84,9 +112,22 @@ interface Round {
   publishing: boolean;
   /** Peer messages held back while publishing, in arrival order (see `onPeerBytes`). */
   deferred: { from: string; msg: PeerMessage }[];
+  /** Uploads begun and not yet committed or aborted (they count against maxTrainersPerRound). */
+  uploading: number;
+  /** Commits waiting for the in-place first update to settle (`RoundVectors.sumBusy`). */
+  sumWaiters: (() => void)[];
 }
 
 const FINISHED_MEMORY = 1000;
+
+/**
+ * Lets the event loop run between two streamed chunks. On loopback (and on any link whose
+ * kernel buffer has room) every send completes at once, so without this a dealer would stream
+ * its whole vector in one macrotask: incoming shares wait unread, and every chunk's frame and
+ * cipher output (~1 MiB) stays allocated until the end (measured: 110-150 MB of dead
+ * ArrayBuffers at 1e7 parameters).
+ */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const nodeHash: HashFactory = () => {
   const h = createHash('sha256');
@@ -210,19 +251,19 @@ export class RegionNode {
   // ---- trainers ----
 
   /**
-   * Adds one trainer's update to its round (opening the round if needed) and resolves with the
-   * global aggregate when the round ends.
-   * @throws {MpcError} API_BAD_REQUEST, ENCODE_*, FIELD_LENGTH_MISMATCH at once on bad input.
+   * Starts one trainer's update for its round (opening the round if needed). Checks everything
+   * that can be checked before the body arrives.
+   * @throws {MpcError} API_BAD_REQUEST, FIELD_LENGTH_MISMATCH, PROTOCOL_* at once on a bad request.
    */
-  submit(req: SubmitRequest): Promise<AggregateAnswer> {
-    if (this.closing) return Promise.reject(new MpcError('PROTOCOL_ABORTED', 'node is shutting down'));
+  submit(req: SubmitRequest): UpdateUpload {
+    if (this.closing) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
     const cfg = this.federation.round;
     if (!ROUND_ID_RE.test(req.round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
     if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
       throw new MpcError('API_BAD_REQUEST', `weight must be a number in (0, ${cfg.maxWeight}] (round.maxWeight), got ${req.weight}`);
     }
-    if (req.update.length === 0 || req.update.length > cfg.maxParams) {
-      throw new MpcError('API_BAD_REQUEST', `update must have 1..${cfg.maxParams} values (round.maxParams), got ${req.update.length}`);
+    if (!Number.isSafeInteger(req.params) || req.params < 1 || req.params > cfg.maxParams) {
+      throw new MpcError('API_BAD_REQUEST', `update must have 1..${cfg.maxParams} values (round.maxParams), got ${req.params}`);
     }
     const ended = this.finished.get(req.round);
     if (ended) {
@@ -231,16 +272,60 @@ export class RegionNode {
       throw new MpcError('API_BAD_REQUEST', `round ${req.round} has already ended with a result; use a new round id`);
     }
     let r = this.rounds.get(req.round);
-    if (!r) r = this.openRound(req.round, req.update.length);
+    if (r) this.checkAccepting(r, req.params);
+    else r = this.openRound(req.round, req.params);
+    if (r.trainers + r.uploading >= cfg.maxTrainersPerRound) throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
+    const round = r;
+    const staging = round.vectors.beginUpdate();
+    round.uploading++;
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      round.uploading--;
+      round.vectors.abortUpdate(staging); // wipes; a no-op after a commit
+      if (staging.inPlace) this.wakeSumWaiters(round);
+    };
+    return {
+      write: (chunk) => {
+        if (settled || this.rounds.get(round.id) !== round) throw new MpcError('PROTOCOL_ABORTED', `round ${round.id} ended while the update was uploading`);
+        round.vectors.writeUpdate(staging, chunk);
+      },
+      commit: async () => {
+        try {
+          return await this.commitUpload(round, staging, req);
+        } finally {
+          settle();
+        }
+      },
+      abort: settle,
+    };
+  }
+
+  /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length. */
+  private checkAccepting(r: Round, params: number): void {
     if (r.state.phase !== 'collect' || r.state.input) {
-      throw new MpcError('API_BAD_REQUEST', `round ${req.round} no longer accepts updates from this region (collection closed); use a new round id`);
+      throw new MpcError('API_BAD_REQUEST', `round ${r.id} no longer accepts updates from this region (collection closed); use a new round id`);
     }
-    if (r.state.params.params !== req.update.length) {
-      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.update.length} values, round ${req.round} has ${r.state.params.params}`);
+    if (r.state.params.params !== params) {
+      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${params} values, round ${r.id} has ${r.state.params.params}`);
     }
-    if (r.trainers >= cfg.maxTrainersPerRound) throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
+  }
+
+  private wakeSumWaiters(r: Round): void {
+    const w = r.sumWaiters;
+    r.sumWaiters = [];
+    for (const f of w) f();
+  }
+
+  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<AggregateAnswer> {
+    // the round's first update is staged inside the regional sum: later ones wait for it
+    while (!staging.inPlace && r.vectors.sumBusy && this.rounds.get(r.id) === r) await new Promise<void>((res) => r.sumWaiters.push(res));
+    const ended = this.finished.get(r.id);
+    if (this.rounds.get(r.id) !== r) throw new ProtocolError(ended?.code ?? 'PROTOCOL_ABORTED', `round ${r.id} ended while the update was uploading${ended?.detail ? `: ${ended.detail}` : ''}`);
+    this.checkAccepting(r, req.params);
     // validates (NaN, bound, length) before touching the regional sum
-    r.vectors.addUpdate(req.update, req.weight, cfg);
+    r.vectors.commitUpdate(staging, req.weight, this.federation.round);
     r.trainers++;
     if (req.expect !== undefined) r.expect = req.expect;
     const p = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
@@ -271,7 +356,7 @@ export class RegionNode {
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
       waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, startedAt: now, tx,
-      publishing: false, deferred: [],
+      publishing: false, deferred: [], uploading: 0, sumWaiters: [],
     };
     this.rounds.set(id, r);
     r.collectTimer = setTimeout(() => this.closeCollection(r), this.federation.round.collectMs);
@@ -294,6 +379,7 @@ export class RegionNode {
   private frozen = false;
 
   private onPeerBytes(from: string, bytes: Uint8Array): void {
+    noteMoved(bytes.length);
     if (this.frozen) return;
     let msg: PeerMessage;
     try {
@@ -368,7 +454,9 @@ export class RegionNode {
   private send(to: string, msg: PeerMessage): Promise<void> {
     // net.send encrypts synchronously, in call order per peer: the link keeps our order, and
     // vector chunks can be views of WASM memory (no envelope copy)
-    const sent = this.net.send(to, encodePeerMessageParts(msg)).catch((e: Error) => {
+    const parts = encodePeerMessageParts(msg);
+    for (const p of parts) noteMoved(p.length);
+    const sent = this.net.send(to, parts).catch((e: Error) => {
       this.log({ event: 'send-failed', to, type: msg.type, round: msg.round, reason: e.message });
     });
     this.lastSend.set(to, sent); // the latest send per peer (the after-deal test fault waits on them)
@@ -435,6 +523,7 @@ export class RegionNode {
         const sends: Promise<void>[] = [];
         for (const [x, data] of s.value.shares) sends.push(this.send(p.participants[x - 1]!, { type: 'share', round: r.id, offset: s.value.offset, data }));
         await Promise.all(sends); // backpressure: one chunk in flight per link
+        await yieldToIo();
       }
     } catch (e) {
       this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
@@ -454,6 +543,7 @@ export class RegionNode {
           return;
         }
         await Promise.all(to.map((p) => this.send(p, { type: 'agg', round: r.id, offset: s.value.offset, data: s.value.data })));
+        await yieldToIo();
       }
     } finally {
       r.publishing = false;
@@ -464,15 +554,13 @@ export class RegionNode {
   }
 
   private finishRound(r: Round, res: RoundResult, contributors: readonly string[], holders: readonly string[]): void {
-    // one Float32Array of the model's size when every waiter wants the same reduction
-    const wantMean = r.waiters.some((w) => w.reduce === 'mean');
-    const wantSum = r.waiters.some((w) => w.reduce === 'sum');
-    let mean = res.sum;
-    if (wantMean) {
-      mean = wantSum ? new Float32Array(res.sum.length) : res.sum;
-      for (let i = 0; i < res.sum.length; i++) mean[i] = res.sum[i]! / res.totalWeight;
+    // every answer reads the result from WASM memory in pieces (no model-sized JavaScript
+    // array); the result vector outlives the round's other vectors until the last release
+    for (const w of r.waiters) {
+      const release = r.vectors.retainResult();
+      const reduce = w.reduce;
+      w.resolve({ params: res.params, totalWeight: res.totalWeight, contributors, holders, read: (o, out) => res.read(o, out, reduce), release });
     }
-    for (const w of r.waiters) w.resolve({ vector: w.reduce === 'mean' ? mean : res.sum, totalWeight: res.totalWeight, contributors, holders });
     r.waiters = [];
     this.counters.roundsDone++;
     this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
@@ -503,5 +591,6 @@ export class RegionNode {
     this.wipe(r); // share material is wiped when the round ends
     this.rounds.delete(r.id);
     this.finished.set(r.id, { outcome, at: Date.now(), ...(detail ? { detail } : {}), ...(code ? { code } : {}) });
+    this.wakeSumWaiters(r); // waiting commits find the round ended
   }
 }

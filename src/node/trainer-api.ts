@@ -29,6 +29,7 @@ import type { AggregateAnswer, RegionNode } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
 import { ROUND_ID_RE } from '../protocol/messages.js';
 import { serveAudit } from './audit-assets.js';
+import { noteMoved } from './gc-pacer.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
@@ -144,27 +145,77 @@ export class TrainerApi {
     const expect = expectRaw === undefined ? undefined : Number(expectRaw);
     if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
     const maxBytes = this.o.node.federation.round.maxParams * 4;
-    // the body lands in one aligned Float32Array (no chunk list, no second copy); it is wiped and
-    // dropped once the node has encoded it, so a model-sized buffer is not held for the round
-    const update = await readUpdate(req, maxBytes);
+    const len = Number(req.headers['content-length'] ?? NaN);
+    if (len > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update of ${len} bytes exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+    // With a Content-Length the body streams straight into WASM memory as it arrives (no
+    // model-sized JavaScript array); a chunked body is gathered first to learn its length.
+    const known = Number.isSafeInteger(len) && len >= 0;
+    const pre = known ? null : await readChunked(req, maxBytes);
+    const bytes = known ? len : pre!.total;
+    if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
+    const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
     let pending: Promise<AggregateAnswer>;
     try {
-      pending = this.o.node.submit({ round, update, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
-    } finally {
-      update.fill(0);
+      let total = 0;
+      const take = (b: Buffer): void => {
+        if (total + b.length > bytes) throw new MpcError('API_BAD_REQUEST', `body is longer than its Content-Length (${bytes} bytes)`);
+        upload.write(b);
+        noteMoved(b.length);
+        total += b.length;
+        b.fill(0); // secret: trainer input
+      };
+      if (pre) for (const c of pre.chunks) take(c);
+      else for await (const c of req) take(c as Buffer);
+      if (total !== bytes) throw new MpcError('API_BAD_REQUEST', `body of ${total} bytes is shorter than its Content-Length (${bytes} bytes)`);
+      pending = upload.commit();
+    } catch (e) {
+      upload.abort();
+      throw e;
     }
     const answer = await pending;
-    const out = Buffer.from(answer.vector.buffer, answer.vector.byteOffset, answer.vector.byteLength);
-    res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'content-length': out.length,
-      'x-mpc-round': round,
-      'x-mpc-total-weight': String(answer.totalWeight),
-      'x-mpc-contributors': answer.contributors.join(','),
-      'x-mpc-holders': answer.holders.join(','),
-    });
-    res.end(out);
+    try {
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': answer.params * 4,
+        'x-mpc-round': round,
+        'x-mpc-total-weight': String(answer.totalWeight),
+        'x-mpc-contributors': answer.contributors.join(','),
+        'x-mpc-holders': answer.holders.join(','),
+      });
+      await writeAnswer(res, answer);
+    } finally {
+      answer.release();
+    }
   }
+}
+
+/** Values per response write: 256 KiB pieces, two in flight (one filling while one drains). */
+const ANSWER_PIECE = 65536;
+
+/**
+ * Streams the aggregate into the response in pieces decoded from WASM memory, waiting for each
+ * write before reusing its buffer (and for 'drain' on backpressure).
+ */
+async function writeAnswer(res: ServerResponse, a: AggregateAnswer): Promise<void> {
+  const bufs = [new Float32Array(Math.min(ANSWER_PIECE, a.params)), new Float32Array(Math.min(ANSWER_PIECE, a.params))];
+  // a connection closed mid-answer may never call back a pending write
+  let onClose: () => void = () => {};
+  const closed = new Promise<never>((_, reject) => (onClose = () => reject(new Error('trainer connection closed during the answer'))));
+  closed.catch(() => {});
+  res.once('close', onClose);
+  let inFlight: Promise<void> = Promise.resolve();
+  for (let o = 0, k = 0; o < a.params; o += ANSWER_PIECE, k ^= 1) {
+    const piece = bufs[k]!.subarray(0, Math.min(ANSWER_PIECE, a.params - o));
+    a.read(o, piece);
+    const prev = inFlight;
+    inFlight = new Promise<void>((resolve, reject) => {
+      res.write(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength), (e) => (e ? reject(e) : resolve()));
+    });
+    await Promise.race([prev, closed]); // the other buffer is free again once its write is done
+  }
+  await Promise.race([inFlight, closed]);
+  res.off('close', onClose);
+  res.end();
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -173,45 +224,19 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(s);
 }
 
-/**
- * Reads the body as float32 values. With a Content-Length, straight into a Float32Array of that
- * size; without one (chunked), via a chunk list. Received chunks are wiped after copying.
- */
-async function readUpdate(req: IncomingMessage, maxBytes: number): Promise<Float32Array> {
-  const len = Number(req.headers['content-length'] ?? NaN);
-  if (len > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update of ${len} bytes exceeds round.maxParams x 4 = ${maxBytes} bytes`);
-  const notWhole = (n: number) => new MpcError('API_BAD_REQUEST', `body of ${n} bytes is not a whole number of float32 values`);
-  if (Number.isSafeInteger(len) && len >= 0) {
-    if (len % 4 !== 0) throw notWhole(len);
-    const update = new Float32Array(len / 4);
-    const dst = new Uint8Array(update.buffer);
-    let total = 0;
-    for await (const c of req) {
-      const b = c as Buffer;
-      if (total + b.length > len) throw new MpcError('API_BAD_REQUEST', `body is longer than its Content-Length (${len} bytes)`);
-      dst.set(b, total);
-      total += b.length;
-      b.fill(0);
-    }
-    if (total !== len) throw new MpcError('API_BAD_REQUEST', `body of ${total} bytes is shorter than its Content-Length (${len} bytes)`);
-    return update;
-  }
+/** Reads a body without a Content-Length (chunked) into a chunk list, up to `maxBytes`. */
+async function readChunked(req: IncomingMessage, maxBytes: number): Promise<{ chunks: Buffer[]; total: number }> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const c of req) {
-    total += (c as Buffer).length;
-    if (total > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update exceeds round.maxParams x 4 = ${maxBytes} bytes`);
-    chunks.push(c as Buffer);
+  try {
+    for await (const c of req) {
+      total += (c as Buffer).length;
+      if (total > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+      chunks.push(c as Buffer);
+    }
+  } catch (e) {
+    for (const c of chunks) c.fill(0);
+    throw e;
   }
-  if (total % 4 !== 0) throw notWhole(total);
-  // copy into an aligned buffer (a Buffer may start at any offset of its pool)
-  const update = new Float32Array(total / 4);
-  const dst = new Uint8Array(update.buffer);
-  let o = 0;
-  for (const c of chunks) {
-    dst.set(c, o);
-    o += c.length;
-    c.fill(0);
-  }
-  return update;
+  return { chunks, total };
 }

@@ -12,7 +12,7 @@ import { aesCtrRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage, RoundParams } from './messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
-import { RoundVectors, EXTRA_ELEMS, type HashFactory, type RoundResult } from './vectors.js';
+import { RoundVectors, EXTRA_ELEMS, addUpdate, resultArray, type HashFactory } from './vectors.js';
 import type { ProtocolError } from '../errors.js';
 import { TranscriptBuilder } from '../transcript/index.js';
 import type { PolicyDecision, PolicySubject } from '../policy/index.js';
@@ -36,7 +36,8 @@ export interface LocalFaults {
 export interface LocalOutcome {
   region: string;
   state: RoundState;
-  result?: RoundResult;
+  /** The decoded weighted sum (the round's result, read out before the vectors were wiped). */
+  result?: { sum: Float32Array; totalWeight: number };
   error?: ProtocolError;
   /** Every message this region sent, in order (for wire/transcript tests). */
   sent: { to: string; msg: PeerMessage }[];
@@ -82,7 +83,7 @@ export function runLocal(
     if (dead.has(inp.region)) continue;
     const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
     const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash, aesCtrRandom);
-    for (const u of inp.updates) vectors.addUpdate(u.update, u.weight, p);
+    for (const u of inp.updates) addUpdate(vectors, u.update, u.weight, p);
     const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [], violations: [] };
     const tx = new TranscriptBuilder(p.round, inp.region, (b) => ed25519.sign(b, keys.get(inp.region)!));
     nodes.set(inp.region, { state: out.state, vectors, out, rng: opts.rng(inp.region), tx });
@@ -163,7 +164,7 @@ export function runLocal(
         break;
       }
       case 'result':
-        n.out.result = e.result;
+        n.out.result = { sum: resultArray(e.result, 'sum'), totalWeight: e.result.totalWeight };
         n.vectors.zeroize();
         break;
       case 'aborted':

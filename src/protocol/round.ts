@@ -594,7 +594,7 @@ function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, deadline: boolean): v
     challenge = challengeOf(s.params, decision, digests);
     proj = ctx.vectors.fsProjections(challenge);
   }
-  const dg = resultDigests(res.result.sum, res.result.totalWeight, ctx.vectors.hash);
+  const dg = resultDigests(res.result, ctx.vectors.hash);
   fx.push({ kind: 'record', record: { kind: 'check', body: { ok: true, used: [...s.aggDone].sort((a, b) => xOf(s.params, a) - xOf(s.params, b)), culprits: [], challenge: challenge ? hex(challenge) : null, value: proj ? proj.result.toString() : null } } });
   fx.push({
     kind: 'record',

@@ -8,7 +8,7 @@
  * @module
  */
 import { FieldError } from '../errors.js';
-import { CHUNK_ELEMS, decodeVector, encodeUpdate } from '../field/fixed-point.js';
+import { CHUNK_ELEMS, decodeVector, encodeStaged, encodeUpdate } from '../field/fixed-point.js';
 import { sampleField, type RandomFill } from '../field/random.js';
 import * as R from '../field/reference.js';
 import type { FieldVec, WasmKernels } from '../field/wasm.js';
@@ -30,10 +30,57 @@ interface Stream {
   digest?: Uint8Array;
 }
 
+/**
+ * The reconstructed aggregate, read in pieces straight from WASM memory (no model-sized
+ * JavaScript array). Valid until the round's vectors are wiped: hold it with
+ * `RoundVectors.retainResult` while reading after the round.
+ */
 export interface RoundResult {
-  /** Sum over all contributing trainers of weight * update. */
-  sum: Float32Array;
-  totalWeight: number;
+  /** Number of model parameters (without the weight element). */
+  readonly params: number;
+  /** Sum of the contributing regions' total weights. */
+  readonly totalWeight: number;
+  /**
+   * Decodes elements [offset, offset + out.length) of the weighted sum, or of the weighted mean
+   * (each float32 sum value divided by the total weight, rounded to float32: the bytes the
+   * transcript's mean digest covers), into `out`.
+   */
+  read(offset: number, out: Float32Array, reduce: 'sum' | 'mean'): void;
+}
+
+/** The whole result as one Float32Array (tests, the harness, small models). */
+export function resultArray(r: RoundResult, reduce: 'sum' | 'mean' = 'sum'): Float32Array {
+  const out = new Float32Array(r.params);
+  for (let o = 0; o < r.params; o += CHUNK_ELEMS) r.read(o, out.subarray(o, Math.min(r.params, o + CHUNK_ELEMS)), reduce);
+  return out;
+}
+
+/**
+ * Stages, validates and adds one in-memory update (the harness and tests; the node streams
+ * HTTP bodies through `beginUpdate` / `writeUpdate` / `commitUpdate` instead).
+ * @throws {FieldError} as `commitUpdate`; the sum is as it was.
+ */
+export function addUpdate(v: RoundVectors, update: Float32Array, weight: number, o: { scaleBits: number; clipL2: number; clipMode: 'clip' | 'reject' }): void {
+  if (update.length !== v.length - EXTRA_ELEMS) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${v.length - EXTRA_ELEMS} parameters`);
+  const s = v.beginUpdate();
+  try {
+    v.writeUpdate(s, new Uint8Array(update.buffer, update.byteOffset, update.byteLength));
+    v.commitUpdate(s, weight, o);
+  } finally {
+    v.abortUpdate(s);
+  }
+}
+
+/** A trainer's update on its way in: raw float32 bytes written into WASM memory. */
+export interface UpdateStaging {
+  /** Byte address of the float32 values. */
+  readonly ptr: number;
+  /** Expected bytes (4 x params). */
+  readonly bytes: number;
+  /** True: the staging is the upper half of the regional sum's own memory (the round's first update). */
+  readonly inPlace: boolean;
+  /** Bytes written so far. */
+  written: number;
 }
 
 /**
@@ -43,6 +90,11 @@ export interface RoundResult {
 export class RoundVectors {
   readonly length: number;
   private input: FieldVec | null = null;
+  /** The regional sum holds at least one update (else `input` is unset or only staging memory). */
+  private inputReady = false;
+  /** The first update is being staged inside `input` (see `beginUpdate`). */
+  sumBusy = false;
+  private readonly staged = new Set<UpdateStaging>();
   private acc: FieldVec;
   private result: FieldVec | null = null;
   private readonly shares = new Map<string, Stream>();
@@ -63,31 +115,98 @@ export class RoundVectors {
   }
 
   /**
-   * Validates, clips, weights and encodes one trainer's update and adds it to the regional sum
-   * (the last element carries the weight). Throws before touching the sum on bad input.
-   * @throws {FieldError} ENCODE_NOT_FINITE, ENCODE_OUT_OF_BOUND, FIELD_LENGTH_MISMATCH.
+   * Starts receiving one trainer's update. The round's first update is staged in the upper half
+   * of the regional sum's own memory and encoded in place (`encodeStaged`), so a round with one
+   * trainer per region never holds the float32 update beside the field vectors; while it is
+   * staged (`sumBusy`), later updates get memory of their own and must wait to be committed.
+   * secret: the staging holds raw trainer values until `commitUpdate` / `abortUpdate` wipes it.
    */
-  addUpdate(update: Float32Array, weight: number, o: { scaleBits: number; clipL2: number; clipMode: 'clip' | 'reject' }): void {
+  beginUpdate(): UpdateStaging {
     const P = this.length - EXTRA_ELEMS;
-    if (update.length !== P) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${P} parameters`);
-    // The first update is encoded straight into the regional sum (no second model-sized
-    // vector); later ones through a scratch vector, so a refused update leaves the sum as it was.
-    const tmp = this.K.alloc(this.length);
+    let s: UpdateStaging;
+    if (!this.inputReady && !this.sumBusy) {
+      this.input ??= this.K.alloc(this.length);
+      this.sumBusy = true;
+      s = { ptr: this.input.ptr + 4 * P, bytes: 4 * P, inPlace: true, written: 0 };
+    } else {
+      s = { ptr: this.K.allocBytes(4 * P), bytes: 4 * P, inPlace: false, written: 0 };
+    }
+    this.staged.add(s);
+    return s;
+  }
+
+  /**
+   * Appends body bytes to a staging.
+   * @throws {FieldError} FIELD_LENGTH_MISMATCH past 4 x params bytes.
+   */
+  writeUpdate(s: UpdateStaging, data: Uint8Array): void {
+    if (!this.staged.has(s)) throw new Error('writeUpdate: staging already committed or aborted');
+    if (s.written + data.length > s.bytes) throw new FieldError('FIELD_LENGTH_MISMATCH', `update is longer than the round's ${s.bytes / 4} float32 values`);
+    this.K.bytes(s.ptr + s.written, data.length).set(data);
+    s.written += data.length;
+  }
+
+  /**
+   * Validates, clips, weights and encodes a complete staged update and adds it to the regional
+   * sum (the last element carries the weight). The staging is wiped and released either way;
+   * on bad input the sum is as it was.
+   * @throws {FieldError} ENCODE_NOT_FINITE, ENCODE_OUT_OF_BOUND, FIELD_LENGTH_MISMATCH.
+   * @throws {Error} for a separate staging while the in-place one is pending (`sumBusy`): wait.
+   */
+  commitUpdate(s: UpdateStaging, weight: number, o: { scaleBits: number; clipL2: number; clipMode: 'clip' | 'reject' }): void {
+    if (!this.staged.has(s)) throw new Error('commitUpdate: staging already committed or aborted');
+    if (!s.inPlace && this.sumBusy) throw new Error('commitUpdate: the regional sum is busy with the first update; wait for it');
+    const P = this.length - EXTRA_ELEMS;
     try {
-      encodeUpdate(this.K, update, { ptr: tmp.ptr, length: P }, { ...o, weight });
-      encodeUpdate(this.K, Float32Array.of(1), { ptr: tmp.ptr + P * 8, length: 1 }, { scaleBits: o.scaleBits, clipL2: 1, clipMode: 'reject', weight });
-    } catch (e) {
-      this.K.zeroize(tmp);
-      this.K.free(tmp);
-      throw e;
+      if (s.written !== s.bytes) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${s.written / 4} values, this round has ${P} parameters`);
+      const enc = { ...o, weight };
+      const one = { scaleBits: o.scaleBits, clipL2: 1, clipMode: 'reject' as const, weight };
+      if (!this.inputReady) {
+        const input = (this.input ??= this.K.alloc(this.length));
+        try {
+          encodeStaged(this.K, s.ptr, P, { ptr: input.ptr, length: P }, enc);
+        } catch (e) {
+          this.K.zeroize(input); // partly encoded (or the staged values in its upper half)
+          throw e;
+        }
+        encodeUpdate(this.K, Float32Array.of(1), { ptr: input.ptr + P * 8, length: 1 }, one);
+        this.inputReady = true;
+        // in place, the encoding has overwritten every staged byte: nothing left to wipe
+        if (s.inPlace) this.forget(s);
+        return;
+      }
+      // validated before the sum is touched; a failure in pass 2 is rolled back
+      const input = this.input!;
+      encodeStaged(this.K, s.ptr, P, { ptr: input.ptr, length: P }, enc, true);
+      const w = this.K.alloc(1);
+      encodeUpdate(this.K, Float32Array.of(1), w, one);
+      const last = { ptr: input.ptr + P * 8, length: 1 };
+      this.K.add(last, last, w);
+      this.K.free(w);
+    } finally {
+      if (this.staged.has(s)) this.release(s);
     }
-    if (this.input === null) {
-      this.input = tmp;
-      return;
-    }
-    this.K.add(this.input, this.input, tmp);
-    this.K.zeroize(tmp);
-    this.K.free(tmp);
+  }
+
+  /** Wipes and releases a staging whose upload failed or was refused. Idempotent. */
+  abortUpdate(s: UpdateStaging): void {
+    if (this.staged.has(s)) this.release(s);
+  }
+
+  private release(s: UpdateStaging): void {
+    this.K.bytes(s.ptr, s.bytes).fill(0); // secret: raw trainer values
+    this.forget(s);
+  }
+
+  private forget(s: UpdateStaging): void {
+    this.staged.delete(s);
+    if (s.inPlace) this.sumBusy = false;
+    else this.K.freeBytes(s.ptr, s.bytes);
+  }
+
+  /** True once at least one update is in the regional sum. */
+  get hasInput(): boolean {
+    return this.inputReady;
   }
 
   /**
@@ -99,7 +218,7 @@ export class RoundVectors {
    */
   *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<{ offset: number; shares: Map<number, Uint8Array> }, Map<number, Uint8Array>> {
     const input = this.input;
-    if (!input) throw new Error('dealChunks without input');
+    if (!input || !this.inputReady) throw new Error('dealChunks without input');
     const outs = Array.from({ length: n }, () => this.K.alloc(Math.min(CHUNK_ELEMS, this.length)));
     const hashes = new Map(holders.map((x) => [x, this.hash()] as const));
     try {
@@ -126,6 +245,7 @@ export class RoundVectors {
       this.K.zeroize(input);
       this.K.free(input);
       this.input = null;
+      this.inputReady = false;
       return new Map([...hashes].map(([x, h]) => [x, h.digest()]));
     } finally {
       for (const o of outs) {
@@ -274,11 +394,50 @@ export class RoundVectors {
     }
     const res = this.result!;
     const P = this.length - EXTRA_ELEMS;
-    const sum = new Float32Array(P);
-    decodeVector(this.K, { ptr: res.ptr, length: P }, sum, scaleBits);
     const extra = new Float64Array(EXTRA_ELEMS);
     decodeVector(this.K, { ptr: res.ptr + P * 8, length: EXTRA_ELEMS }, extra, scaleBits);
-    return { ok: true, result: { sum, totalWeight: extra[0]! } };
+    const totalWeight = extra[0]!;
+    const K = this.K;
+    const inv = 2 ** -scaleBits;
+    const read = (offset: number, out: Float32Array, reduce: 'sum' | 'mean'): void => {
+      if (this.result !== res) throw new Error('the round result was wiped: read it before the round ends, or retainResult()');
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset + out.length > P) throw new RangeError(`result read of [${offset}, ${offset + out.length}) outside [0, ${P})`);
+      for (let o = 0; o < out.length; o += CHUNK_ELEMS) {
+        const m = Math.min(CHUNK_ELEMS, out.length - o);
+        K.x.decodeF32(res.ptr + (offset + o) * 8, this.chunk.ptr, m, inv);
+        const piece = out.subarray(o, o + m);
+        piece.set(K.f32(this.chunk.ptr, m));
+        // the mean as specified for its digest: float32(float32 sum / total weight)
+        if (reduce === 'mean') for (let i = 0; i < m; i++) piece[i] = piece[i]! / totalWeight;
+      }
+    };
+    return { ok: true, result: { params: P, totalWeight, read } };
+  }
+
+  /**
+   * Keeps the reconstructed result readable after `zeroize` (which then wipes everything else)
+   * until every returned release function has been called; the last one wipes it.
+   */
+  retainResult(): () => void {
+    if (!this.result) throw new Error('retainResult: no result');
+    this.resultRefs++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.resultRefs === 0 && this.wiped) this.wipeResult();
+    };
+  }
+  private resultRefs = 0;
+
+  private wipeResult(): void {
+    for (const v of [this.result, this.chunk]) {
+      if (v) {
+        this.K.zeroize(v);
+        this.K.free(v);
+      }
+    }
+    this.result = null;
   }
 
   /**
@@ -319,19 +478,24 @@ export class RoundVectors {
     return v;
   }
 
-  /** Wipes every secret vector and returns the memory. Idempotent. */
+  /**
+   * Wipes every secret vector (open stagings included) and returns the memory. Idempotent. A
+   * retained result (and the scratch chunk its reads use) stays until its last release.
+   */
   zeroize(): void {
     if (this.wiped) return;
     this.wiped = true;
-    for (const v of [this.input, this.acc, this.result, this.chunk, this.proj?.b]) {
+    for (const s of [...this.staged]) this.release(s);
+    for (const v of [this.input, this.acc, this.proj?.b]) {
       if (v) {
         this.K.zeroize(v);
         this.K.free(v);
       }
     }
     this.input = null;
-    this.result = null;
+    this.inputReady = false;
     this.proj = null;
+    if (this.resultRefs === 0) this.wipeResult();
   }
   private wiped = false;
 }

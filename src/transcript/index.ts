@@ -187,21 +187,26 @@ export function resultDigest(sumDigest: Uint8Array, meanDigest: Uint8Array, tota
   return sha256(concatBytes(utf8ToBytes(RESULT_TAG), sumDigest, meanDigest, w));
 }
 
-/** All digests of a decoded result. */
-export function resultDigests(sum: Float32Array, totalWeight: number, hash: HashFn = nobleSha256): { sum: Uint8Array; mean: Uint8Array; digest: Uint8Array } {
-  const s = vectorDigest('sum', f32Bytes(sum), hash);
-  // the mean's digest, computed in pieces: the same bytes as meanOf(), without a second
-  // model-sized array (40 MB at 1e7 parameters)
-  const h = hash();
-  h.update(utf8ToBytes(RESULT_MEAN_TAG));
-  const piece = new Float32Array(Math.min(sum.length, 65536));
-  for (let o = 0; o < sum.length; o += piece.length) {
-    const n = Math.min(piece.length, sum.length - o);
-    for (let i = 0; i < n; i++) piece[i] = sum[o + i]! / totalWeight;
-    h.update(f32Bytes(piece.subarray(0, n)));
+/**
+ * The sum and mean digests and the result digest of a result read in pieces
+ * (src/protocol/vectors.ts `RoundResult`), without a model-sized array (40 MB at 1e7 parameters).
+ */
+export function resultDigests(r: { params: number; totalWeight: number; read(offset: number, out: Float32Array, reduce: 'sum' | 'mean'): void }, hash: HashFn = nobleSha256): { sum: Uint8Array; mean: Uint8Array; digest: Uint8Array } {
+  const hs = hash();
+  const hm = hash();
+  hs.update(utf8ToBytes(RESULT_SUM_TAG));
+  hm.update(utf8ToBytes(RESULT_MEAN_TAG));
+  const piece = new Float32Array(Math.min(r.params, 65536));
+  for (let o = 0; o < r.params; o += piece.length) {
+    const p = piece.subarray(0, Math.min(piece.length, r.params - o));
+    r.read(o, p, 'sum');
+    hs.update(f32Bytes(p));
+    for (let i = 0; i < p.length; i++) p[i] = p[i]! / r.totalWeight; // the mean: float32(sum / W)
+    hm.update(f32Bytes(p));
   }
-  const m = h.digest();
-  return { sum: s, mean: m, digest: resultDigest(s, m, totalWeight) };
+  const s = hs.digest();
+  const m = hm.digest();
+  return { sum: s, mean: m, digest: resultDigest(s, m, r.totalWeight) };
 }
 
 /**
