@@ -53,6 +53,30 @@ describe('SecureChannel', () => {
     expect(Buffer.from(a.r.open(fromParts)).equals(joined)).toBe(true);
   });
 
+  it('seals into and opens into a given buffer when it is large enough (same bytes), else allocates', () => {
+    const a = pair();
+    const b = pair();
+    const m = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+    const plain = a.i.seal(m);
+    const spare = new Uint8Array(300_000).fill(0xee);
+    const into = b.i.seal(m, spare);
+    expect(into.buffer).toBe(spare.buffer);
+    expect(Buffer.from(into).equals(Buffer.from(plain))).toBe(true);
+    const small = new Uint8Array(10);
+    expect(b.i.seal(m, small).buffer).not.toBe(small.buffer); // too small: a fresh frame
+    const recv = new Uint8Array(250_000).fill(0xdd);
+    const out = b.r.open(into, recv);
+    expect(out.buffer).toBe(recv.buffer);
+    expect(Buffer.from(out).equals(Buffer.from(m))).toBe(true);
+    // a forged frame opened into the buffer: refused, and the buffer holds no unauthenticated plaintext
+    const bad = a.i.seal(m);
+    bad[100]! ^= 1;
+    const recv2 = new Uint8Array(250_000).fill(0xdd);
+    a.r.open(plain); // frame 0, so that the forged frame 1 is the one expected next
+    expect(() => a.r.open(bad, recv2)).toThrow(/authentication failed/);
+    expect(recv2.subarray(0, m.length).every((x) => x === 0)).toBe(true);
+  });
+
   it('conforms to the documented layout: counter || ciphertext || tag, nonce = dir || counter', () => {
     const { i } = pair();
     i.seal(bytes(0));

@@ -292,6 +292,29 @@ describe('PeerNetwork on 127.0.0.1', () => {
     expect(a.net.isConnected('c')).toBe(true);
   });
 
+  it('with reuseBuffers, many messages of mixed sizes sent back to back arrive intact and in order', async () => {
+    const got: Uint8Array[] = [];
+    const views: Uint8Array[] = [];
+    const copyOut = (_from: string, m: Uint8Array): void => {
+      views.push(m);
+      got.push(m.slice()); // the payload is a view of the link's receive buffer: copy to keep
+    };
+    const { a, c } = await mesh3({ reuseBuffers: true, onDecrypted: copyOut });
+    const sizes = [1, 524_288 + 40, 3, 700_000, 524_288 + 40, 64, 1_000_000, 524_288 + 40, 17, 524_288 + 40];
+    const make = (i: number, n: number): Uint8Array => {
+      const m = new Uint8Array(n);
+      for (let j = 0; j < n; j += 32) m.set(sha256(new Uint8Array([i, j & 0xff, (j >>> 8) & 0xff, j >>> 16])).subarray(0, Math.min(32, n - j)), j);
+      return m;
+    };
+    const msgs = Array.from({ length: 30 }, (_, i) => make(i, sizes[i % sizes.length]!));
+    // not awaited one by one: frames go back to the pool only once ws has written them
+    await Promise.all(msgs.map((m) => a.net.send('c', m)));
+    await waitFor(() => got.length === msgs.length, 'all messages', 20_000);
+    for (const [i, m] of msgs.entries()) expect(bytesToHex(sha256(got[i]!)), `message ${i}`).toBe(bytesToHex(sha256(m)));
+    // and the receive buffer is indeed one buffer per link, reused
+    expect(views[3]!.buffer).toBe(views[4]!.buffer);
+  });
+
   it('rejects send to a peer that is down with TRANSPORT_CLOSED', async () => {
     const { a, c } = await mesh3();
     await c.net.close();

@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const region = requireFlag(args, START, 'region');
-  enableGcPacing(); // before any round: I/O buffers are collected by bytes moved (src/node/gc-pacer.ts): I/O buffers are collected by bytes moved (src/node/gc-pacer.ts)
+  enableGcPacing(); // before any round: I/O buffers are collected by bytes moved (src/node/gc-pacer.ts)
   const listenFlag = optionalFlag(args, 'peer-listen');
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
   const configPath = optionalFlag(args, 'config') ?? 'federation.json';

@@ -78,10 +78,9 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
     }
     throw new AggregateError(code, message, res.status);
   }
-  const buf = new Uint8Array(await res.arrayBuffer());
-  if (buf.length % 4 !== 0) throw new AggregateError('WIRE_MALFORMED', 'aggregate body is not a whole number of float32 values', res.status);
-  const vector = new Float32Array(buf.length / 4);
-  new Uint8Array(vector.buffer).set(buf);
+  const body = await res.arrayBuffer(); // a fresh ArrayBuffer of its own: view it, no copy
+  if (body.byteLength % 4 !== 0) throw new AggregateError('WIRE_MALFORMED', 'aggregate body is not a whole number of float32 values', res.status);
+  const vector = new Float32Array(body);
   return {
     vector,
     totalWeight: Number(res.headers.get('x-mpc-total-weight')),

@@ -177,6 +177,8 @@ export class RegionNode {
       peers,
       listen: opts.peerListen ?? { host: ep.hostname, port: Number(ep.port) },
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      // message bytes are views of a per-link buffer: onPeerBytes copies what it keeps
+      reuseBuffers: true,
       log: (e) => this.log({ ...e, component: 'transport' }),
       ...(opts.onDecrypted ? { onDecrypted: opts.onDecrypted } : {}),
     });
@@ -384,6 +386,10 @@ export class RegionNode {
     let msg: PeerMessage;
     try {
       msg = decodePeerMessage(bytes);
+      // `bytes` is the link's reused receive buffer and the decoder's byte fields are views
+      // into it: a vector chunk is consumed before this returns (copied into WASM memory),
+      // every other message may be kept (signatures, digests), so it is decoded from a copy
+      if (msg.type !== 'share' && msg.type !== 'agg') msg = decodePeerMessage(bytes.slice());
     } catch (e) {
       this.refuseMessage({ from, code: (e as MpcError).code, reason: (e as Error).message });
       return;
@@ -410,7 +416,7 @@ export class RegionNode {
     // round here before our own agg-done is sent (and before the stream ends): hold agg-done and
     // everything after it from that peer until our 'published' event has been applied.
     if (r.publishing && (msg.type === 'agg-done' || r.deferred.some((d) => d.from === from))) {
-      r.deferred.push({ from, msg });
+      r.deferred.push({ from, msg: msg.type === 'share' || msg.type === 'agg' ? { ...msg, data: msg.data.slice() } : msg });
       return;
     }
     this.apply(r, { kind: 'message', from, msg, now: Date.now() });

@@ -98,7 +98,18 @@ export interface PeerNetworkOptions {
   log?: (event: Record<string, unknown>) => void;
   /** Test hook: receives every decrypted message, as the application layer will. */
   onDecrypted?: (from: string, plaintext: Uint8Array) => void;
+  /**
+   * Recycle buffers (default false): frames are sealed into buffers returned once ws has written
+   * them, and messages are decrypted into one buffer per link. The `'message'` payload is then a
+   * view that is valid only until the listener returns: a listener that keeps any part of it
+   * (including views a decoder made into it) must copy. Saves two model-chunk-sized allocations
+   * per message, which otherwise pile up as garbage (bench/RESULTS.md "Round").
+   */
+  reuseBuffers?: boolean;
 }
+
+/** Frames kept per link for reuse (about as many as can be in flight below the high-water mark). */
+const FRAME_POOL_PER_LINK = 4;
 
 /** Payload of the `'refused'` event. */
 export interface RefusedInfo {
@@ -160,6 +171,10 @@ interface Link {
   channel: SecureChannel;
   alive: boolean;
   sessionId: string;
+  /** With reuseBuffers: frames ws has finished writing, to seal the next messages into. */
+  frames: Uint8Array[];
+  /** With reuseBuffers: where received messages are decrypted (grown to the largest seen). */
+  recv: Uint8Array | null;
 }
 
 interface Dialer {
@@ -341,10 +356,14 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       throw new TransportError('TRANSPORT_CLOSED', `no established link to "${peer}"; wait for 'peer-up'`);
     }
     const ws = link.conn.ws;
-    const frame = link.channel.seal(msg);
+    const reuse = this.#opts.reuseBuffers === true;
+    const spare = reuse ? link.frames.pop() : undefined;
+    const frame = link.channel.seal(msg, spare);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       ws.send(frame, { binary: true }, (err) => {
+        // written (or failed): ws holds no reference to the frame any more
+        if (reuse && link.frames.length < FRAME_POOL_PER_LINK) link.frames.push(spare && frame.buffer === spare.buffer ? spare : frame);
         if (settled) return;
         settled = true;
         if (err) reject(new TransportError('TRANSPORT_CLOSED', `link to "${peer}" closed before the message was sent`, { cause: err }));
@@ -577,7 +596,13 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
         const link = st.link;
         let plaintext: Uint8Array;
         try {
-          plaintext = link.channel.open(data);
+          if (this.#opts.reuseBuffers === true) {
+            const need = data.length - FRAME_OVERHEAD_BYTES;
+            if (!link.recv || link.recv.length < need) link.recv = new Uint8Array(Math.max(need, 0));
+            plaintext = link.channel.open(data, link.recv);
+          } else {
+            plaintext = link.channel.open(data);
+          }
         } catch (e) {
           this.#refuseErr(conn, e);
           return;
@@ -609,7 +634,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
     if (conn.role === 'responder') this.#pending--;
-    const link: Link = { peer, conn, channel, alive: true, sessionId };
+    const link: Link = { peer, conn, channel, alive: true, sessionId, frames: [], recv: null };
     const old = this.#links.get(peer);
     if (old !== undefined) {
       // Only reachable after a full handshake with the listed key: the peer reconnected.
