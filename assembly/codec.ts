@@ -55,3 +55,15 @@ export function decodeF32(inp: usize, out: usize, len: u32, invScale: f64): void
     store<f32>(out + (<usize>i << 2), <f32>(dec(load<u64>(inp + (<usize>i << 3))) * invScale));
   }
 }
+
+/**
+ * out[i] = float32(float32(signed(in[i]) * invScale) / divisor) as float32: the weighted mean
+ * exactly as JavaScript computes it from the float32 sum (f64 division of the float32 value,
+ * rounded to float32 on store), which is the byte layout the transcript's mean digest covers.
+ */
+export function decodeF32Div(inp: usize, out: usize, len: u32, invScale: f64, divisor: f64): void {
+  for (let i: u32 = 0; i < len; i++) {
+    const sum = <f64><f32>(dec(load<u64>(inp + (<usize>i << 3))) * invScale);
+    store<f32>(out + (<usize>i << 2), <f32>(sum / divisor));
+  }
+}

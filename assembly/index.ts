@@ -5,7 +5,7 @@
  */
 export { vecAdd, vecSub, vecNeg, vecScale, vecMulAdd, vecDot, vecLinComb, vecFirstNonCanonical } from './vec';
 export { shamirDeal, rejectSample } from './shamir';
-export { encodeF32, sumSquaresF32, decodeF64, decodeF32 } from './codec';
+export { encodeF32, sumSquaresF32, decodeF64, decodeF32, decodeF32Div } from './codec';
 import { fmul, fadd, fsub } from './field';
 
 /** First byte JavaScript may use for vectors (end of static data), 16-byte aligned. */

@@ -183,6 +183,19 @@ describe('round result read in pieces', () => {
     v.zeroize();
   });
 
+  for (const w of [3, 0.7, 12345.5]) {
+    it(`the mean kernel gives exactly float32(sum / W) for every element (W = ${w})`, () => {
+      const u = update(3 * CHUNK_ELEMS + 1, 9).map((x, i) => x * (1 + (i % 97)) * 1e-2);
+      const { v, r } = reconstructed(u, w);
+      const sum = resultArray(r, 'sum');
+      const mean = resultArray(r, 'mean');
+      let bad = 0;
+      for (let i = 0; i < sum.length; i++) if (mean[i] !== Math.fround(sum[i]! / r.totalWeight)) bad++;
+      expect(bad).toBe(0);
+      v.zeroize();
+    });
+  }
+
   it('a retained result outlives zeroize until the last release, then reads fail loudly', () => {
     const u = update(40, 5);
     const { v, r } = reconstructed(u, 1);

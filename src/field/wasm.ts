@@ -34,6 +34,7 @@ export interface FieldExports {
   sumSquaresF32(inp: number, len: number): number;
   decodeF64(inp: number, out: number, len: number, invScale: number): void;
   decodeF32(inp: number, out: number, len: number, invScale: number): void;
+  decodeF32Div(inp: number, out: number, len: number, invScale: number, divisor: number): void;
   /** nBlocks x 32 bytes at out: SHA-256(seed[0..32) || u32 BE (ctr + b)), b = 0..nBlocks-1. */
 }
 

@@ -404,11 +404,10 @@ export class RoundVectors {
       if (!Number.isSafeInteger(offset) || offset < 0 || offset + out.length > P) throw new RangeError(`result read of [${offset}, ${offset + out.length}) outside [0, ${P})`);
       for (let o = 0; o < out.length; o += CHUNK_ELEMS) {
         const m = Math.min(CHUNK_ELEMS, out.length - o);
-        K.x.decodeF32(res.ptr + (offset + o) * 8, this.chunk.ptr, m, inv);
-        const piece = out.subarray(o, o + m);
-        piece.set(K.f32(this.chunk.ptr, m));
         // the mean as specified for its digest: float32(float32 sum / total weight)
-        if (reduce === 'mean') for (let i = 0; i < m; i++) piece[i] = piece[i]! / totalWeight;
+        if (reduce === 'mean') K.x.decodeF32Div(res.ptr + (offset + o) * 8, this.chunk.ptr, m, inv, totalWeight);
+        else K.x.decodeF32(res.ptr + (offset + o) * 8, this.chunk.ptr, m, inv);
+        out.set(K.f32(this.chunk.ptr, m), o);
       }
     };
     return { ok: true, result: { params: P, totalWeight, read } };

@@ -201,7 +201,7 @@ export function resultDigests(r: { params: number; totalWeight: number; read(off
     const p = piece.subarray(0, Math.min(piece.length, r.params - o));
     r.read(o, p, 'sum');
     hs.update(f32Bytes(p));
-    for (let i = 0; i < p.length; i++) p[i] = p[i]! / r.totalWeight; // the mean: float32(sum / W)
+    r.read(o, p, 'mean');
     hm.update(f32Bytes(p));
   }
   const s = hs.digest();
