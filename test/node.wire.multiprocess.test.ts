@@ -23,6 +23,7 @@ import { startNodeProcess, waitConnected, type LocalFederation } from '../src/no
 import { decodeHandshakeMsg } from '../src/transport/handshake.js';
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
+import { WIRE_CHUNK_ELEMS } from '../src/protocol/vectors.js';
 import { useFederations } from './support/federation.js';
 import { leakHits, metric, updateNeedles, type Haystack } from './support/leaks.js';
 
@@ -176,7 +177,7 @@ function wsFrames(stream: Buffer): { head: string; frames: WsFrame[] } {
 describe('on the wire, between real node processes', () => {
   it('recording proxies see every peer link: no trace of a trainer update; the forbidden flow eu -> US carries no share stream, every other stream is where the protocol puts it', async () => {
     // eu may deal only to APAC (and itself); us and apac are unrestricted. t = 2.
-    const L = 50_000;
+    const L = 3 * WIRE_CHUNK_ELEMS - 1; // one stream (params + 1 elements) is exactly 3 vector-chunk messages
     const fed = await federation(['apac', 'eu', 'us'], 2, { clipL2: 1e7, maxWeight: 10, maxTrainersPerRound: 10, collectMs: 300, phaseTimeoutMs: 5000, roundTimeoutMs: 30_000 }, { regions: { eu: { classification: 'personal', shareTo: ['APAC'] } } });
     // Who dials whom (the lower id dials the higher one's endpoint): apac -> eu, apac -> us,
     // eu -> us. Proxies in front of eu and us therefore carry all three links; apac's own
@@ -217,13 +218,14 @@ describe('on the wire, between real node processes', () => {
 
     // ---- decode the capture: per link direction, total wire bytes and the share-sized frames
     const S = 8 * (L + 1); // one share or aggregate-share stream: params + 1 field elements of 8 bytes
+    const CHUNK_BYTES = 8 * WIRE_CHUNK_ELEMS; // the data of one share/agg message (a stream is 3 of them)
     // A stream of L + 1 <= 65536 elements (CHUNK_ELEMS) is one `share`/`agg` message, so one
     // channel frame, so one WebSocket frame whose payload is S plus a few dozen bytes (msgpack
     // envelope, channel counter and AES-GCM tag). Every other message is below 2 KiB.
     expect(L + 1).toBeLessThanOrEqual(65_536);
-    type Dir = { wire: number; streams: number; bigPayloads: number[] };
+    type Dir = { wire: number; chunks: number; bigPayloads: number[] };
     const dirs: Record<string, Dir> = {};
-    const dir = (k: string): Dir => (dirs[k] ??= { wire: 0, streams: 0, bigPayloads: [] });
+    const dir = (k: string): Dir => (dirs[k] ??= { wire: 0, chunks: 0, bigPayloads: [] });
     const links: string[] = [];
     for (const [listener, proxy] of Object.entries(proxyOf)) {
       for (const c of proxy.conns) {
@@ -239,8 +241,8 @@ describe('on the wire, between real node processes', () => {
           const d = dir(k);
           d.wire += stream.reduce((n, b) => n + b.length, 0);
           for (const f of frames) {
-            if (f.opcode === 2 && f.payload.length >= S) {
-              d.streams++;
+            if (f.opcode === 2 && f.payload.length >= CHUNK_BYTES) {
+              d.chunks++;
               d.bigPayloads.push(f.payload.length);
             }
           }
@@ -258,13 +260,13 @@ describe('on the wire, between real node processes', () => {
     //   eu->us:   eu's aggregate share only; eu's share for us is forbidden     = 1
     // (aggregate shares go from each holder in R to every other participant: docs/protocol.md)
     const want: Record<string, number> = { 'apac->eu': 2, 'eu->apac': 2, 'apac->us': 2, 'us->apac': 1, 'us->eu': 1, 'eu->us': 1 };
-    expect(Object.fromEntries(Object.entries(dirs).map(([k, d]) => [k, d.streams]))).toEqual(want);
-    // Each such frame is one stream (S bytes) plus its envelope: well under 256 bytes more.
-    for (const d of Object.values(dirs)) for (const n of d.bigPayloads) expect(n - S).toBeLessThan(256);
+    expect(Object.fromEntries(Object.entries(dirs).map(([k, d]) => [k, d.chunks / 3]))).toEqual(want);
+    // Each such frame is one vector chunk (CHUNK_BYTES) plus its envelope: well under 256 bytes more.
+    for (const d of Object.values(dirs)) for (const n of d.bigPayloads) expect(n - CHUNK_BYTES).toBeLessThan(256);
     // Byte volume: k streams plus everything small (HTTP upgrade ~0.3 KiB, handshake < 1 KiB,
     // params/commits/receipts/decision/agg-done/seal a few KiB, WebSocket headers, pings,
     // close). MARGIN = 64 KiB bounds that with room to spare and is still far below one stream
-    // (S = 400 008 bytes), so a single extra share stream cannot hide in it.
+    // (S = 393 216 bytes), so a single extra share stream cannot hide in it.
     const MARGIN = 64 * 1024;
     expect(MARGIN).toBeLessThan(S / 4);
     for (const [k, d] of Object.entries(dirs)) {

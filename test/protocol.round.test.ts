@@ -109,9 +109,14 @@ describe('runLocal round', () => {
     }
   });
 
-  it('refuses to return a wrong result when a region publishes a wrong aggregate share, and names it', () => {
-    const inp = inputs(REGIONS5, 300);
-    const out = runLocal(K, params(REGIONS5, 3, 300), inp, { rng, faults: { corruptAggregate: [{ region: 'sa', index: 123 }] } });
+  it.each([
+    [300, 123],
+    // wire chunks (8192 elements) and projection chunks (65536) split differently: an error in
+    // the second projection chunk, inside a later wire chunk
+    [140_000, 65_536 + 8_192 - 3],
+  ])('refuses to return a wrong result when a region publishes a wrong aggregate share, and names it (params %i, element %i)', (L, index) => {
+    const inp = inputs(REGIONS5, L);
+    const out = runLocal(K, params(REGIONS5, 3, L), inp, { rng, faults: { corruptAggregate: [{ region: 'sa', index }] } });
     // every honest region refuses (the corrupting one sees only its own, consistent, view)
     for (const o of out.filter((o) => o.region !== 'sa')) {
       expect(o.result).toBeUndefined();

@@ -311,7 +311,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
     await Promise.all(msgs.map((m) => a.net.send('c', m)));
     await waitFor(() => got.length === msgs.length, 'all messages', 20_000);
     for (const [i, m] of msgs.entries()) expect(bytesToHex(sha256(got[i]!)), `message ${i}`).toBe(bytesToHex(sha256(m)));
-    // and the receive buffer is indeed one buffer per link, reused
+    // and the receive buffer is indeed one buffer, reused
     expect(views[3]!.buffer).toBe(views[4]!.buffer);
   });
 

@@ -24,6 +24,18 @@ export type HashFactory = () => Hasher;
 /** Number of extra elements after the model parameters: the total weight. */
 export const EXTRA_ELEMS = 1;
 
+/**
+ * Elements per `share` / `agg` message (128 KiB of data). Smaller than CHUNK_ELEMS, the unit of
+ * the projections (docs/protocol.md), which chunks of any size are split against: every buffer
+ * a message passes through (socket reads, ws reassembly, cipher output, the pooled frames, the
+ * dealing outputs) stays small enough for malloc to reuse instead of growing the heap. Measured
+ * (bench/RESULTS.md "Round"): peak RSS per node at 1e7 parameters, 5 regions, 249-259 MiB with
+ * 65536-element messages, 241-246 with 16384 or 8192; a round of 1e6 at 3 regions took
+ * 0.46 s, 0.45-0.47 s and 0.47-0.49 s (per-message costs). Receivers take chunks of up to
+ * CHUNK_ELEMS.
+ */
+export const WIRE_CHUNK_ELEMS = 16384;
+
 interface Stream {
   next: number; // next expected element offset
   hash: Hasher;
@@ -219,11 +231,11 @@ export class RoundVectors {
   *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<{ offset: number; shares: Map<number, Uint8Array> }, Map<number, Uint8Array>> {
     const input = this.input;
     if (!input || !this.inputReady) throw new Error('dealChunks without input');
-    const outs = Array.from({ length: n }, () => this.K.alloc(Math.min(CHUNK_ELEMS, this.length)));
+    const outs = Array.from({ length: n }, () => this.K.alloc(Math.min(WIRE_CHUNK_ELEMS, this.length)));
     const hashes = new Map(holders.map((x) => [x, this.hash()] as const));
     try {
-      for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
-        const m = Math.min(CHUNK_ELEMS, this.length - off);
+      for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
+        const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
         const sub = (v: FieldVec): FieldVec => ({ ptr: v.ptr, length: m });
         deal(this.K, { ptr: input.ptr + off * 8, length: m }, t, n, outs.map(sub), rng);
         const shares = new Map<number, Uint8Array>();
@@ -291,8 +303,8 @@ export class RoundVectors {
   *aggChunks(): Generator<{ offset: number; data: Uint8Array }, Uint8Array> {
     // acceptOwnAgg already hashed the same bytes: do not hash 8 bytes x params twice
     const h = this.ownAggDigest ? null : this.hash();
-    for (let off = 0; off < this.length; off += CHUNK_ELEMS) {
-      const m = Math.min(CHUNK_ELEMS, this.length - off);
+    for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
+      const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
       const bytes = this.K.bytes(this.acc.ptr + off * 8, m * 8);
       h?.update(bytes);
       yield { offset: off, data: bytes }; // a view: valid until the generator is resumed
@@ -334,9 +346,21 @@ export class RoundVectors {
     }
   }
 
-  /** <v, r> for chunk `v` at element `offset`. */
+  /**
+   * <v, r> for the elements `v` at element `offset`, of any length: split at the projection
+   * chunks' boundaries, each piece weighted by its chunk's scalar.
+   */
   private projectChunk(p: { b: FieldVec; s: bigint[] }, offset: number, v: FieldVec): bigint {
-    return R.mul(p.s[offset / CHUNK_ELEMS]!, this.K.dot(v, { ptr: p.b.ptr, length: v.length }));
+    let sum = 0n;
+    for (let i = 0; i < v.length; ) {
+      const o = offset + i;
+      const inChunk = o % CHUNK_ELEMS;
+      const m = Math.min(v.length - i, CHUNK_ELEMS - inChunk);
+      const d = this.K.dot({ ptr: v.ptr + i * 8, length: m }, { ptr: p.b.ptr + inChunk * 8, length: m });
+      sum = R.add(sum, R.mul(p.s[(o - inChunk) / CHUNK_ELEMS]!, d));
+      i += m;
+    }
+    return sum;
   }
   private proj: { b: FieldVec; s: bigint[] } | null = null;
 

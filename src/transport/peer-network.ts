@@ -100,7 +100,7 @@ export interface PeerNetworkOptions {
   onDecrypted?: (from: string, plaintext: Uint8Array) => void;
   /**
    * Recycle buffers (default false): frames are sealed into buffers returned once ws has written
-   * them, and messages are decrypted into one buffer per link. The `'message'` payload is then a
+   * them, and messages are decrypted into one buffer. The `'message'` payload is then a
    * view that is valid only until the listener returns: a listener that keeps any part of it
    * (including views a decoder made into it) must copy. Saves two model-chunk-sized allocations
    * per message, which otherwise pile up as garbage (bench/RESULTS.md "Round").
@@ -108,8 +108,11 @@ export interface PeerNetworkOptions {
   reuseBuffers?: boolean;
 }
 
-/** Frames kept per link for reuse (about as many as can be in flight below the high-water mark). */
-const FRAME_POOL_PER_LINK = 4;
+/**
+ * Frames kept for reuse, shared by all links: below the high-water mark a link rarely has more
+ * than two frames in flight, and every pooled frame stays resident.
+ */
+const FRAME_POOL_SIZE = 4;
 
 /** Payload of the `'refused'` event. */
 export interface RefusedInfo {
@@ -171,10 +174,6 @@ interface Link {
   channel: SecureChannel;
   alive: boolean;
   sessionId: string;
-  /** With reuseBuffers: frames ws has finished writing, to seal the next messages into. */
-  frames: Uint8Array[];
-  /** With reuseBuffers: where received messages are decrypted (grown to the largest seen). */
-  recv: Uint8Array | null;
 }
 
 interface Dialer {
@@ -218,6 +217,10 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   readonly #reconnectInitialMs: number;
   readonly #reconnectMaxMs: number;
   readonly #links = new Map<string, Link>();
+  /** With reuseBuffers: frames ws has finished writing, to seal the next messages into. */
+  readonly #framePool: Uint8Array[] = [];
+  /** With reuseBuffers: where received messages are decrypted (grown to the largest seen). */
+  #recvBuf = new Uint8Array(0);
   readonly #conns = new Set<Conn>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #bytesSent: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -357,13 +360,13 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     }
     const ws = link.conn.ws;
     const reuse = this.#opts.reuseBuffers === true;
-    const spare = reuse ? link.frames.pop() : undefined;
+    const spare = reuse ? this.#framePool.pop() : undefined;
     const frame = link.channel.seal(msg, spare);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       ws.send(frame, { binary: true }, (err) => {
         // written (or failed): ws holds no reference to the frame any more
-        if (reuse && link.frames.length < FRAME_POOL_PER_LINK) link.frames.push(spare && frame.buffer === spare.buffer ? spare : frame);
+        if (reuse && this.#framePool.length < FRAME_POOL_SIZE) this.#framePool.push(spare && frame.buffer === spare.buffer ? spare : frame);
         if (settled) return;
         settled = true;
         if (err) reject(new TransportError('TRANSPORT_CLOSED', `link to "${peer}" closed before the message was sent`, { cause: err }));
@@ -598,8 +601,9 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
         try {
           if (this.#opts.reuseBuffers === true) {
             const need = data.length - FRAME_OVERHEAD_BYTES;
-            if (!link.recv || link.recv.length < need) link.recv = new Uint8Array(Math.max(need, 0));
-            plaintext = link.channel.open(data, link.recv);
+            // one buffer for every link: each message is handled to the end before the next
+            if (this.#recvBuf.length < need) this.#recvBuf = new Uint8Array(need);
+            plaintext = link.channel.open(data, this.#recvBuf);
           } else {
             plaintext = link.channel.open(data);
           }
@@ -634,7 +638,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
     if (conn.role === 'responder') this.#pending--;
-    const link: Link = { peer, conn, channel, alive: true, sessionId, frames: [], recv: null };
+    const link: Link = { peer, conn, channel, alive: true, sessionId };
     const old = this.#links.get(peer);
     if (old !== undefined) {
       // Only reachable after a full handshake with the listed key: the peer reconnected.
