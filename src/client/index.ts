@@ -3,6 +3,8 @@
  * with the global aggregate once the round is over.
  * @module
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { MpcError, type ErrorCode } from '../errors.js';
 
 export interface AggregateOptions {
@@ -51,39 +53,70 @@ export async function aggregate(o: AggregateOptions): Promise<Float32Array> {
 export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateResult> {
   if (!(o.update instanceof Float32Array)) throw new TypeError('"update" expected Float32Array');
   const url = new URL('/v1/aggregate', o.node);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`"node" must be an http: or https: URL, got ${url.protocol}`);
   url.searchParams.set('round', o.round);
   url.searchParams.set('weight', String(o.weight ?? 1));
   url.searchParams.set('reduce', o.reduce ?? 'mean');
   if (o.expect !== undefined) url.searchParams.set('expect', String(o.expect));
-  let res: Response;
+  const body = Buffer.from(o.update.buffer, o.update.byteOffset, o.update.byteLength);
+  // node:http rather than fetch: the update goes out as one write from its own memory and the
+  // answer lands in one Float32Array of the announced length (measured in bench/RESULTS.md)
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<AggregateResult>((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/octet-stream', 'content-length': body.length },
+        ...(o.signal ? { signal: o.signal } : {}),
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `the node at ${url.origin} closed the answer: ${e.message}`, status)));
+        if (status !== 200) {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.length < 64 && parts.push(c));
+          res.on('end', () => reject(errorOf(status, Buffer.concat(parts).toString('utf8'))));
+          return;
+        }
+        const len = Number(res.headers['content-length']);
+        if (!Number.isSafeInteger(len) || len % 4 !== 0) {
+          res.resume();
+          reject(new AggregateError('WIRE_MALFORMED', 'aggregate body is not a whole number of float32 values', status));
+          return;
+        }
+        const vector = new Float32Array(len / 4);
+        const dst = new Uint8Array(vector.buffer);
+        let got = 0;
+        res.on('data', (c: Buffer) => {
+          if (got + c.length <= len) dst.set(c, got);
+          got += c.length;
+        });
+        res.on('end', () => {
+          if (got !== len) return reject(new AggregateError('WIRE_MALFORMED', `aggregate body of ${got} bytes, announced ${len}`, status));
+          resolve({
+            vector,
+            totalWeight: Number(res.headers['x-mpc-total-weight']),
+            contributors: String(res.headers['x-mpc-contributors'] ?? '').split(',').filter(Boolean),
+          });
+        });
+      },
+    );
+    req.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${e.message}`, 0)));
+    req.end(body);
+  });
+}
+
+/** The node's JSON error `{ error: { code, message } }` as an AggregateError (else the status line). */
+function errorOf(status: number, text: string): AggregateError {
+  let code: ErrorCode = 'API_BAD_REQUEST';
+  let message = `node answered HTTP ${status}`;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/octet-stream' },
-      body: new Uint8Array(o.update.buffer, o.update.byteOffset, o.update.byteLength) as unknown as BodyInit,
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-  } catch (e) {
-    throw new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${(e as Error).message}`, 0);
+    const b = JSON.parse(text) as { error?: { code?: ErrorCode; message?: string } };
+    if (b.error?.code) code = b.error.code;
+    if (b.error?.message) message = b.error.message;
+  } catch {
+    /* not JSON: keep the status line */
   }
-  if (!res.ok) {
-    let code: ErrorCode = 'API_BAD_REQUEST';
-    let message = `node answered HTTP ${res.status}`;
-    try {
-      const body = (await res.json()) as { error?: { code?: ErrorCode; message?: string } };
-      if (body.error?.code) code = body.error.code;
-      if (body.error?.message) message = body.error.message;
-    } catch {
-      /* not JSON: keep the status line */
-    }
-    throw new AggregateError(code, message, res.status);
-  }
-  const body = await res.arrayBuffer(); // a fresh ArrayBuffer of its own: view it, no copy
-  if (body.byteLength % 4 !== 0) throw new AggregateError('WIRE_MALFORMED', 'aggregate body is not a whole number of float32 values', res.status);
-  const vector = new Float32Array(body);
-  return {
-    vector,
-    totalWeight: Number(res.headers.get('x-mpc-total-weight')),
-    contributors: (res.headers.get('x-mpc-contributors') ?? '').split(',').filter(Boolean),
-  };
+  return new AggregateError(code, message, status);
 }
