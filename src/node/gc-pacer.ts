@@ -13,8 +13,8 @@
  * 4 MiB, 309-319 every 3 MiB, 264-279 every 2 MiB, 266-274 every 1.5 MiB, 269-276 every
  * 1 MiB. 1.5 MiB keeps clear of the cliff between 2 and 3 MiB.
  *
- * The GC function needs V8's --expose-gc. `enableGcPacing()` sets it at run time (the node's
- * `mpc-node start` does, before the node starts); until then `noteMoved` does nothing. Library users
+ * The GC function needs V8's --expose-gc. `enableGcPacing()` sets it at run time (`mpc-node
+ * start` calls it before the node starts); until then `noteMoved` does nothing. Library users
  * who embed RegionNode keep their own GC policy unless they call it.
  * @module
  */
