@@ -133,6 +133,33 @@ describe('rounds between real node processes', () => {
     }
   }, 60_000);
 
+  it('a trainer that hangs up while waiting: its accepted update still counts, the others get the result, the node serves the next round', async () => {
+    const fed = await federation(REGIONS5.slice(0, 3), 2);
+    await start(fed);
+    await waitConnected(fed);
+    const L = 30_000;
+    const [r0, r1, r2] = fed.regions as [LocalFederation['regions'][number], LocalFederation['regions'][number], LocalFederation['regions'][number]];
+    const node0 = procs.find((p) => p.region === r0.id)!;
+    const us = [update(L, 0), update(L, 1), update(L, 2), update(L, 3)];
+    const ac = new AbortController();
+    const gone = aggregateDetailed({ node: r0.api, token: r0.token, round: 'hangup', update: us[0]!, expect: 2, signal: ac.signal }).catch((e: unknown) => e);
+    const accepted = () => node0.logs.some((l) => l.event === 'update-accepted' && l.round === 'hangup');
+    for (let i = 0; i < 200 && !accepted(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(accepted()).toBe(true);
+    ac.abort(); // the first trainer hangs up while its update waits in the regional sum
+    expect(await gone).toBeInstanceOf(AggregateError);
+    const res = await Promise.all([
+      aggregateDetailed({ node: r0.api, token: r0.token, round: 'hangup', update: us[3]!, expect: 2 }),
+      aggregateDetailed({ node: r1.api, token: r1.token, round: 'hangup', update: us[1]!, expect: 1 }),
+      aggregateDetailed({ node: r2.api, token: r2.token, round: 'hangup', update: us[2]!, expect: 1 }),
+    ]);
+    const want = weightedMean([us[0]!, us[3]!, us[1]!, us[2]!], [1, 1, 1, 1]);
+    for (const r of res) expect(maxErr(r.vector, want)).toBeLessThan(1e-4);
+    // the node is still serving: a next round goes through
+    const next = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'after-hangup', update: us[i]!, expect: 1 })));
+    for (const r of next) expect(maxErr(r.vector, weightedMean(us.slice(0, 3), [1, 1, 1]))).toBeLessThan(1e-4);
+  }, 60_000);
+
   it('rejects bad trainer input with a clear error and keeps serving', async () => {
     const fed = await federation(REGIONS5.slice(0, 3), 2);
     await start(fed);

@@ -199,6 +199,7 @@ const ANSWER_PIECE = 65536;
 async function writeAnswer(res: ServerResponse, a: AggregateAnswer): Promise<void> {
   const bufs = [new Float32Array(Math.min(ANSWER_PIECE, a.params)), new Float32Array(Math.min(ANSWER_PIECE, a.params))];
   // a connection closed mid-answer may never call back a pending write
+  if (res.destroyed) throw new Error('trainer connection closed before the answer');
   let onClose: () => void = () => {};
   const closed = new Promise<never>((_, reject) => (onClose = () => reject(new Error('trainer connection closed during the answer'))));
   closed.catch(() => {});
