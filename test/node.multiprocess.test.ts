@@ -4,6 +4,7 @@
  * Needs the built CLI (npm test builds it first).
  */
 import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -158,6 +159,41 @@ describe('rounds between real node processes', () => {
     // the node is still serving: a next round goes through
     const next = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'after-hangup', update: us[i]!, expect: 1 })));
     for (const r of next) expect(maxErr(r.vector, weightedMean(us.slice(0, 3), [1, 1, 1]))).toBeLessThan(1e-4);
+  }, 60_000);
+
+  it('an upload that began within collectMs holds the collection open until it is in', async () => {
+    // collectMs = 300 ms; this trainer sends its headers and half its body at once, the rest
+    // 900 ms later (a large model on a slow link): it must count, not get "collection closed"
+    const fed = await federation(REGIONS5.slice(0, 3), 2);
+    await start(fed);
+    await waitConnected(fed);
+    const L = 10_000;
+    const us = fed.regions.map((_, r) => update(L, r));
+    const r0 = fed.regions[0]!;
+    const body = Buffer.from(us[0]!.buffer);
+    const slow = new Promise<{ status: number; vector: Float32Array }>((resolve, reject) => {
+      const req = httpRequest(`${r0.api}/v1/aggregate?round=slow-upload&weight=1&reduce=mean`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${r0.token}`, 'content-type': 'application/octet-stream', 'content-length': body.length },
+      }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, vector: new Float32Array(new Uint8Array(Buffer.concat(parts)).buffer) }));
+      });
+      req.on('error', reject);
+      req.write(body.subarray(0, body.length / 2));
+      setTimeout(() => req.end(body.subarray(body.length / 2)), 900);
+    });
+    const others = await Promise.all(fed.regions.slice(1).map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'slow-upload', update: us[i + 1]!, expect: 1 })));
+    const mine = await slow;
+    expect(mine.status).toBe(200);
+    const want = weightedMean(us, [1, 1, 1]);
+    expect(maxErr(mine.vector, want)).toBeLessThan(1e-4);
+    for (const r of others) {
+      expect(r.contributors).toEqual(fed.regions.map((x) => x.id).sort());
+      expect(maxErr(r.vector, want)).toBeLessThan(1e-4);
+    }
+    expect(procs.find((p) => p.region === r0.id)!.logs.some((l) => l.event === 'collection-extended' && l.round === 'slow-upload')).toBe(true);
   }, 60_000);
 
   it('rejects bad trainer input with a clear error and keeps serving', async () => {

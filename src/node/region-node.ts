@@ -104,6 +104,8 @@ interface Round {
   trainers: number;
   expect: number | undefined;
   collectTimer: NodeJS.Timeout | undefined;
+  /** collectMs has passed while uploads were in flight: close once they settle (see `collectionTimeUp`). */
+  collectDue: boolean;
   projSeed: Uint8Array;
   startedAt: number;
   /** This round's transcript file (null without transcriptsDir). */
@@ -287,6 +289,7 @@ export class RegionNode {
       round.uploading--;
       round.vectors.abortUpdate(staging); // wipes; a no-op after a commit
       if (staging.inPlace) this.wakeSumWaiters(round);
+      if (round.uploading === 0 && round.collectDue) this.closeCollection(round);
     };
     return {
       write: (chunk) => {
@@ -357,15 +360,30 @@ export class RegionNode {
     nodeRandom(projSeed);
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
-      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, projSeed, startedAt: now, tx,
+      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
       publishing: false, deferred: [], uploading: 0, sumWaiters: [],
     };
     this.rounds.set(id, r);
-    r.collectTimer = setTimeout(() => this.closeCollection(r), this.federation.round.collectMs);
+    r.collectTimer = setTimeout(() => this.collectionTimeUp(r), this.federation.round.collectMs);
     r.collectTimer.unref();
     this.log({ event: 'round-open', round: id, params });
     this.apply(r, { kind: 'open', now });
     return r;
+  }
+
+  /**
+   * collectMs is over. Uploads that began in time (their headers arrived) may still be streaming
+   * in: a large model takes a while. Keep the collection open until they settle, but no longer
+   * than peerWaitMs after the round opened (the time the other regions give this one before
+   * they deal without it), then close whatever is in.
+   */
+  private collectionTimeUp(r: Round): void {
+    r.collectTimer = undefined;
+    if (r.uploading === 0) return this.closeCollection(r);
+    r.collectDue = true;
+    this.log({ event: 'collection-extended', round: r.id, uploading: r.uploading });
+    r.collectTimer = setTimeout(() => this.closeCollection(r), Math.max(0, r.startedAt + this.timing.peerWaitMs - Date.now()));
+    r.collectTimer.unref();
   }
 
   private closeCollection(r: Round): void {
