@@ -132,6 +132,19 @@ describe('streamed trainer updates', () => {
     v.zeroize();
   });
 
+  it('a dealing or publishing generator resumed after zeroize refuses to touch the freed vectors', () => {
+    const P = 3 * 16384;
+    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    addUpdate(v, update(P, 1), 1, O);
+    const deal = v.dealChunks(2, 3, [1, 2, 3], 1, nodeRandom);
+    expect(deal.next().done).toBe(false);
+    const agg = v.aggChunks();
+    expect(agg.next().done).toBe(false);
+    v.zeroize();
+    expect(() => deal.next()).toThrow(/resumed after the round vectors were wiped/);
+    expect(() => agg.next()).toThrow(/resumed after the round vectors were wiped/);
+  });
+
   it('zeroize wipes open stagings', () => {
     const P = 16;
     const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);

@@ -179,7 +179,7 @@ export class RegionNode {
       peers,
       listen: opts.peerListen ?? { host: ep.hostname, port: Number(ep.port) },
       maxMessageBytes: MAX_MESSAGE_BYTES,
-      // message bytes are views of a per-link buffer: onPeerBytes copies what it keeps
+      // message bytes are views of the network's receive buffer: onPeerBytes copies what it keeps
       reuseBuffers: true,
       log: (e) => this.log({ ...e, component: 'transport' }),
       ...(opts.onDecrypted ? { onDecrypted: opts.onDecrypted } : {}),
@@ -404,7 +404,7 @@ export class RegionNode {
     let msg: PeerMessage;
     try {
       msg = decodePeerMessage(bytes);
-      // `bytes` is the link's reused receive buffer and the decoder's byte fields are views
+      // `bytes` is the network's reused receive buffer and the decoder's byte fields are views
       // into it: a vector chunk is consumed before this returns (copied into WASM memory),
       // every other message may be kept (signatures, digests), so it is decoded from a copy
       if (msg.type !== 'share' && msg.type !== 'agg') msg = decodePeerMessage(bytes.slice());
@@ -532,8 +532,11 @@ export class RegionNode {
     const selfX = p.participants.indexOf(this.region) + 1;
     const it = r.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, nodeRandom);
     try {
-      for (let s = it.next(); ; s = it.next()) {
+      for (;;) {
+        // checked before resuming the generator: once the round has ended its vectors are wiped
+        // and freed (and may already belong to another round), so never compute on them again
         if (!this.rounds.has(r.id)) return;
+        const s = it.next();
         if (s.done) {
           const digests = new Map([...s.value].map(([x, d]) => [p.participants[x - 1]!, d]));
           this.apply(r, { kind: 'dealt', digests, now: Date.now() });
@@ -551,6 +554,8 @@ export class RegionNode {
       }
     } catch (e) {
       this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
+    } finally {
+      it.return(new Map()); // an abandoned generator still wipes and frees its scratch chunks
     }
   }
 
@@ -559,9 +564,10 @@ export class RegionNode {
     r.publishing = true;
     try {
       const it = r.vectors.aggChunks();
-      for (let s = it.next(); ; s = it.next()) {
+      for (;;) {
         // the vectors are wiped once the round is over: never stream from them after that
         if (!this.rounds.has(r.id) || r.state.phase !== 'combine') return;
+        const s = it.next();
         if (s.done) {
           this.apply(r, { kind: 'published', digest: s.value, now: Date.now() });
           return;

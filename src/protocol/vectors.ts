@@ -235,6 +235,9 @@ export class RoundVectors {
     const hashes = new Map(holders.map((x) => [x, this.hash()] as const));
     try {
       for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
+        // resumed after zeroize (the round ended while its caller waited): the input and the
+        // sum are freed and may belong to another round by now
+        if (this.wiped) throw new Error('dealChunks resumed after the round vectors were wiped');
         const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
         const sub = (v: FieldVec): FieldVec => ({ ptr: v.ptr, length: m });
         deal(this.K, { ptr: input.ptr + off * 8, length: m }, t, n, outs.map(sub), rng);
@@ -304,6 +307,7 @@ export class RoundVectors {
     // acceptOwnAgg already hashed the same bytes: do not hash 8 bytes x params twice
     const h = this.ownAggDigest ? null : this.hash();
     for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
+      if (this.wiped) throw new Error('aggChunks resumed after the round vectors were wiped');
       const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
       const bytes = this.K.bytes(this.acc.ptr + off * 8, m * 8);
       h?.update(bytes);
