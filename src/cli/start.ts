@@ -44,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const region = requireFlag(args, START, 'region');
-  enableGcPacing(); // before any round: I/O buffers are collected by bytes moved (src/node/gc-pacer.ts)
+  // before any round: I/O buffers are collected by bytes moved (src/node/gc-pacer.ts)
+  const gcPaced = enableGcPacing();
   const listenFlag = optionalFlag(args, 'peer-listen');
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
   const configPath = optionalFlag(args, 'config') ?? 'federation.json';
@@ -57,6 +58,8 @@ export async function run(argv: string[]): Promise<number> {
   const level = process.env.MPC_LOG_LEVEL as Parameters<typeof createLogger>[0]['level'];
   const logger = createLogger({ region, ...(level ? { level } : {}) });
   const log = logger.eventSink;
+  // without it the node works, with more memory and CPU per round (bench/RESULTS.md "Round")
+  if (!gcPaced) log({ event: 'gc-pacing-unavailable', reason: 'this runtime refused --expose-gc at run time' });
   // MPC_TEST_DUMP_DECRYPTED=FILE: the leak test's view of every decrypted peer message (hex lines
   // "from <hex>"). A test hook only: it writes received share chunks to disk.
   const dump = process.env.MPC_TEST_DUMP_DECRYPTED;
