@@ -105,7 +105,7 @@ export class RoundVectors {
   /** The regional sum holds at least one update (else `input` is unset or only staging memory). */
   private inputReady = false;
   /** The first update is being staged inside `input` (see `beginUpdate`). */
-  sumBusy = false;
+  private inPlacePending = false;
   private readonly staged = new Set<UpdateStaging>();
   private acc: FieldVec;
   private result: FieldVec | null = null;
@@ -136,9 +136,9 @@ export class RoundVectors {
   beginUpdate(): UpdateStaging {
     const P = this.length - EXTRA_ELEMS;
     let s: UpdateStaging;
-    if (!this.inputReady && !this.sumBusy) {
+    if (!this.inputReady && !this.inPlacePending) {
       this.input ??= this.K.alloc(this.length);
-      this.sumBusy = true;
+      this.inPlacePending = true;
       s = { ptr: this.input.ptr + 4 * P, bytes: 4 * P, inPlace: true, written: 0 };
     } else {
       s = { ptr: this.K.allocBytes(4 * P), bytes: 4 * P, inPlace: false, written: 0 };
@@ -167,7 +167,7 @@ export class RoundVectors {
    */
   commitUpdate(s: UpdateStaging, weight: number, o: { scaleBits: number; clipL2: number; clipMode: 'clip' | 'reject' }): void {
     if (!this.staged.has(s)) throw new Error('commitUpdate: staging already committed or aborted');
-    if (!s.inPlace && this.sumBusy) throw new Error('commitUpdate: the regional sum is busy with the first update; wait for it');
+    if (!s.inPlace && this.inPlacePending) throw new Error('commitUpdate: the regional sum is busy with the first update; wait for it');
     const P = this.length - EXTRA_ELEMS;
     try {
       if (s.written !== s.bytes) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${s.written / 4} values, this round has ${P} parameters`);
@@ -212,8 +212,13 @@ export class RoundVectors {
 
   private forget(s: UpdateStaging): void {
     this.staged.delete(s);
-    if (s.inPlace) this.sumBusy = false;
+    if (s.inPlace) this.inPlacePending = false;
     else this.K.freeBytes(s.ptr, s.bytes);
+  }
+
+  /** True while the round's first update is staged inside the regional sum: later commits must wait. */
+  get sumBusy(): boolean {
+    return this.inPlacePending;
   }
 
   /** True once at least one update is in the regional sum. */
