@@ -61,6 +61,18 @@ describe('peer message codec', () => {
     }
     expect(encodePeerMessageParts(GOOD[7]!)).toEqual([encodePeerMessage(GOOD[7]!)]);
   });
+  it('decodes byte fields into their own memory, except a vector chunk\'s data (a view of the input)', () => {
+    const receipt = encodePeerMessage({ type: 'receipt', round: 'r1', dealer: 'eu', holder: 'us', digest: new Uint8Array(32).fill(3), sig: new Uint8Array(64).fill(4) });
+    const r = decodePeerMessage(receipt) as Extract<PeerMessage, { type: 'receipt' }>;
+    expect(r.sig.buffer).not.toBe(receipt.buffer);
+    expect(r.digest.buffer).not.toBe(receipt.buffer);
+    receipt.fill(0); // the input buffer reused for the next message: the decoded fields stay
+    expect(r.sig.every((x) => x === 4) && r.digest.every((x) => x === 3)).toBe(true);
+    const share = encodePeerMessage({ type: 'share', round: 'r1', offset: 0, data: new Uint8Array(16).fill(9) });
+    const d = decodePeerMessage(share) as Extract<PeerMessage, { type: 'share' }>;
+    expect(d.data.buffer).toBe(share.buffer);
+  });
+
   it('decodes a hand-written abort from hex bytes', () => {
     // {v:1, type:"abort", round:"r", code:"X", reason:"", culprits:[]}
     const bytes = hex('86 a1 76 01 a4 74 79 70 65 a5 61 62 6f 72 74 a5 72 6f 75 6e 64 a1 72 a4 63 6f 64 65 a1 58 a6 72 65 61 73 6f 6e a0 a8 63 75 6c 70 72 69 74 73 90');

@@ -403,11 +403,9 @@ export class RegionNode {
     if (this.frozen) return;
     let msg: PeerMessage;
     try {
+      // `bytes` is the network's reused receive buffer: only a vector chunk's data stays a view
+      // of it, consumed before this returns (copied into WASM memory) or copied when held back
       msg = decodePeerMessage(bytes);
-      // `bytes` is the network's reused receive buffer and the decoder's byte fields are views
-      // into it: a vector chunk is consumed before this returns (copied into WASM memory),
-      // every other message may be kept (signatures, digests), so it is decoded from a copy
-      if (msg.type !== 'share' && msg.type !== 'agg') msg = decodePeerMessage(bytes.slice());
     } catch (e) {
       this.refuseMessage({ from, code: (e as MpcError).code, reason: (e as Error).message });
       return;
@@ -434,7 +432,7 @@ export class RegionNode {
     // round here before our own agg-done is sent (and before the stream ends): hold agg-done and
     // everything after it from that peer until our 'published' event has been applied.
     if (r.publishing && (msg.type === 'agg-done' || r.deferred.some((d) => d.from === from))) {
-      r.deferred.push({ from, msg: msg.type === 'share' || msg.type === 'agg' ? { ...msg, data: msg.data.slice() } : msg });
+      r.deferred.push({ from, msg: msg.type === 'share' || msg.type === 'agg' ? { ...msg, data: new Uint8Array(msg.data) } : msg });
       return;
     }
     this.apply(r, { kind: 'message', from, msg, now: Date.now() });

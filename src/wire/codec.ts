@@ -52,6 +52,8 @@ const fail = (code: ErrorCode, msg: string): never => {
 };
 
 /**
+ * Every byte field of the result is its own copy, except the `data` of `share` and `agg`: a view
+ * of `bytes`, valid as long as `bytes` is (copy it to keep it past a reused input buffer).
  * @throws {WireError} WIRE_TOO_LARGE, WIRE_MALFORMED, WIRE_TRAILING_BYTES, WIRE_BAD_VERSION, WIRE_UNKNOWN_TYPE.
  */
 export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): PeerMessage {
@@ -82,7 +84,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
     case 'share':
     case 'agg':
       uint(m, 'offset', 2 ** 32);
-      bin(m, 'data', maxBytes);
+      bin(m, 'data', maxBytes, 0, false); // a view of `bytes`: vector chunks are consumed at once
       break;
     case 'commits':
       str(m, 'dealer', REGION_ID_RE);
@@ -162,10 +164,16 @@ function uint(m: Record<string, unknown>, k: string, max: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= max) fail('WIRE_MALFORMED', `field ${k} must be an integer in [0, ${max})`);
 }
 
-function bin(m: Record<string, unknown>, k: string, max: number, min = 0): void {
+/**
+ * Checks a binary field and, with `own`, replaces it by a copy: msgpackr returns views of the
+ * input, which a peer link may reuse for its next message (PeerNetwork `reuseBuffers`), while
+ * digests and signatures are kept in the round state and the transcript.
+ */
+function bin(m: Record<string, unknown>, k: string, max: number, min = 0, own = true): void {
   const v = m[k];
   if (!(v instanceof Uint8Array)) return fail('WIRE_MALFORMED', `field ${k} must be binary`);
   if (v.length < min || v.length > max) fail('WIRE_MALFORMED', `field ${k} has ${v.length} bytes, expected ${min === max ? min : `${min}..${max}`}`);
+  if (own) m[k] = new Uint8Array(v); // a copy (Buffer#slice, which msgpackr returns, would be a view)
 }
 
 function regions(m: Record<string, unknown>, k: string): void {
