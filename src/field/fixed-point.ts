@@ -190,11 +190,13 @@ function encodeChunk(K: WasmKernels, src: number, dst: number, m: number, first:
 
 /**
  * Decodes `v` into `out` (Float32Array or Float64Array of the same length), dividing by 2^f
- * and then by `divisor` (e.g. the total weight for a weighted mean).
+ * and then by `divisor` (e.g. the total weight for a weighted mean). Into a Float32Array the
+ * division is of the float32 value, rounded to float32 again: float32(float32(x / 2^f) / divisor),
+ * the weighted mean exactly as the transcript's mean digest specifies it (docs/transcript.md).
  */
 export function decodeVector(K: WasmKernels, v: FieldVec, out: Float32Array | Float64Array, scaleBits: number, divisor = 1): void {
   if (out.length !== v.length) throw new FieldError('FIELD_LENGTH_MISMATCH', `output has ${out.length} slots for ${v.length} elements`);
-  const inv = 2 ** -scaleBits / divisor;
+  const inv = 2 ** -scaleBits;
   const n = v.length;
   const chunk = Math.min(CHUNK_ELEMS, Math.max(1, n));
   const bpe = out instanceof Float64Array ? 8 : 4;
@@ -203,10 +205,11 @@ export function decodeVector(K: WasmKernels, v: FieldVec, out: Float32Array | Fl
     for (let i = 0; i < n; i += chunk) {
       const m = Math.min(chunk, n - i);
       if (bpe === 8) {
-        K.x.decodeF64(v.ptr + i * 8, tmp, m, inv);
+        K.x.decodeF64(v.ptr + i * 8, tmp, m, inv / divisor);
         out.set(K.f64(tmp, m), i);
       } else {
-        K.x.decodeF32(v.ptr + i * 8, tmp, m, inv);
+        if (divisor === 1) K.x.decodeF32(v.ptr + i * 8, tmp, m, inv);
+        else K.x.decodeF32Div(v.ptr + i * 8, tmp, m, inv, divisor);
         out.set(K.f32(tmp, m), i);
       }
     }

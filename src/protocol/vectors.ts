@@ -63,7 +63,7 @@ export interface RoundResult {
 /** The whole result as one Float32Array (tests, the harness, small models). */
 export function resultArray(r: RoundResult, reduce: 'sum' | 'mean' = 'sum'): Float32Array {
   const out = new Float32Array(r.params);
-  for (let o = 0; o < r.params; o += CHUNK_ELEMS) r.read(o, out.subarray(o, Math.min(r.params, o + CHUNK_ELEMS)), reduce);
+  r.read(0, out, reduce);
   return out;
 }
 
@@ -430,18 +430,10 @@ export class RoundVectors {
     const extra = new Float64Array(EXTRA_ELEMS);
     decodeVector(this.K, { ptr: res.ptr + P * 8, length: EXTRA_ELEMS }, extra, scaleBits);
     const totalWeight = extra[0]!;
-    const K = this.K;
-    const inv = 2 ** -scaleBits;
     const read = (offset: number, out: Float32Array, reduce: 'sum' | 'mean'): void => {
       if (this.result !== res) throw new Error('the round result was wiped: read it before the round ends, or retainResult()');
       if (!Number.isSafeInteger(offset) || offset < 0 || offset + out.length > P) throw new RangeError(`result read of [${offset}, ${offset + out.length}) outside [0, ${P})`);
-      for (let o = 0; o < out.length; o += CHUNK_ELEMS) {
-        const m = Math.min(CHUNK_ELEMS, out.length - o);
-        // the mean as specified for its digest: float32(float32 sum / total weight)
-        if (reduce === 'mean') K.x.decodeF32Div(res.ptr + (offset + o) * 8, this.chunk.ptr, m, inv, totalWeight);
-        else K.x.decodeF32(res.ptr + (offset + o) * 8, this.chunk.ptr, m, inv);
-        out.set(K.f32(this.chunk.ptr, m), o);
-      }
+      decodeVector(this.K, { ptr: res.ptr + offset * 8, length: out.length }, out, scaleBits, reduce === 'mean' ? totalWeight : 1);
     };
     return { ok: true, result: { params: P, totalWeight, read } };
   }
@@ -463,12 +455,9 @@ export class RoundVectors {
   private resultRefs = 0;
 
   private wipeResult(): void {
-    for (const v of [this.result, this.chunk]) {
-      if (v) {
-        this.K.zeroize(v);
-        this.K.free(v);
-      }
-    }
+    if (!this.result) return;
+    this.K.zeroize(this.result);
+    this.K.free(this.result);
     this.result = null;
   }
 
@@ -512,13 +501,13 @@ export class RoundVectors {
 
   /**
    * Wipes every secret vector (open stagings included) and returns the memory. Idempotent. A
-   * retained result (and the scratch chunk its reads use) stays until its last release.
+   * retained result stays until its last release.
    */
   zeroize(): void {
     if (this.wiped) return;
     this.wiped = true;
     for (const s of [...this.staged]) this.release(s);
-    for (const v of [this.input, this.acc, this.proj?.b]) {
+    for (const v of [this.input, this.acc, this.chunk, this.proj?.b]) {
       if (v) {
         this.K.zeroize(v);
         this.K.free(v);
