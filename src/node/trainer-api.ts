@@ -193,8 +193,9 @@ export class TrainerApi {
 const ANSWER_PIECE = 65536;
 
 /**
- * Streams the aggregate into the response in pieces decoded from WASM memory, waiting for each
- * write before reusing its buffer (and for 'drain' on backpressure).
+ * Streams the aggregate into the response in pieces decoded from WASM memory, two buffers in
+ * turn: a buffer is filled again only once its previous write has called back (which also paces
+ * the answer to the trainer's connection).
  */
 async function writeAnswer(res: ServerResponse, a: AggregateAnswer): Promise<void> {
   const bufs = [new Float32Array(Math.min(ANSWER_PIECE, a.params)), new Float32Array(Math.min(ANSWER_PIECE, a.params))];

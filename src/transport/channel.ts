@@ -26,11 +26,7 @@ import type { HandshakeSession } from './handshake.js';
 export const FRAME_COUNTER_BYTES = 8;
 /** GCM tag length (NIST SP 800-38D, full 128-bit tag). */
 export const GCM_TAG_BYTES = 16;
-/**
- * Largest piece handed to one cipher update(). Each update() returns a fresh buffer: pieces of
- * 64 KiB come from malloc's reused heap, while one 512 KiB output is a fresh mapping whose pages
- * fault in on first write (see seal/open), and the caller copies the pieces into its own buffer.
- */
+/** Largest piece handed to one cipher update() (see seal). */
 const GCM_PIECE_BYTES = 65536;
 
 /** Bytes a frame adds to its plaintext. */

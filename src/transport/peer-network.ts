@@ -109,8 +109,8 @@ export interface PeerNetworkOptions {
 }
 
 /**
- * Frames kept for reuse, shared by all links: below the high-water mark a link rarely has more
- * than two frames in flight, and every pooled frame stays resident.
+ * Frames kept for reuse, shared by all links. Small on purpose: every pooled frame stays
+ * resident, and a frame that finds the pool full is left to the garbage collector.
  */
 const FRAME_POOL_SIZE = 4;
 
