@@ -26,7 +26,8 @@ import { parseFederation } from '../src/config/federation.js';
 import { loadKernels } from '../src/field/node.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
 import { localSecretKey, runLocal } from '../src/protocol/harness.js';
-import { f32Bytes, roundParamsFor } from '../src/transcript/index.js';
+import { f32Bytes } from '../src/protocol/commitments.js';
+import { roundParamsFor } from '../src/protocol/params.js';
 import { verifyRound } from '../src/verifier/index.js';
 
 const REGIONS = ['af', 'apac', 'eu', 'sa', 'us'];

@@ -41,12 +41,23 @@ export type ErrorCode =
   | 'PROTOCOL_BELOW_MIN_CONTRIBUTORS'
   | 'PROTOCOL_BAD_COMMITMENT'
   | 'PROTOCOL_BAD_SIGNATURE'
+  | 'PROTOCOL_EQUIVOCATION' // one party signed two different messages where one is allowed (two decisions)
+  | 'PROTOCOL_LIMIT_EXCEEDED' // a peer asks for a round beyond this node's configured limits (round.maxParams)
   | 'PROTOCOL_INCONSISTENT_AGGREGATE'
   | 'PROTOCOL_TIMEOUT'
   | 'PROTOCOL_ABORTED'
-  // policy / config / api
+  // locality policy (docs/policy.md): a refusal the policy in force decides
+  | 'POLICY_FLOW_REFUSED' // a share flow dealer -> holder the policy does not allow
+  | 'POLICY_ROUNDS_IN_FLIGHT' // policy.maxRoundsInFlight rounds are already open
+  | 'POLICY_MIN_TRAINERS' // fewer trainers than policy.minTrainers contributed: nothing is revealed
+  | 'POLICY_INVALID_GRANT' // a grant that does not verify (signature, federation, flow, validity window)
+  // transcripts and files on this node's disk
+  | 'STORAGE_CONFLICT' // the round already has a transcript on this node
+  | 'STORAGE_FAILED' // a transcript or data file could not be written or read
+  // config / api
   | 'CONFIG_INVALID'
   | 'API_BAD_REQUEST'
+  | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
   | 'API_UNAUTHORIZED';
 
 export class MpcError extends Error {
@@ -81,3 +92,11 @@ export class ProtocolError extends MpcError {
 }
 /** Federation file, key file and command-line faults. */
 export class ConfigError extends MpcError {}
+/** A refusal by the locality policy in force (POLICY_*); `rule` names the policy rule. */
+export class PolicyError extends MpcError {
+  readonly rule?: string;
+  constructor(code: ErrorCode, message: string, extra: { rule?: string; cause?: unknown } = {}) {
+    super(code, message, { cause: extra.cause });
+    if (extra.rule !== undefined) this.rule = extra.rule;
+  }
+}

@@ -11,8 +11,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
+import { canonicalJson } from '../src/core/canonical-json.js';
 import {
-  canonicalJson,
   federationDigest,
   federationDigestHex,
   federationWarnings,

@@ -13,7 +13,8 @@ import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { runLocal, type LocalOutcome } from '../src/protocol/harness.js';
 import { signGrant } from '../src/policy/index.js';
-import { roundParamsFor, type EntryBodies } from '../src/transcript/index.js';
+import { roundParamsFor } from '../src/protocol/params.js';
+import type { EntryBodies } from '../src/protocol/records.js';
 import { verifyRound } from '../src/verifier/index.js';
 import { federationJson, REGIONS } from './transcript-fixtures.js';
 

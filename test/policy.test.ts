@@ -11,7 +11,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
-import { canonicalJson, federationDigestHex, federationWarnings, parseFederation, type Federation } from '../src/config/federation.js';
+import { canonicalJson } from '../src/core/canonical-json.js';
+import { federationDigestHex, federationWarnings, parseFederation, type Federation } from '../src/config/federation.js';
 import {
   allowedHolders,
   checkMinContributors,

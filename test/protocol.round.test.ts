@@ -7,7 +7,7 @@ import { loadKernelsFresh } from '../src/field/node.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { runLocal, type LocalNodeInput } from '../src/protocol/harness.js';
-import type { RoundParams } from '../src/protocol/messages.js';
+import type { RoundParams } from '../src/protocol/params.js';
 
 let K: WasmKernels;
 beforeAll(async () => {

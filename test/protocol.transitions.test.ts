@@ -8,10 +8,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
 import { aesCtrRandom, nodeRandom } from '../src/field/random-node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
-import { nobleHash } from '../src/protocol/harness.js';
-import { MESSAGE_TYPES, signedBytes, type MessageType, type PeerMessage, type RoundParams } from '../src/protocol/messages.js';
+import { nobleSha256 as nobleHash } from '../src/core/crypto.js';
+import { MESSAGE_TYPES, signedBytes, type MessageType, type PeerMessage } from '../src/protocol/messages.js';
+import type { RoundParams } from '../src/protocol/params.js';
 import { ACCEPTS, initialState, step, type Phase, type RoundState, type StepContext } from '../src/protocol/round.js';
-import { EXTRA_ELEMS, RoundVectors } from '../src/protocol/vectors.js';
+import { RoundVectors } from '../src/protocol/vectors.js';
+import { EXTRA_ELEMS } from '../src/protocol/params.js';
 
 const PHASES: Phase[] = ['collect', 'deal', 'decide', 'combine', 'done', 'aborted'];
 const keys = { apac: ed25519.utils.randomSecretKey(), eu: ed25519.utils.randomSecretKey(), us: ed25519.utils.randomSecretKey() };

@@ -5,12 +5,15 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { canonicalJson, parseFederation, type Federation } from '../src/config/federation.js';
+import { canonicalJson } from '../src/core/canonical-json.js';
+import { parseFederation, type Federation } from '../src/config/federation.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { localSecretKey, runLocal, type LocalFaults, type LocalOutcome } from '../src/protocol/harness.js';
 import { signedBytes } from '../src/protocol/messages.js';
-import { entryHash, entrySigBytes, f32Bytes, meanOf, roundParamsFor, ZERO_HASH, type Entry } from '../src/transcript/index.js';
+import { entryHash, entrySigBytes, ZERO_HASH, type Entry } from '../src/transcript/log.js';
+import { f32Bytes, meanOf } from '../src/protocol/commitments.js';
+import { roundParamsFor } from '../src/protocol/params.js';
 
 export const REGIONS = ['apac', 'eu', 'us'];
 

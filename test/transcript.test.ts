@@ -7,7 +7,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../src/config/federation.js';
+import { canonicalJson } from '../src/core/canonical-json.js';
 import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { localSecretKey } from '../src/protocol/harness.js';

@@ -17,7 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { signedBytes } from '../src/protocol/messages.js';
-import type { EntryBodies } from '../src/transcript/index.js';
+import type { EntryBodies } from '../src/protocol/records.js';
 import { verifyRound } from '../src/verifier/index.js';
 import { enc, federationJson, rewrite, runRound, signAs, type RoundRun } from './transcript-fixtures.js';
 

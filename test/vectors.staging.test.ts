@@ -9,8 +9,9 @@ import { loadKernelsFresh } from '../src/field/node.js';
 import { aesCtrRandom, nodeRandom } from '../src/field/random-node.js';
 import { CHUNK_ELEMS, encodeStaged, encodeUpdate } from '../src/field/fixed-point.js';
 import type { WasmKernels } from '../src/field/wasm.js';
-import { addUpdate, EXTRA_ELEMS, resultArray, RoundVectors, type UpdateStaging } from '../src/protocol/vectors.js';
-import { nobleHash } from '../src/protocol/harness.js';
+import { addUpdate, resultArray, RoundVectors, type UpdateStaging } from '../src/protocol/vectors.js';
+import { EXTRA_ELEMS } from '../src/protocol/params.js';
+import { nobleSha256 as nobleHash } from '../src/core/crypto.js';
 
 let K: WasmKernels;
 beforeAll(async () => {

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { aggregateDetailed } from '../client/index.js';
 import { auditDir } from '../node/audit-assets.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../node/local-federation.js';
-import { f32Bytes } from '../transcript/index.js';
+import { f32Bytes } from '../protocol/commitments.js';
 import { verifyRound } from '../verifier/index.js';
 import { commandHelp, optionalFlag, parseArgs, UsageError, type CommandSpec } from './args.js';
 

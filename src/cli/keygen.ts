@@ -7,7 +7,8 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { PLACEHOLDER_PREFIX, REGION_ID_RE } from '../config/federation.js';
+import { PLACEHOLDER_PREFIX } from '../config/federation.js';
+import { REGION_ID_RE } from '../core/ids.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
 import { generateIdentity, publicKeyHex, saveIdentity } from '../transport/identity.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs, requireFlag } from './args.js';

@@ -13,6 +13,7 @@
  */
 import { appendFile, lstat, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ROUND_ID_RE } from '../core/ids.js';
 import { loadFederation } from '../config/federation.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
@@ -21,7 +22,7 @@ import type { CliIo } from './io.js';
 /** The append-only record of deletions, inside the transcripts directory. */
 export const PRUNE_LOG = 'prune-log.jsonl';
 /** Transcript files: `<round>.jsonl` (round ids are 1-128 of A-Z a-z 0-9 . _ : -). */
-export const TRANSCRIPT_FILE_RE: RegExp = /^[A-Za-z0-9._:-]{1,128}\.jsonl$/;
+export const TRANSCRIPT_FILE_RE: RegExp = new RegExp(ROUND_ID_RE.source.replace(/\$$/, '') + '\\.jsonl$');
 const DAY_MS = 86_400_000;
 /** Bytes read from the end of a transcript to find its last entry. */
 const TAIL_BYTES = 64 * 1024;

@@ -16,8 +16,9 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { FEDERATION_NAME_RE, FEDERATION_NAME_RULE, JURISDICTION_RE, JURISDICTION_RULE, MAX_PARTIES, REGION_ID_RE, REGION_ID_RULE } from '../core/ids.js';
 import {
-  canonicalJson,
   DATA_CLASSIFICATIONS,
   defaultPolicy,
   GRANT_ID_RE,
@@ -37,12 +38,6 @@ import {
 
 /** The only federation file format version this build reads. */
 export const FEDERATION_FILE_VERSION = 1;
-/** Region ids: lower-case, start with a letter, at most 32 characters (used in paths and logs). */
-export const REGION_ID_RE: RegExp = /^[a-z][a-z0-9-]{0,31}$/;
-/** Federation names take part in domain separation and file names. */
-export const FEDERATION_NAME_RE: RegExp = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Jurisdiction labels, e.g. `EU`, `US`, `APAC`, `US-CA`. */
-export const JURISDICTION_RE: RegExp = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 /** Upper bound of `round.scaleBits` (fractional bits of the fixed-point encoding). */
 export const MAX_SCALE_BITS = 40;
 /**
@@ -338,14 +333,14 @@ function parseRegion(ctx: Ctx, v: unknown, path: string): Region & { endpointHos
     required(ctx, o, 'id', path, 'add "id": "<region id>", e.g. "eu"'),
     join(path, 'id'),
     REGION_ID_RE,
-    'a region id is 1-32 characters of a-z, 0-9 and "-", starting with a letter, e.g. "eu" or "us-east"',
+    REGION_ID_RULE,
   );
   const jurisdiction = string(
     ctx,
     required(ctx, o, 'jurisdiction', path, 'add "jurisdiction": "<label>", e.g. "EU"'),
     join(path, 'jurisdiction'),
     JURISDICTION_RE,
-    'a jurisdiction label is 1-32 letters, digits, "_" or "-", starting with a letter, e.g. "EU" or "US-CA"',
+    JURISDICTION_RULE,
   );
   const ep = parseEndpoint(ctx, required(ctx, o, 'endpoint', path, 'add "endpoint": "wss://host:port"'), join(path, 'endpoint'));
   const publicKey = parsePublicKey(
@@ -697,7 +692,7 @@ export function parseFederation(json: unknown, source?: string): Federation {
     required(ctx, o, 'federation', '', 'add "federation": "<name>", e.g. "acme-fl"'),
     'federation',
     FEDERATION_NAME_RE,
-    'a federation name is 1-64 letters, digits, ".", "_" or "-", e.g. "acme-fl"',
+    `${FEDERATION_NAME_RULE}, e.g. "acme-fl"`,
   );
   const version = required(ctx, o, 'version', '', `add "version": ${FEDERATION_FILE_VERSION}`);
   if (version !== FEDERATION_FILE_VERSION) {
@@ -706,6 +701,7 @@ export function parseFederation(json: unknown, source?: string): Federation {
   const regionsJson = required(ctx, o, 'regions', '', 'add "regions": [ ... ], one entry per region node');
   if (!Array.isArray(regionsJson)) ctx.fail('regions', `expected an array of regions, got ${describe(regionsJson)}`);
   if (regionsJson.length === 0) ctx.fail('regions', 'is empty: list every region node (see mpc-node init)');
+  if (regionsJson.length > MAX_PARTIES) ctx.fail('regions', `has ${regionsJson.length} regions, at most ${MAX_PARTIES} are supported (share x-coordinates are one byte)`);
   const parsed = regionsJson.map((r, i) => parseRegion(ctx, r, `regions[${i}]`));
 
   // Cross-region uniqueness: peers are identified by id and authenticated by key, and two regions
@@ -793,12 +789,6 @@ export async function loadFederation(path: string): Promise<Federation> {
   return parseFederation(json, path);
 }
 
-/**
- * Canonical JSON (RFC 8785 JCS for this data: object keys sorted by UTF-16 code units, no
- * whitespace, strings and numbers as `JSON.stringify` writes them). Defined in
- * `policy/canonical-json.ts` (the policy module hashes and signs with it) and re-exported here.
- */
-export { canonicalJson };
 
 /**
  * The federation digest every node and the auditor agree on:

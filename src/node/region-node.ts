@@ -11,15 +11,18 @@ import { regionById, regionPublicKey, type Federation } from '../config/federati
 import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
-import { ROUND_ID_RE, type PeerMessage } from '../protocol/messages.js';
+import { ROUND_ID_RE, ROUND_ID_RULE } from '../core/ids.js';
+import type { PeerMessage } from '../protocol/messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
-import { EXTRA_ELEMS, RoundVectors, type HashFactory, type RoundResult, type UpdateStaging } from '../protocol/vectors.js';
+import { RoundVectors, type RoundResult, type UpdateStaging } from '../protocol/vectors.js';
+import { EXTRA_ELEMS } from '../protocol/params.js';
+import type { HashFactory } from '../core/crypto.js';
 import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { TranscriptFile } from './transcript-file.js';
 import { noteMoved } from './gc-pacer.js';
-import { roundParamsFor } from '../transcript/index.js';
+import { roundParamsFor } from '../protocol/params.js';
 import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
 
@@ -262,7 +265,7 @@ export class RegionNode {
   submit(req: SubmitRequest): UpdateUpload {
     if (this.closing) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
     const cfg = this.federation.round;
-    if (!ROUND_ID_RE.test(req.round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+    if (!ROUND_ID_RE.test(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
     if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
       throw new MpcError('API_BAD_REQUEST', `weight must be a number in (0, ${cfg.maxWeight}] (round.maxWeight), got ${req.weight}`);
     }

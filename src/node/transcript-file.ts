@@ -9,11 +9,12 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpcError } from '../errors.js';
-import { ROUND_ID_RE } from '../protocol/messages.js';
-import { TranscriptBuilder, type RecordBody } from '../transcript/index.js';
+import { ROUND_ID_RE, ROUND_ID_RULE } from '../core/ids.js';
+import { TranscriptBuilder } from '../transcript/log.js';
+import type { RecordBody } from '../protocol/records.js';
 
 export function transcriptPath(dir: string, round: string): string {
-  if (!ROUND_ID_RE.test(round)) throw new MpcError('API_BAD_REQUEST', 'round must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  if (!ROUND_ID_RE.test(round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
   return join(dir, `${round}.jsonl`);
 }
 

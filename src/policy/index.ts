@@ -17,9 +17,8 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../core/canonical-json.js';
 
-export { canonicalJson } from './canonical-json.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types: the parsed `policy` section of the federation file (docs/policy.md).

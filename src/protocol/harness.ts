@@ -10,11 +10,15 @@ import type { RandomFill } from '../field/random.js';
 // Node-only, like the whole harness (tests and test-vector generation): AES-256-CTR streams.
 import { aesCtrRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
-import type { PeerMessage, RoundParams } from './messages.js';
+import type { PeerMessage } from './messages.js';
+import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
-import { RoundVectors, EXTRA_ELEMS, addUpdate, resultArray, type HashFactory } from './vectors.js';
+import { RoundVectors, addUpdate, resultArray } from './vectors.js';
+import { EXTRA_ELEMS } from './params.js';
+import { nobleSha256, type HashFactory } from '../core/crypto.js';
 import type { ProtocolError } from '../errors.js';
-import { TranscriptBuilder } from '../transcript/index.js';
+import { TranscriptBuilder } from '../transcript/log.js';
+import type { RecordBody } from './records.js';
 import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 
 export interface LocalNodeInput {
@@ -53,10 +57,6 @@ export function localSecretKey(region: string): Uint8Array {
   return ed25519.utils.randomSecretKey(sha256(new TextEncoder().encode(`key:${region}`)));
 }
 
-export const nobleHash: HashFactory = () => {
-  const h = sha256.create();
-  return { update: (d) => void h.update(d), digest: () => h.digest() };
-};
 
 /**
  * Runs one round among `inputs` (every participant must be listed; one with no updates is a
@@ -71,7 +71,7 @@ export function runLocal(
   const timing = opts.timing ?? { peerWaitMs: 1000, decideMs: 5000, roundMs: 20000 };
   // deadlines are relative to opening: a harness started at `now` keeps them
   const faults = opts.faults ?? {};
-  const hash = opts.hash ?? nobleHash;
+  const hash = opts.hash ?? nobleSha256;
   const keys = new Map(inputs.map((i) => [i.region, localSecretKey(i.region)]));
   const pubs = new Map([...keys].map(([r, k]) => [r, ed25519.getPublicKey(k)]));
   let now = opts.now ?? 0;

@@ -7,35 +7,10 @@
  * @module
  */
 import type { ErrorCode } from '../errors.js';
+import { lengthPrefixed, type RoundParams } from './params.js';
 
 export const PROTOCOL_VERSION = 1;
 
-/** A round id: 1-128 of A-Z a-z 0-9 . _ : - (safe as a file name, in a URL and in logs). */
-export const ROUND_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Parameters every participant must agree on before anything secret is sent. */
-export interface RoundParams {
-  readonly round: string;
-  /** hex SHA-256 of the federation file (canonical form). */
-  readonly federation: string;
-  /** hex digest of the locality policy in force. */
-  readonly policy: string;
-  /** All regions of the federation, sorted; region i (0-based) holds share x = i + 1. */
-  readonly participants: readonly string[];
-  readonly threshold: number;
-  /** Number of model parameters (the shared vector has 2 more: total weight and trainer count). */
-  readonly params: number;
-  readonly scaleBits: number;
-  readonly clipL2: number;
-  readonly clipMode: 'clip' | 'reject';
-  readonly minContributors: number;
-  readonly minTrainers: number;
-}
-
-/** Keys of RoundParams in canonical order (used for comparison and signing). */
-export const PARAM_KEYS = [
-  'round', 'federation', 'policy', 'participants', 'threshold', 'params', 'scaleBits', 'clipL2', 'clipMode', 'minContributors', 'minTrainers',
-] as const satisfies readonly (keyof RoundParams)[];
 
 export type PeerMessage =
   | { type: 'params'; round: string; params: RoundParams }
@@ -93,20 +68,3 @@ export function signedBytes(m: Unsigned | Signed): Uint8Array {
   return lengthPrefixed(parts);
 }
 
-/** Canonical bytes of round parameters (for digests and comparison). */
-export function paramsBytes(p: RoundParams): Uint8Array {
-  return lengthPrefixed(PARAM_KEYS.map((k) => te.encode(JSON.stringify(p[k]))));
-}
-
-function lengthPrefixed(parts: Uint8Array[]): Uint8Array {
-  const total = parts.reduce((s, p) => s + 4 + p.length, 0);
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
-  let o = 0;
-  for (const p of parts) {
-    dv.setUint32(o, p.length);
-    out.set(p, o + 4);
-    o += 4 + p.length;
-  }
-  return out;
-}

@@ -13,10 +13,12 @@
 import { ProtocolError, type ErrorCode } from '../errors.js';
 import * as R from '../field/reference.js';
 import type { RandomFill } from '../field/random.js';
-import { PARAM_KEYS, signedBytes, type MessageType, type PeerMessage, type RoundParams, type Signed, type Unsigned } from './messages.js';
+import { signedBytes, type MessageType, type PeerMessage, type Signed, type Unsigned } from './messages.js';
+import { coordinatorOf, paramsDigestHex, paramsMismatch, xOf, type RoundParams } from './params.js';
+import { challengeOf, resultDigests } from './commitments.js';
+import { messageRecord, type RecordBody } from './records.js';
 import type { RoundResult, RoundVectors } from './vectors.js';
 import { checkPointsOnPolynomial } from '../sharing/shamir.js';
-import { challengeOf, messageRecord, paramsDigestHex, resultDigests, type RecordBody } from '../transcript/index.js';
 import { allowedHolders, checkMinContributors, checkMinTrainers, type PolicyDecision, type PolicySubject } from '../policy/index.js';
 
 export type Phase = 'collect' | 'deal' | 'decide' | 'combine' | 'done' | 'aborted';
@@ -144,31 +146,12 @@ function decided(fx: Effect[], d: PolicyDecision, now: number): void {
   if (d.outcome === 'refused') fx.push({ kind: 'violation', decision: d });
 }
 
-/** The coordinator decides D and R: the first participant in sorted order. */
-export const coordinatorOf = (p: RoundParams): string => p.participants[0]!;
-/** Share x of a region: its 1-based position among the sorted participants. */
-export const xOf = (p: RoundParams, region: string): number => p.participants.indexOf(region) + 1;
-
 export function initialState(self: string, params: RoundParams, timing: RoundTiming, now: number): RoundState {
   if (!params.participants.includes(self)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${self} is not a participant of round ${params.round}`);
   return {
     phase: 'collect', self, params, timing, openedAt: now, matched: [], input: null, dealtTo: null,
     commits: {}, receipts: {}, decision: null, aggDone: [], error: null,
   };
-}
-
-/**
- * Compares two parameter sets; returns the first differing key with both values, or null.
- */
-export function paramsMismatch(ours: RoundParams, theirs: RoundParams): { key: string; expected: string; found: string } | null {
-  // the policy digest first: a policy difference also changes the federation digest, and
-  // "policy differs" is the actionable message
-  for (const k of ['policy', ...PARAM_KEYS.filter((x) => x !== 'policy')] as const) {
-    const a = JSON.stringify(ours[k]);
-    const b = JSON.stringify(theirs[k]);
-    if (a !== b) return { key: k, expected: a, found: b };
-  }
-  return null;
 }
 
 /** The event time of the step in progress (every event carries one): for deadlines set inside helpers. */

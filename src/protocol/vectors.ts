@@ -13,16 +13,9 @@ import { sampleField, type RandomFill } from '../field/random.js';
 import * as R from '../field/reference.js';
 import type { FieldVec, WasmKernels } from '../field/wasm.js';
 import { checkPointsOnPolynomial, deal } from '../sharing/shamir.js';
+import type { HashFactory, Hasher } from '../core/crypto.js';
+import { EXTRA_ELEMS } from './params.js';
 
-/** Incremental hash (SHA-256), injected: node:crypto in the node, @noble/hashes elsewhere. */
-export interface Hasher {
-  update(data: Uint8Array): void;
-  digest(): Uint8Array;
-}
-export type HashFactory = () => Hasher;
-
-/** Number of extra elements after the model parameters: the total weight. */
-export const EXTRA_ELEMS = 1;
 
 /**
  * Elements per `share` / `agg` message (128 KiB of data). Smaller than CHUNK_ELEMS, the unit of

@@ -6,20 +6,19 @@
  * @module
  */
 import { FieldError } from '../errors.js';
+import { MAX_PARTIES } from '../core/ids.js';
 import * as R from '../field/reference.js';
 import { CHUNK_ELEMS } from '../field/fixed-point.js';
 import { sampleField, type RandomFill } from '../field/random.js';
 import type { FieldVec, WasmKernels } from '../field/wasm.js';
 
-/** Largest number of shares (and so of regions) a round supports. */
-export const MAX_SHARES = 255;
 
 /**
- * @throws {FieldError} SHARING_BAD_THRESHOLD unless 1 <= t <= n <= MAX_SHARES.
+ * @throws {FieldError} SHARING_BAD_THRESHOLD unless 1 <= t <= n <= MAX_PARTIES.
  */
 export function checkThreshold(t: number, n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_SHARES) {
-    throw new FieldError('SHARING_BAD_THRESHOLD', `number of shares n must be an integer in [1, ${MAX_SHARES}], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PARTIES) {
+    throw new FieldError('SHARING_BAD_THRESHOLD', `number of shares n must be an integer in [1, ${MAX_PARTIES}], got ${n}`);
   }
   if (!Number.isInteger(t) || t < 1 || t > n) {
     throw new FieldError('SHARING_BAD_THRESHOLD', `threshold t must be an integer in [1, n = ${n}], got ${t}: ` + (t > n ? 'lower t or add share holders' : 'use t >= 1'));
@@ -65,8 +64,8 @@ export function deal(K: WasmKernels, secret: FieldVec, t: number, n: number, out
 export function checkPoints(xs: readonly number[]): void {
   const seen = new Set<number>();
   for (const x of xs) {
-    if (!Number.isInteger(x) || x < 1 || x > MAX_SHARES) {
-      throw new FieldError('SHARING_BAD_POINTS', `share x must be an integer in [1, ${MAX_SHARES}], got ${x}` + (x === 0 ? ' (x = 0 is the secret itself)' : ''));
+    if (!Number.isInteger(x) || x < 1 || x > MAX_PARTIES) {
+      throw new FieldError('SHARING_BAD_POINTS', `share x must be an integer in [1, ${MAX_PARTIES}], got ${x}` + (x === 0 ? ' (x = 0 is the secret itself)' : ''));
     }
     if (seen.has(x)) throw new FieldError('SHARING_BAD_POINTS', `duplicate share x = ${x}`);
     seen.add(x);
@@ -150,7 +149,7 @@ export function checkPointsOnPolynomial(xs: readonly bigint[], ys: readonly bigi
   const maxErrors = Math.floor((m - t) / 2);
   if (maxErrors === 0) return { ok: false, bad: null };
   // Brute-force unique decoding: a t-subset that agrees with >= m - maxErrors points is the
-  // polynomial (two such would share >= t points and be equal). m <= MAX_SHARES but in practice
+  // polynomial (two such would share >= t points and be equal). m <= MAX_PARTIES but in practice
   // m is the number of regions; cap the search so a large m cannot stall the node.
   let best: number[] | null = null;
   let tried = 0;

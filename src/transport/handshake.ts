@@ -33,7 +33,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { clean, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { Packr, Unpackr } from 'msgpackr';
 import { TransportError } from '../errors.js';
-import { isValidRegion, type Identity } from './identity.js';
+import { type Identity } from './identity.js';
+import { FEDERATION_NAME_RULE, isFederationName, isRegionId, REGION_ID_RULE } from '../core/ids.js';
 
 /** Handshake protocol version carried in every message (`v`) and in the transcript label. */
 export const HANDSHAKE_VERSION = 1;
@@ -53,8 +54,6 @@ const SIG_LABEL_RESPONDER = utf8ToBytes('responder');
 const SIG_LABEL_INITIATOR = utf8ToBytes('initiator');
 const INFO_I2R = utf8ToBytes('mpc-node v1 i2r');
 const INFO_R2I = utf8ToBytes('mpc-node v1 r2i');
-// Federation ids may contain spaces (they are names, not identifiers on the wire elsewhere).
-const FEDERATION_RE = /^[\x20-\x7e]{1,128}$/;
 
 /** Region id -> Ed25519 public key of every peer this node may talk to. */
 export type PeerDirectory = ReadonlyMap<string, Uint8Array>;
@@ -228,10 +227,10 @@ export function decodeHandshakeMsg<T extends HandshakeMsg['type']>(
   for (const [k, kind] of Object.entries(schema)) {
     const val = obj[k];
     if (kind === 'region') {
-      if (!isValidRegion(val)) throw fail(`${expected}: "${k}" must be a region id (printable ASCII, no spaces, 1..128 chars)`);
+      if (!isRegionId(val)) throw fail(`${expected}: "${k}" must be a region id (${REGION_ID_RULE})`);
       out[k] = val;
     } else if (kind === 'federation') {
-      if (typeof val !== 'string' || !FEDERATION_RE.test(val)) throw fail(`${expected}: "${k}" must be printable ASCII, 1..128 chars`);
+      if (!isFederationName(val)) throw fail(`${expected}: "${k}" must be a federation name (${FEDERATION_NAME_RULE})`);
       out[k] = val;
     } else {
       if (!(val instanceof Uint8Array)) throw fail(`${expected}: "${k}" must be binary`);
@@ -321,10 +320,10 @@ function freshRandom(cfg: HandshakeConfig, n: number, title: string): Uint8Array
 }
 
 function checkConfig(cfg: HandshakeConfig): void {
-  if (typeof cfg.federation !== 'string' || !FEDERATION_RE.test(cfg.federation)) {
-    throw new RangeError('"federation" expected printable ASCII, 1..128 chars');
+  if (!isFederationName(cfg.federation)) {
+    throw new RangeError(`"federation": ${FEDERATION_NAME_RULE}`);
   }
-  if (!isValidRegion(cfg.identity.region)) throw new RangeError('"identity.region" is not a valid region id');
+  if (!isRegionId(cfg.identity.region)) throw new RangeError('"identity.region" is not a valid region id');
   if (!(cfg.identity.secretKey instanceof Uint8Array) || cfg.identity.secretKey.length !== 32) {
     throw new RangeError('"identity.secretKey" expected Uint8Array of length 32');
   }

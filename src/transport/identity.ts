@@ -20,6 +20,7 @@ import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { isRegionId, REGION_ID_RULE } from '../core/ids.js';
 
 /** A region's long-term signing identity. `secretKey` is secret: never log or send it. */
 export interface Identity {
@@ -36,20 +37,6 @@ export const ED25519_KEY_BYTES = 32;
 /** Largest key file we are willing to read; a real one is ~200 bytes. */
 export const MAX_IDENTITY_FILE_BYTES = 4096;
 
-// Printable ASCII without space, 1..128 characters. Region ids travel in handshakes, logs and
-// error messages, so they are restricted to characters that are safe to print.
-const REGION_RE = /^[\x21-\x7e]{1,128}$/;
-
-/**
- * Returns true if `region` is an acceptable region id (printable ASCII, no spaces, 1..128 chars).
- * @param region - Candidate region id.
- * @returns Whether it is valid.
- * @example
- * isValidRegion('eu-west'); // true
- */
-export function isValidRegion(region: unknown): region is string {
-  return typeof region === 'string' && REGION_RE.test(region);
-}
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
@@ -78,7 +65,7 @@ function makeIdentity(region: string, secretKey: Uint8Array, publicKey: Uint8Arr
  * const id = generateIdentity('eu-west');
  */
 export function generateIdentity(region: string): Identity {
-  if (!isValidRegion(region)) {
+  if (!isRegionId(region)) {
     throw new RangeError(`"region" expected printable ASCII without spaces, 1..128 chars, got ${JSON.stringify(String(region)).slice(0, 80)}`);
   }
   const secretKey = randomBytes(ED25519_KEY_BYTES);
@@ -108,7 +95,7 @@ export function publicKeyHex(id: Pick<Identity, 'publicKey'>): string {
  * await saveIdentity('/etc/mpc-node/eu.key.json', generateIdentity('eu'));
  */
 export async function saveIdentity(path: string, id: Identity, opts: { force?: boolean } = {}): Promise<void> {
-  if (!isValidRegion(id.region)) throw new RangeError('"id.region" is not a valid region id');
+  if (!isRegionId(id.region)) throw new RangeError('"id.region" is not a valid region id');
   if (!(id.secretKey instanceof Uint8Array) || id.secretKey.length !== ED25519_KEY_BYTES) {
     throw new RangeError(`"id.secretKey" expected Uint8Array of length ${ED25519_KEY_BYTES}`);
   }
@@ -198,7 +185,7 @@ export async function loadIdentity(path: string): Promise<Identity> {
   const unknownKeys = keys.filter((k) => !want.includes(k));
   if (unknownKeys.length > 0) throw bad(`unexpected field(s) ${unknownKeys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`);
   for (const k of want) if (!(k in obj)) throw bad(`missing field "${k}"`);
-  if (!isValidRegion(obj['region'])) throw bad('"region" must be printable ASCII without spaces, 1..128 chars');
+  if (!isRegionId(obj['region'])) throw bad(`"region": ${REGION_ID_RULE}`);
   const pkHex = obj['publicKey'];
   const skHex = obj['secretKey'];
   if (typeof pkHex !== 'string' || !HEX64_RE.test(pkHex)) throw bad('"publicKey" must be 64 hex characters (32 bytes)');

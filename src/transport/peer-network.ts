@@ -43,7 +43,8 @@ import {
   type PeerDirectory,
   type ResponderState,
 } from './handshake.js';
-import { isValidRegion, type Identity } from './identity.js';
+import { type Identity } from './identity.js';
+import { isRegionId, REGION_ID_RULE } from '../core/ids.js';
 
 /** Default largest application message, in bytes (8 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -240,7 +241,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
    */
   constructor(opts: PeerNetworkOptions) {
     super();
-    if (!isValidRegion(opts.identity?.region)) throw new ConfigError('CONFIG_INVALID', 'identity.region is not a valid region id');
+    if (!isRegionId(opts.identity?.region)) throw new ConfigError('CONFIG_INVALID', 'identity.region is not a valid region id');
     this.#opts = opts;
     this.#region = opts.identity.region;
     this.#maxMessageBytes = positiveInt(opts.maxMessageBytes, 'maxMessageBytes', DEFAULT_MAX_MESSAGE_BYTES);
@@ -256,7 +257,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
 
   #checkPeer(region: string, info: PeerInfo): void {
     const bad = (what: string): ConfigError => new ConfigError('CONFIG_INVALID', `peer "${String(region).slice(0, 128)}": ${what}`);
-    if (!isValidRegion(region)) throw bad('region id must be printable ASCII without spaces, 1..128 chars');
+    if (!isRegionId(region)) throw bad(REGION_ID_RULE);
     if (region === this.#region) throw bad('this node\'s own region must not be listed among its peers');
     if (!(info.publicKey instanceof Uint8Array) || info.publicKey.length !== 32) throw bad('publicKey must be 32 bytes (Ed25519)');
     let url: URL;

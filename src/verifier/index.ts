@@ -9,16 +9,18 @@
  * What they prove and what they do not: docs/transcript.md.
  * @module
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { canonicalJson, parseFederation, REGION_ID_RE, type Federation } from '../config/federation.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
+import { parseFederation, type Federation } from '../config/federation.js';
 import * as R from '../field/reference.js';
-import { ROUND_ID_RE, signedBytes, type RoundParams } from '../protocol/messages.js';
+import { SignatureBatch } from '../core/crypto.js';
+import { signedBytes } from '../protocol/messages.js';
+import { EXTRA_ELEMS, PARAM_KEYS, paramsDigestHex, roundParamsFor, type RoundParams } from '../protocol/params.js';
+import { challengeOf, resultDigest, vectorDigest } from '../protocol/commitments.js';
+import { ENTRY_KINDS, type EntryBodies, type EntryKind, type RoundEntry as Entry } from '../protocol/records.js';
 import { allowedHolders, type PolicyDecision } from '../policy/index.js';
-import {
-  challengeOf, ENTRY_KINDS, entryHash, entrySigBytes, paramsDigestHex, resultDigest, roundParamsFor, vectorDigest, ZERO_HASH,
-  type Entry, type EntryBodies, type EntryKind,
-} from '../transcript/index.js';
+import { entryHash, entrySigBytes, ZERO_HASH } from '../transcript/log.js';
 
 export interface VerifyInput {
   transcripts: Uint8Array[];
@@ -54,8 +56,6 @@ export type CheckName = (typeof CHECK_NAMES)[number];
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
-/** Elements per vector beyond the model parameters (total weight): see protocol/vectors.ts. */
-const EXTRA_ELEMS = 1;
 
 class Fail extends Error {}
 
@@ -84,7 +84,7 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
     return { ok: false, checks: [{ name: 'encoding', ok: false, detail: 'no transcript given' }], errors: ['encoding: no transcript given'], picture: null };
   }
   const keys = new Map(fed.regions.map((r) => [r.id, hexToBytes(r.publicKey)]));
-  const sigs = new SignatureChecks(keys);
+  const sigs = new SignatureBatch(keys);
 
   // ---- encoding ----
   const files: File[] = input.transcripts.map((bytes, i) => decodeFile(bytes, input.names?.[i] ?? `transcript[${i}]`, (where, m) => fail('encoding', where, m)));
@@ -279,7 +279,6 @@ const BODY_KEYS: Record<EntryKind, readonly string[]> = {
 const POLICY_RULES = ['self', 'same-jurisdiction', 'open', 'share-to', 'grant', 'unknown-region', 'min-contributors', 'min-trainers', 'max-rounds-in-flight', 'threshold'];
 const FLOW_RULES = ['self', 'same-jurisdiction', 'open', 'share-to', 'grant', 'unknown-region'];
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const PARAM_FIELDS = ['round', 'federation', 'policy', 'participants', 'threshold', 'params', 'scaleBits', 'clipL2', 'clipMode', 'minContributors', 'minTrainers'];
 
 /** Strict shape of one entry: exact key sets, types, hex lengths. */
 function entryShape(o: unknown): Entry {
@@ -299,7 +298,7 @@ function entryShape(o: unknown): Entry {
   };
   switch (kind) {
     case 'params': {
-      const p = obj(b.params, PARAM_FIELDS, 'params.params');
+      const p = obj(b.params, PARAM_KEYS, 'params.params');
       isStr(p.round, ROUND_ID_RE, 'params.round');
       isStr(p.federation, HEX64, 'params.federation');
       isStr(p.policy, HEX64, 'params.policy');
@@ -807,68 +806,3 @@ function picture(v: View, fed: Federation): RoundPicture {
   };
 }
 
-/**
- * Ed25519 checks of one verification run. Uses Web Crypto (`crypto.subtle`, Ed25519: Node >= 20
- * and current Chromium) where the runtime has it, ~10x faster than BigInt arithmetic, and
- * @noble/curves otherwise. Identical (signer, message, signature) triples are checked once.
- * Strict RFC 8032 verification either way; malformed keys or signatures simply fail.
- */
-class SignatureChecks {
-  private readonly queue: { key: string; onFail: () => void }[] = [];
-  private readonly pending = new Map<string, { region: string; bytes: Uint8Array; sigHex: string }>();
-  constructor(private readonly keys: ReadonlyMap<string, Uint8Array>) {}
-
-  add(region: string, bytes: Uint8Array, sigHex: string, onFail: () => void): void {
-    const key = `${region}|${sigHex}|${bytesToHex(bytes)}`;
-    if (!this.pending.has(key)) this.pending.set(key, { region, bytes, sigHex });
-    this.queue.push({ key, onFail });
-  }
-
-  /** Checks everything queued, then calls the failure callbacks in the order they were added. */
-  async run(): Promise<void> {
-    const results = new Map<string, boolean>();
-    const subtle = await webCryptoEd25519();
-    await Promise.all(
-      [...this.pending].map(async ([key, { region, bytes, sigHex }]) => {
-        results.set(key, await this.verify(subtle, region, bytes, sigHex));
-      }),
-    );
-    for (const q of this.queue) if (!results.get(q.key)) q.onFail();
-  }
-
-  private readonly imported = new Map<string, Promise<CryptoKey>>();
-
-  private async verify(subtle: SubtleCrypto | null, region: string, bytes: Uint8Array, sigHex: string): Promise<boolean> {
-    const pk = this.keys.get(region);
-    if (!pk || !HEX128.test(sigHex)) return false;
-    const sig = hexToBytes(sigHex);
-    try {
-      if (subtle) {
-        let k = this.imported.get(region);
-        if (!k) this.imported.set(region, (k = subtle.importKey('raw', pk as BufferSource, { name: 'Ed25519' }, false, ['verify'])));
-        return await subtle.verify({ name: 'Ed25519' }, await k, sig as BufferSource, bytes as BufferSource);
-      }
-      return ed25519.verify(sig, bytes, pk, { zip215: false });
-    } catch {
-      return false;
-    }
-  }
-}
-
-let webCrypto: Promise<SubtleCrypto | null> | undefined;
-/** Web Crypto with a working Ed25519, probed once with a known-good signature; else null. */
-function webCryptoEd25519(): Promise<SubtleCrypto | null> {
-  webCrypto ??= (async () => {
-    const subtle = globalThis.crypto?.subtle;
-    if (!subtle) return null;
-    try {
-      const sk = new Uint8Array(32).fill(1);
-      const msg = new Uint8Array([1, 2, 3]);
-      const key = await subtle.importKey('raw', ed25519.getPublicKey(sk) as BufferSource, { name: 'Ed25519' }, false, ['verify']);
-      return (await subtle.verify({ name: 'Ed25519' }, key, ed25519.sign(msg, sk) as BufferSource, msg)) ? subtle : null;
-    } catch {
-      return null;
-    }
-  })();
-  return webCrypto;
-}

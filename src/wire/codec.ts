@@ -3,18 +3,18 @@
  * vectors as raw binary. `decodePeerMessage` checks, in this order: size, msgpack syntax and
  * trailing bytes, version, type tag, the exact key set, every field's type and range; it
  * returns a fully validated message or throws a WireError. Nothing downstream sees `unknown`.
- * Spec: docs/protocol.md §Wire.
+ * Spec: docs/protocol.md, "Wire format".
  * @module
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { REGION_ID_RE } from '../config/federation.js';
+import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 import { WireError, type ErrorCode } from '../errors.js';
-import { MESSAGE_TYPES, PARAM_KEYS, PROTOCOL_VERSION, ROUND_ID_RE, type MessageType, type PeerMessage, type RoundParams } from '../protocol/messages.js';
+import { MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
+import { PARAM_KEYS, type RoundParams } from '../protocol/params.js';
 
 /** Upper bound on one peer message: a chunk of 65536 elements is 512 KiB plus a small envelope. */
 export const MAX_MESSAGE_BYTES = 1 << 20;
 const MAX_STRING = 256;
-const MAX_PARTICIPANTS = 255;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -94,7 +94,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       {
         const d = m.digests as Record<string, unknown>;
         const keys = Object.keys(d);
-        if (keys.length > MAX_PARTICIPANTS) fail('WIRE_MALFORMED', 'commits.digests has too many entries');
+        if (keys.length > MAX_PARTIES) fail('WIRE_MALFORMED', 'commits.digests has too many entries');
         for (const k of keys) {
           if (!REGION_ID_RE.test(k)) fail('WIRE_MALFORMED', 'commits.digests key is not a region id');
           bin(d, k, 32, 32);
@@ -178,7 +178,7 @@ function bin(m: Record<string, unknown>, k: string, max: number, min = 0, own = 
 
 function regions(m: Record<string, unknown>, k: string): void {
   const v = m[k];
-  if (!Array.isArray(v) || v.length > MAX_PARTICIPANTS || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r))) {
+  if (!Array.isArray(v) || v.length > MAX_PARTIES || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r))) {
     fail('WIRE_MALFORMED', `field ${k} must be a list of region ids`);
   }
   if (new Set(v as string[]).size !== (v as string[]).length) fail('WIRE_MALFORMED', `field ${k} repeats a region`);

@@ -1,7 +1,7 @@
 /**
  * Canonical JSON: RFC 8785 (JCS) for the data this project hashes and signs (federation files,
- * policies, grants, transcript entries). Lives in `policy/` because it is plain-data code with no
- * dependency; `config/federation.ts` re-exports it under the same name for existing callers.
+ * policies, grants, transcript entries). The one definition: everything that hashes or signs JSON
+ * imports it from here.
  * @module
  */
 

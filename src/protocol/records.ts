@@ -1,0 +1,68 @@
+/**
+ * What a region records of a round: the transcript entry kinds and their bodies (binaries as
+ * lower-case hex), and the conversion of a signed peer message to its entry. The log format that
+ * chains and signs these is src/transcript/log.ts. Spec: docs/transcript.md.
+ *
+ * Messages that another region signed (commits, receipt, decision, agg-done, seal) are stored in
+ * `body` as received, with their original signature, so one transcript carries the others'
+ * signatures and an auditor can check them against the federation's keys.
+ * @module
+ */
+import { bytesToHex as hex } from '@noble/hashes/utils.js';
+import type { PolicyRule } from '../policy/index.js';
+import type { Entry } from '../transcript/log.js';
+import type { PeerMessage } from './messages.js';
+import type { RoundParams } from './params.js';
+
+/** Entry bodies by kind (binaries as lower-case hex). */
+export interface EntryBodies {
+  /** The agreed parameters as this region proposed them, their digest and the policy digest. */
+  params: { params: RoundParams; digest: string; policy: string };
+  /** A participant whose parameters did not arrive (or match) before dealing: it is left out. */
+  dropout: { region: string; phase: string; reason: string };
+  commits: { dealer: string; contributes: boolean; trainers: number; digests: Record<string, string>; sig: string };
+  receipt: { dealer: string; holder: string; digest: string; sig: string };
+  decision: { coordinator: string; dealers: string[]; holders: string[]; sig: string };
+  'agg-done': { holder: string; digest: string; sig: string };
+  /**
+   * Outcome of the consistency check over the aggregate shares of `used`; with every holder's
+   * agg-done in, the Fiat-Shamir `challenge` and `value` = <field result, r(challenge)> (decimal).
+   */
+  check: { ok: boolean; used: string[]; culprits: string[]; challenge: string | null; value: string | null };
+  result: { contributors: string[]; holders: string[]; params: number; totalWeight: number; sum: string; mean: string; digest: string };
+  /** Final entry of a complete round: every holder's seal (signature over the result digest). */
+  sealed: { seals: { holder: string; result: string; projection: string; sig: string }[] };
+  /** Final entry when the seals did not all arrive before the deadline. */
+  unsealed: { missing: string[]; reason: string };
+  abort: { by: string; code: string; reason: string; culprits: string[] };
+  /**
+   * A locality-policy decision (docs/policy.md) as the recorder took it: `subject` is
+   * "dealer->holder" for a share flow, else the round id; `at` is the time it was decided
+   * (ISO 8601 UTC, milliseconds), which fixes the grants in force; `grant` names the grant used.
+   */
+  policy: { rule: PolicyRule; subject: string; outcome: 'allowed' | 'refused'; reason: string; grant: string | null; at: string };
+}
+export type EntryKind = keyof EntryBodies;
+export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'commits', 'receipt', 'decision', 'agg-done', 'check', 'result', 'sealed', 'unsealed', 'abort', 'policy'];
+
+/** What the round state machine asks the node edge to record (unsigned, unchained). */
+export type RecordBody = { [K in EntryKind]: { kind: K; body: EntryBodies[K] } }[EntryKind];
+
+/** A chained, signed entry of a round transcript. */
+export type RoundEntry<K extends EntryKind = EntryKind> = Entry<K, EntryBodies[K]>;
+
+/** Converts a signed peer message to its transcript body (binaries as hex, `type`/`round` dropped). */
+export function messageRecord(m: PeerMessage): RecordBody {
+  switch (m.type) {
+    case 'commits':
+      return { kind: 'commits', body: { dealer: m.dealer, contributes: m.contributes, trainers: m.trainers, digests: Object.fromEntries(Object.keys(m.digests).sort().map((k) => [k, hex(m.digests[k]!)])), sig: hex(m.sig) } };
+    case 'receipt':
+      return { kind: 'receipt', body: { dealer: m.dealer, holder: m.holder, digest: hex(m.digest), sig: hex(m.sig) } };
+    case 'decision':
+      return { kind: 'decision', body: { coordinator: m.coordinator, dealers: [...m.dealers], holders: [...m.holders], sig: hex(m.sig) } };
+    case 'agg-done':
+      return { kind: 'agg-done', body: { holder: m.holder, digest: hex(m.digest), sig: hex(m.sig) } };
+    default:
+      throw new TypeError(`messageRecord: ${m.type} is not a signed message kept in transcripts`);
+  }
+}
