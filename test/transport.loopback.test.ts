@@ -336,12 +336,12 @@ describe('PeerNetwork on 127.0.0.1', () => {
     expect(r.remote).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(r.reason).toMatch(/finish signature from "a" does not verify/);
     expect(c.logs.some((e) => e['event'] === 'refused' && e['code'] === 'TRANSPORT_BAD_SIGNATURE')).toBe(true);
-    // A region absent from the directory entirely.
-    const mallory = generateIdentity('0mallory');
+    // A region absent from the directory entirely (its id sorts before c's, so it is the one that dials).
+    const mallory = generateIdentity('aa-mallory');
     const dir = new Map<string, { publicKey: Uint8Array }>([['c', ids.get('c')!]]);
     track(await startNode(mallory, dir, new Map([['c', `ws://${HOST}:${c.port}`]])));
     await waitFor(() => c.refused.some((x) => x.code === 'TRANSPORT_UNKNOWN_PEER'), 'c to refuse an unlisted region');
-    expect(c.refused.find((x) => x.code === 'TRANSPORT_UNKNOWN_PEER')!.peer).toBe('0mallory');
+    expect(c.refused.find((x) => x.code === 'TRANSPORT_UNKNOWN_PEER')!.peer).toBe('aa-mallory');
     // The impostor never took over a's link, and everything still flows.
     expect(imp.net.isConnected('c')).toBe(false);
     expect(imp.up).toEqual([]); // key confirmation: the impostor never sees a link come up

@@ -58,7 +58,7 @@ function makeIdentity(region: string, secretKey: Uint8Array, publicKey: Uint8Arr
 
 /**
  * Generates a fresh Ed25519 identity for `region` from the platform CSPRNG.
- * @param region - Region id (printable ASCII, no spaces, 1..128 chars).
+ * @param region - Region id (REGION_ID_RULE in src/core/ids.ts).
  * @returns The new identity.
  * @throws {RangeError} If `region` is not a valid region id.
  * @example
@@ -66,7 +66,7 @@ function makeIdentity(region: string, secretKey: Uint8Array, publicKey: Uint8Arr
  */
 export function generateIdentity(region: string): Identity {
   if (!isRegionId(region)) {
-    throw new RangeError(`"region" expected printable ASCII without spaces, 1..128 chars, got ${JSON.stringify(String(region)).slice(0, 80)}`);
+    throw new RangeError(`"region": ${REGION_ID_RULE}, got ${JSON.stringify(String(region)).slice(0, 80)}`);
   }
   const secretKey = randomBytes(ED25519_KEY_BYTES);
   return makeIdentity(region, secretKey, ed25519.getPublicKey(secretKey));
