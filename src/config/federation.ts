@@ -2,7 +2,7 @@
  * The federation file: who takes part (regions, endpoints, Ed25519 public keys), the Shamir
  * threshold, and the parameters every round runs with. Format and rules: docs/configuration.md.
  *
- * Parsing is strict, in the order of STYLE.md "Validating untrusted input": the exact key set at
+ * Parsing is strict, in this order: the exact key set at
  * every level (a typo must not silently do nothing), then each field's type and range, then the
  * cross-field rules (threshold vs. region count, unique ids/keys/endpoints, the fixed-point
  * overflow budget). The result is normalized (defaults filled in, hex lower-cased) and
@@ -43,7 +43,7 @@ export const MAX_SCALE_BITS = 40;
 /**
  * The worst-case |sum| of one aggregated element must stay below 2^62: Goldilocks p is just
  * below 2^64, signed values live in (-p/2, p/2), and one more bit is kept as headroom for the
- * rounding of each encoded value (DESIGN.md §4).
+ * rounding of each encoded value (docs/field.md, "Fixed-point encoding and the overflow budget").
  */
 export const OVERFLOW_BUDGET_LOG2 = 62;
 /** `setTimeout` fires at once for delays above 2^31 - 1 ms (~24.8 days), so no timeout may exceed it. */
@@ -641,7 +641,7 @@ export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' |
 }
 
 /**
- * Refuses a round configuration whose worst-case aggregate could wrap around p/2 (DESIGN.md §4),
+ * Refuses a round configuration whose worst-case aggregate could wrap around p/2 (docs/field.md),
  * with a message that names the knobs and by how much to turn them. The federation file's rule;
  * stricter than, and so implying, the field module's `checkOverflowBudget` (see parseFederation).
  * @throws {ConfigError} CONFIG_INVALID when the worst case reaches 2^62.
