@@ -2,9 +2,9 @@
  * The project's one Ed25519 verifier and one hash-factory type. Browser-safe: only
  * @noble/curves, @noble/hashes and Web Crypto.
  *
- * Every signature in the project (peer handshakes, protocol messages, transcript entries, policy
- * grants) is checked through `ed25519Verify` (one message, synchronous) or `SignatureBatch` (many,
- * asynchronous, Web Crypto where the runtime has Ed25519). Both verify strictly (RFC 8032
+ * Signatures are checked through `ed25519Verify` (one message, synchronous: peer handshakes,
+ * policy grants), `regionVerifier` (protocol messages, over a directory of region keys) or
+ * `SignatureBatch` (many, asynchronous, Web Crypto where the runtime has Ed25519: the verifier). Both verify strictly (RFC 8032
  * §5.1.7: canonical encodings only, no malleability) and answer false, never throw, for a
  * malformed key or signature. A faster synchronous back-end (node:crypto, in src/node) plugs in
  * through {@link Ed25519Backend}.
@@ -12,7 +12,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 
 export const ED25519_PUBLIC_KEY_BYTES = 32;
 export const ED25519_SIGNATURE_BYTES = 64;
@@ -125,9 +125,4 @@ export class SignatureBatch {
 }
 
 const HEX_SIG = /^[0-9a-f]{128}$/;
-function hexSig(s: string): Uint8Array | null {
-  if (!HEX_SIG.test(s)) return null;
-  const out = new Uint8Array(64);
-  for (let i = 0; i < 64; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
+const hexSig = (s: string): Uint8Array | null => (HEX_SIG.test(s) ? hexToBytes(s) : null);

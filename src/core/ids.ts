@@ -28,4 +28,3 @@ export const JURISDICTION_RULE = 'a jurisdiction label is 1-32 letters, digits, 
 export const isRegionId = (v: unknown): v is string => typeof v === 'string' && REGION_ID_RE.test(v);
 export const isRoundId = (v: unknown): v is string => typeof v === 'string' && ROUND_ID_RE.test(v);
 export const isFederationName = (v: unknown): v is string => typeof v === 'string' && FEDERATION_NAME_RE.test(v);
-export const isJurisdiction = (v: unknown): v is string => typeof v === 'string' && JURISDICTION_RE.test(v);

@@ -11,7 +11,7 @@ import { regionById, regionPublicKey, type Federation } from '../config/federati
 import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
-import { ROUND_ID_RE, ROUND_ID_RULE } from '../core/ids.js';
+import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { PeerMessage } from '../protocol/messages.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
 import { RoundVectors, type RoundResult, type UpdateStaging } from '../protocol/vectors.js';
@@ -265,7 +265,7 @@ export class RegionNode {
   submit(req: SubmitRequest): UpdateUpload {
     if (this.closing) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
     const cfg = this.federation.round;
-    if (!ROUND_ID_RE.test(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
+    if (!isRoundId(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
     if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
       throw new MpcError('API_BAD_REQUEST', `weight must be a number in (0, ${cfg.maxWeight}] (round.maxWeight), got ${req.weight}`);
     }

@@ -27,7 +27,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
 import type { AggregateAnswer, RegionNode } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
-import { ROUND_ID_RE, ROUND_ID_RULE } from '../core/ids.js';
+import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
 import { noteMoved } from './gc-pacer.js';
 
@@ -121,7 +121,7 @@ export class TrainerApi {
 
   private async transcript(res: ServerResponse, round: string): Promise<void> {
     const dir = this.o.transcriptsDir;
-    if (!ROUND_ID_RE.test(round)) return json(res, 400, { error: { code: 'API_BAD_REQUEST', message: ROUND_ID_RULE } });
+    if (!isRoundId(round)) return json(res, 400, { error: { code: 'API_BAD_REQUEST', message: ROUND_ID_RULE } });
     let body: Buffer;
     try {
       if (!dir) throw Object.assign(new Error('no transcripts'), { code: 'ENOENT' });

@@ -9,12 +9,12 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MpcError } from '../errors.js';
-import { ROUND_ID_RE, ROUND_ID_RULE } from '../core/ids.js';
+import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { TranscriptBuilder } from '../transcript/log.js';
 import type { RecordBody } from '../protocol/records.js';
 
 export function transcriptPath(dir: string, round: string): string {
-  if (!ROUND_ID_RE.test(round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
+  if (!isRoundId(round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
   return join(dir, `${round}.jsonl`);
 }
 

@@ -7,8 +7,8 @@
  * No I/O and no clock: `now` is always an argument (milliseconds since the Unix epoch, as
  * `Date.now()` returns). Functions take a {@link PolicySubject}, the plain-data slice of a parsed
  * federation that the policy needs; a `Federation` from `config/federation.ts` is one. This
- * module imports nothing of the project but its own canonical JSON, so the protocol, the node
- * and the browser verifier can all use it (STYLE.md: "policy/ knows plain data").
+ * module imports nothing of the project but src/core (canonical JSON), so the protocol, the node
+ * and the browser verifier can all use it: policy/ knows plain data only.
  *
  * Every function that decides something also returns {@link PolicyDecision} records: what a
  * node writes into the round transcript, counts in metrics and logs as a violation.
@@ -18,6 +18,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../core/canonical-json.js';
+import { ed25519Verify } from '../core/crypto.js';
 
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ export function verifyGrantSignature(subject: Pick<PolicySubject, 'federation' |
   if (!/^[0-9a-fA-F]{128}$/.test(g.signature)) return { ok: false, code: 'bad-signature', reason: `grant ${grant.id}: signature must be 128 hex characters` };
   let ok = false;
   try {
-    ok = ed25519.verify(hexToBytes(g.signature.toLowerCase()), grantSigningBytes(grant), hexToBytes(authority), { zip215: false });
+    ok = ed25519Verify(hexToBytes(authority), grantSigningBytes(grant), hexToBytes(g.signature.toLowerCase()));
   } catch {
     ok = false;
   }

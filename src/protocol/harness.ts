@@ -15,7 +15,7 @@ import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
 import { RoundVectors, addUpdate, resultArray } from './vectors.js';
 import { EXTRA_ELEMS } from './params.js';
-import { nobleSha256, type HashFactory } from '../core/crypto.js';
+import { nobleSha256, regionVerifier, type HashFactory } from '../core/crypto.js';
 import type { ProtocolError } from '../errors.js';
 import { TranscriptBuilder } from '../transcript/log.js';
 import type { RecordBody } from './records.js';
@@ -97,7 +97,7 @@ export function runLocal(
     return {
       vectors: n.vectors,
       sign: (b: Uint8Array) => ed25519.sign(b, keys.get(region)!),
-      verify: (r: string, b: Uint8Array, sig: Uint8Array) => ed25519.verify(sig, b, pubs.get(r)!),
+      verify: regionVerifier(pubs),
       projectionRng: () => aesCtrRandom(seedBytes),
       ...(opts.policy ? { policy: opts.policy } : {}),
     };

@@ -1,7 +1,7 @@
 /**
  * Round parameters: what every participant must agree on before anything secret is sent, their
  * canonical bytes and digest, the parameters a node of a federation proposes, the first field
- * two proposals differ in, and the round's deadlines derived from the federation's round section.
+ * two proposals differ in, the coordinator and each region's share x.
  * Spec: docs/protocol.md.
  * @module
  */

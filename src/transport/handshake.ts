@@ -35,6 +35,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { TransportError } from '../errors.js';
 import { type Identity } from './identity.js';
 import { FEDERATION_NAME_RULE, isFederationName, isRegionId, REGION_ID_RULE } from '../core/ids.js';
+import { ed25519Verify } from '../core/crypto.js';
 
 /** Handshake protocol version carried in every message (`v`) and in the transcript label. */
 export const HANDSHAKE_VERSION = 1;
@@ -343,15 +344,6 @@ function lookup(dir: PeerDirectory, region: string): Uint8Array {
   return key;
 }
 
-function verifySig(sig: Uint8Array, msg: Uint8Array, key: Uint8Array): boolean {
-  try {
-    // zip215: false = strict RFC 8032 §5.1.7 (canonical encodings only, no malleability).
-    return ed25519.verify(sig, msg, key, { zip215: false });
-  } catch {
-    return false; // malformed point/scalar encodings are just bad signatures
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Initiator
 
@@ -422,7 +414,7 @@ export function initiatorOnAck(state: InitiatorState, ackBytes: Uint8Array): { f
         nonceR: ack.nonce,
       }),
     );
-    if (!verifySig(ack.sig, concatBytes(th, SIG_LABEL_RESPONDER), s.peerKey)) {
+    if (!ed25519Verify(s.peerKey, concatBytes(th, SIG_LABEL_RESPONDER), ack.sig)) {
       throw new TransportError(
         'TRANSPORT_BAD_SIGNATURE',
         `hello-ack signature from "${state.peer}" does not verify under its listed public key (wrong key in the federation file, a different federation, or an impostor)`,
@@ -518,7 +510,7 @@ export function responderOnFinish(state: ResponderState, finishBytes: Uint8Array
   s.used = true;
   try {
     const finish = decodeHandshakeMsg(finishBytes, 'finish');
-    if (!verifySig(finish.sig, concatBytes(s.transcriptHash, SIG_LABEL_INITIATOR), s.peerKey)) {
+    if (!ed25519Verify(s.peerKey, concatBytes(s.transcriptHash, SIG_LABEL_INITIATOR), finish.sig)) {
       throw new TransportError(
         'TRANSPORT_BAD_SIGNATURE',
         `finish signature from "${state.peer}" does not verify under its listed public key (wrong key in the federation file, or an impostor)`,
