@@ -35,7 +35,6 @@ export interface FieldExports {
   decodeF64(inp: number, out: number, len: number, invScale: number): void;
   decodeF32(inp: number, out: number, len: number, invScale: number): void;
   decodeF32Div(inp: number, out: number, len: number, invScale: number, divisor: number): void;
-  /** nBlocks x 32 bytes at out: SHA-256(seed[0..32) || u32 BE (ctr + b)), b = 0..nBlocks-1. */
 }
 
 /** A vector of field elements in WASM memory. Valid until `free`d. */

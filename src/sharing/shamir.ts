@@ -2,7 +2,8 @@
  * Vector Shamir sharing over Goldilocks: deal, combine (Lagrange at 0) and a consistency check
  * that detects, and where possible names, share vectors that are not on one polynomial.
  *
- * Pure: randomness is injected (`RandomFill`), no I/O. Spec: docs/protocol.md §Sharing.
+ * Pure: randomness is injected (`RandomFill`), no I/O. Spec: docs/field.md ("Dealing by forward
+ * differences", "The consistency check") and docs/protocol.md.
  * @module
  */
 import { FieldError } from '../errors.js';
