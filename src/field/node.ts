@@ -3,6 +3,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadFieldWasm, type WasmKernels } from './wasm.js';
 
@@ -19,11 +20,11 @@ export function wasmPath(): string {
 
 /** One kernel instance per process (each instance owns its own linear memory). */
 export function loadKernels(): Promise<WasmKernels> {
-  shared ??= loadFieldWasm(new URL(`file://${wasmPath()}`));
+  shared ??= loadKernelsFresh();
   return shared;
 }
 
 /** A fresh instance with its own memory (for workers, or to isolate a test). */
 export function loadKernelsFresh(): Promise<WasmKernels> {
-  return loadFieldWasm(new URL(`file://${wasmPath()}`));
+  return readFile(wasmPath()).then(loadFieldWasm);
 }

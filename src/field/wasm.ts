@@ -51,7 +51,8 @@ export type WasmSource = WebAssembly.Module | Uint8Array | ArrayBuffer | URL | s
 
 /**
  * Compiles and instantiates the field kernels.
- * @param src - the .wasm bytes, a compiled module, or a URL / path to build/mpc-field.wasm.
+ * @param src - the .wasm bytes, a compiled module, or an http(s) URL of build/mpc-field.wasm
+ *   (in Node, `loadKernels()` of src/field/node.ts reads the file).
  * @example const K = await loadFieldWasm(await readFile('build/mpc-field.wasm'));
  */
 export async function loadFieldWasm(src: WasmSource): Promise<WasmKernels> {
@@ -70,11 +71,8 @@ async function compile(src: WasmSource): Promise<WebAssembly.Module> {
   if (src instanceof WebAssembly.Module) return src;
   if (src instanceof Uint8Array || src instanceof ArrayBuffer) return WebAssembly.compile(src as BufferSource);
   const url = typeof src === 'string' ? new URL(src, import.meta.url) : src;
-  if (url.protocol === 'file:') {
-    // Node: read from disk (fetch() of file: URLs is not supported in Node 20).
-    const { readFile } = await import('node:fs/promises');
-    return WebAssembly.compile(await readFile(url));
-  }
+  // fetch() of file: URLs is not supported in Node 20: Node callers read the file (field/node.ts)
+  if (url.protocol === 'file:') throw new Error(`cannot fetch ${url.href}: in Node, load the kernels with loadKernels() (src/field/node.ts) or pass the .wasm bytes`);
   // Browsers: compileStreaming needs the server to send application/wasm.
   const res = await fetch(url);
   if (!res.ok) throw new Error(`cannot load field kernels from ${url.href}: HTTP ${res.status}`);
