@@ -8,7 +8,7 @@
  *
  * Lifetime: b is born at `draw` and ends at `wipe` (a secret projection: the node's own one,
  * secret until every aggregate share is in) or `free` (a public one, drawn from the
- * Fiat-Shamir challenge).
+ * Fiat-Shamir challenge). The scalars pass through WASM scratch that `draw` wipes at once.
  * @module
  */
 import { CHUNK_ELEMS } from '../../field/fixed-point.js';
@@ -39,6 +39,7 @@ export class Projection {
       sampleField(K, sv.ptr, sv.length, rng);
       return new Projection(K, b, Array.from(K.view(sv)));
     } finally {
+      K.zeroize(sv); // the scalars of a secret projection: kept only as JavaScript bigints
       K.free(sv);
     }
   }
