@@ -1,8 +1,10 @@
 /**
  * Trainer updates streamed into WASM memory (RoundVectors.beginUpdate / writeUpdate /
- * commitUpdate): the first update of a round is staged inside the regional sum's own memory and
- * encoded in place; later ones are staged apart and added. Whatever the path, the regional sum
- * must equal the encodings added up, and a refused update must leave it as it was.
+ * commitUpdate, src/protocol/memory/input.ts), and the round result read in pieces
+ * (memory/result.ts); what each piece wipes: test/vectors.memory.test.ts. The first update of
+ * a round is staged inside the regional sum's own memory and encoded in place; later ones are
+ * staged apart and added. Whatever the path, the regional sum must equal the encodings added
+ * up, and a refused update must leave it as it was.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
