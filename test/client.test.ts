@@ -60,6 +60,19 @@ describe('aggregate client', () => {
     expect(e).toMatchObject({ code: 'PROTOCOL_PARAMS_MISMATCH', status: 409, message: 'params differ: scaleBits 16 vs 20' });
   });
 
+  it('an error answer without a JSON body takes its code from the status: 404 API_NOT_FOUND, 401 API_UNAUTHORIZED, else API_BAD_REQUEST', async () => {
+    for (const [status, code] of [[404, 'API_NOT_FOUND'], [401, 'API_UNAUTHORIZED'], [400, 'API_BAD_REQUEST']] as const) {
+      const node = await serve((_req, _body, res) => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end('no');
+      });
+      await expect(aggregateDetailed(opts(node))).rejects.toMatchObject({ code, status, message: `node answered HTTP ${status}` });
+      server!.closeAllConnections();
+      await new Promise<void>((r) => server!.close(() => r()));
+      server = undefined;
+    }
+  });
+
   it('refuses an answer that is not whole float32 values, or shorter than announced', async () => {
     const odd = await serve((_req, _body, res) => {
       res.writeHead(200, { 'content-length': 6 });

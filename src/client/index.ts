@@ -109,7 +109,7 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
 
 /** The node's JSON error `{ error: { code, message } }` as an AggregateError (else the status line). */
 function errorOf(status: number, text: string): AggregateError {
-  let code: ErrorCode = 'API_BAD_REQUEST';
+  let code: ErrorCode = status === 404 ? 'API_NOT_FOUND' : status === 401 ? 'API_UNAUTHORIZED' : 'API_BAD_REQUEST';
   let message = `node answered HTTP ${status}`;
   try {
     const b = JSON.parse(text) as { error?: { code?: ErrorCode; message?: string } };
