@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { parseFederation } from '../src/config/federation.js';
+import { parseFederation } from '../src/federation/index.js';
 import { loadKernels } from '../src/field/node.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
 import { localSecretKey, runLocal } from '../src/protocol/harness.js';

@@ -6,7 +6,8 @@
 export { RegionNode, type RegionNodeOptions, type SubmitRequest, type AggregateAnswer } from './node/region-node.js';
 export { TrainerApi } from './node/trainer-api.js';
 export { aggregate, aggregateDetailed, AggregateError, type AggregateOptions } from './client/index.js';
-export { loadFederation, parseFederation, type Federation } from './config/federation.js';
+export { loadFederation } from './config/federation.js';
+export { parseFederation, type Federation } from './federation/index.js';
 export { generateIdentity, loadIdentity, saveIdentity, type Identity } from './transport/identity.js';
 export { loadKernels } from './field/node.js';
 export * from './errors.js';

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { federationDigestHex, loadFederation } from '../src/config/federation.js';
+import { loadFederation } from '../src/config/federation.js';
+import { federationDigestHex } from '../src/federation/index.js';
 import { type CommandSpec, UsageError, parseArgs } from '../src/cli/args.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));

@@ -1,5 +1,5 @@
 /**
- * Federation file parsing/validation (src/config/federation.ts) and node data files
+ * Federation file parsing/validation (src/federation/, read from disk by src/config/federation.ts) and node data files
  * (src/config/node-files.ts). Every rule has a negative test that checks the message names the
  * JSON path of the offending field; the fixture keys are Ed25519 public keys of the fixed seeds
  * 0x01.., 0x02.., 0x03.. (32 repeated bytes).
@@ -16,13 +16,13 @@ import {
   federationDigest,
   federationDigestHex,
   federationWarnings,
-  loadFederation,
   overflowBudget,
   parseFederation,
   regionById,
   regionPublicKey,
   ROUND_DEFAULTS,
-} from '../src/config/federation.js';
+} from '../src/federation/index.js';
+import { loadFederation } from '../src/config/federation.js';
 import { ensureApiToken, readApiToken, resolveNodePaths } from '../src/config/node-files.js';
 
 const key = (seed: number): string => bytesToHex(ed25519.getPublicKey(new Uint8Array(32).fill(seed)));

@@ -7,7 +7,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseFederation, type Federation } from '../src/config/federation.js';
+import { parseFederation, type Federation } from '../src/federation/index.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
 import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';

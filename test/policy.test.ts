@@ -1,5 +1,5 @@
 /**
- * The locality policy: the `policy` section of the federation file (src/config/federation.ts)
+ * The locality policy: the `policy` section of the federation file (src/federation/policy-section.ts)
  * and the pure rules over it (src/policy/index.ts). Spec: docs/policy.md.
  *
  * Fixture keys: region keys are Ed25519 public keys of the seeds 0x01.., 0x02.., 0x03.. (32
@@ -12,7 +12,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { canonicalJson } from '../src/core/canonical-json.js';
-import { federationDigestHex, federationWarnings, parseFederation, type Federation } from '../src/config/federation.js';
+import { federationDigestHex, federationWarnings, parseFederation, type Federation } from '../src/federation/index.js';
 import {
   allowedHolders,
   checkMinContributors,

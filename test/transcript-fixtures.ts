@@ -6,7 +6,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../src/core/canonical-json.js';
-import { parseFederation, type Federation } from '../src/config/federation.js';
+import { parseFederation, type Federation } from '../src/federation/index.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { localSecretKey, runLocal, type LocalFaults, type LocalOutcome } from '../src/protocol/harness.js';

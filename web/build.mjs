@@ -19,8 +19,6 @@ export async function buildWeb({ quiet = false } = {}) {
     format: 'iife',
     platform: 'browser',
     target: ['es2022', 'chrome110', 'firefox115', 'safari16'],
-    // loadFederation's dynamic import('node:fs/promises') stays in the bundle, never taken here
-    external: ['node:*'],
     minify: true,
     sourcemap: false,
     legalComments: 'none',

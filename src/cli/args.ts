@@ -8,7 +8,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
-import { suggest } from '../config/federation.js';
+import { suggest } from '../federation/index.js';
 
 /** A command-line mistake: printed as `mpc-node: <message>`, exit code 2. */
 export class UsageError extends ConfigError {

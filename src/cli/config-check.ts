@@ -5,7 +5,8 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
-import { type Federation, federationDigestHex, federationWarnings, loadFederation, overflowBudget, regionById, OVERFLOW_BUDGET_LOG2 } from '../config/federation.js';
+import { loadFederation } from '../config/federation.js';
+import { type Federation, federationDigestHex, federationWarnings, overflowBudget, regionById, OVERFLOW_BUDGET_LOG2 } from '../federation/index.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
 import { loadIdentity } from '../transport/identity.js';
 import { policyDigest, policyFeasibility } from '../policy/index.js';

@@ -8,7 +8,7 @@
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { FEDERATION_FILE_VERSION, PLACEHOLDER_PREFIX, ROUND_DEFAULTS } from '../config/federation.js';
+import { FEDERATION_FILE_VERSION, PLACEHOLDER_PREFIX, ROUND_DEFAULTS } from '../federation/index.js';
 import { FEDERATION_NAME_RE, REGION_ID_RE } from '../core/ids.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
 import type { CliIo } from './io.js';

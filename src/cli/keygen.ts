@@ -7,7 +7,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { PLACEHOLDER_PREFIX } from '../config/federation.js';
+import { PLACEHOLDER_PREFIX } from '../federation/index.js';
 import { REGION_ID_RE } from '../core/ids.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
 import { generateIdentity, publicKeyHex, saveIdentity } from '../transport/identity.js';

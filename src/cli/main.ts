@@ -12,7 +12,7 @@
  * trace only with MPC_DEBUG=1.
  * @module
  */
-import { suggest } from '../config/federation.js';
+import { suggest } from '../federation/index.js';
 import { UsageError } from './args.js';
 import { runConfigCheck, CONFIG_CHECK } from './config-check.js';
 import { runInit, INIT } from './init.js';

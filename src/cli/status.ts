@@ -7,7 +7,8 @@
  * in the Authorization header and never printed.
  * @module
  */
-import { loadFederation, regionById } from '../config/federation.js';
+import { loadFederation } from '../config/federation.js';
+import { regionById } from '../federation/index.js';
 import { defaultDataDir, readApiToken } from '../config/node-files.js';
 import { ConfigError } from '../errors.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';

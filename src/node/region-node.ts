@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
-import { regionById, regionPublicKey, type Federation } from '../config/federation.js';
+import { regionById, regionPublicKey, type Federation } from '../federation/index.js';
 import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';

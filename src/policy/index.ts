@@ -6,7 +6,7 @@
  *
  * No I/O and no clock: `now` is always an argument (milliseconds since the Unix epoch, as
  * `Date.now()` returns). Functions take a {@link PolicySubject}, the plain-data slice of a parsed
- * federation that the policy needs; a `Federation` from `config/federation.ts` is one. This
+ * federation that the policy needs; a `Federation` from `federation/model.ts` is one. This
  * module imports nothing of the project but src/core (canonical JSON), so the protocol, the node
  * and the browser verifier can all use it: policy/ knows plain data only.
  *

@@ -7,7 +7,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { federationDigestHex, type Federation } from '../config/federation.js';
+import { federationDigestHex, type Federation } from '../federation/index.js';
 import { policyDigest } from '../policy/index.js';
 
 export const PARAMS_DIGEST_TAG = 'mpc-node/v1/params\0';

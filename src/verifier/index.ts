@@ -12,7 +12,7 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
-import { parseFederation, type Federation } from '../config/federation.js';
+import { parseFederation, type Federation } from '../federation/index.js';
 import * as R from '../field/reference.js';
 import { SignatureBatch } from '../core/crypto.js';
 import { signedBytes } from '../protocol/messages.js';

@@ -1,0 +1,111 @@
+/**
+ * The `round` section and the fixed-point overflow rule that bounds it (docs/field.md,
+ * "Fixed-point encoding and the overflow budget").
+ * @module
+ */
+import { Ctx, describe, integer, join, object } from './check.js';
+import { MAX_SCALE_BITS, MAX_TIMEOUT_MS, OVERFLOW_BUDGET_LOG2, ROUND_DEFAULTS, type RoundConfig } from './model.js';
+
+const ROUND_KEYS = [
+  'scaleBits',
+  'clipL2',
+  'clipMode',
+  'minContributors',
+  'maxParams',
+  'maxTrainersPerRound',
+  'maxWeight',
+  'collectMs',
+  'phaseTimeoutMs',
+  'roundTimeoutMs',
+] as const;
+
+export function parseRound(ctx: Ctx, v: unknown, regionCount: number): RoundConfig {
+  const path = 'round';
+  const o = v === undefined ? {} : object(ctx, v, path, ROUND_KEYS);
+  const get = <K extends keyof RoundConfig>(key: K, dflt: RoundConfig[K], check: (v: unknown, p: string) => RoundConfig[K]): RoundConfig[K] =>
+    o[key] === undefined ? dflt : check(o[key], join(path, key));
+  const positiveFinite = (v: unknown, p: string): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) ctx.fail(p, `expected a finite number > 0, got ${describe(v)}`);
+    return v;
+  };
+  const ms = (v: unknown, p: string): number => integer(ctx, v, p, 1, MAX_TIMEOUT_MS, ' (milliseconds)');
+  const round: RoundConfig = {
+    scaleBits: get('scaleBits', ROUND_DEFAULTS.scaleBits, (v, p) => integer(ctx, v, p, 0, MAX_SCALE_BITS, ' (fractional bits of the fixed-point encoding)')),
+    clipL2: get('clipL2', ROUND_DEFAULTS.clipL2, positiveFinite),
+    clipMode: get('clipMode', ROUND_DEFAULTS.clipMode, (v, p) => {
+      if (v !== 'clip' && v !== 'reject') ctx.fail(p, `expected "clip" (scale large updates down to clipL2) or "reject" (refuse them), got ${describe(v)}`);
+      return v;
+    }),
+    minContributors: get('minContributors', Math.min(2, regionCount), (v, p) =>
+      integer(ctx, v, p, 1, regionCount, ` (contributing regions; this federation has ${regionCount} regions)`),
+    ),
+    maxParams: get('maxParams', ROUND_DEFAULTS.maxParams, (v, p) => integer(ctx, v, p, 1, Number.MAX_SAFE_INTEGER)),
+    maxTrainersPerRound: get('maxTrainersPerRound', ROUND_DEFAULTS.maxTrainersPerRound, (v, p) => integer(ctx, v, p, 1, Number.MAX_SAFE_INTEGER)),
+    maxWeight: get('maxWeight', ROUND_DEFAULTS.maxWeight, positiveFinite),
+    collectMs: get('collectMs', ROUND_DEFAULTS.collectMs, ms),
+    phaseTimeoutMs: get('phaseTimeoutMs', ROUND_DEFAULTS.phaseTimeoutMs, ms),
+    roundTimeoutMs: get('roundTimeoutMs', ROUND_DEFAULTS.roundTimeoutMs, ms),
+  };
+  if (round.phaseTimeoutMs > round.roundTimeoutMs) {
+    ctx.fail(
+      'round.phaseTimeoutMs',
+      `${round.phaseTimeoutMs} is longer than round.roundTimeoutMs (${round.roundTimeoutMs}); a phase must fit in the round: lower phaseTimeoutMs or raise roundTimeoutMs`,
+    );
+  }
+  if (round.collectMs >= round.roundTimeoutMs) {
+    ctx.fail(
+      'round.collectMs',
+      `${round.collectMs} is not shorter than round.roundTimeoutMs (${round.roundTimeoutMs}); collecting would use up the round: lower collectMs or raise roundTimeoutMs`,
+    );
+  }
+  return round;
+}
+
+/** What {@link overflowBudget} returns (not the field module's `OverflowBudget`, which is its input bounds). */
+export interface OverflowHeadroom {
+  /** log2 of clipL2 * 2^scaleBits * maxTrainersPerRound * regions * maxWeight. */
+  readonly worstCaseLog2: number;
+  /** OVERFLOW_BUDGET_LOG2 - worstCaseLog2: bits to spare (negative: the sum could wrap). */
+  readonly headroomBits: number;
+}
+
+/**
+ * Computes how close the worst-case aggregate of one element comes to the field's signed range.
+ * Every element of a clipped update has |v| <= clipL2, is scaled by 2^scaleBits, multiplied by
+ * at most maxWeight, and summed over at most maxTrainersPerRound trainers in each region.
+ * Pure; floating point is exact enough here (relative error ~2^-50 on a bound with a 2^62 target).
+ * @returns the worst case and the headroom, both in bits.
+ * @example
+ * overflowBudget({ ...round }, 3).headroomBits; // 7.9 with the defaults
+ */
+export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' | 'maxTrainersPerRound' | 'maxWeight'>, regionCount: number): OverflowHeadroom {
+  const worstCaseLog2 =
+    Math.log2(round.clipL2) + round.scaleBits + Math.log2(round.maxTrainersPerRound) + Math.log2(regionCount) + Math.log2(round.maxWeight);
+  return { worstCaseLog2, headroomBits: OVERFLOW_BUDGET_LOG2 - worstCaseLog2 };
+}
+
+/**
+ * Refuses a round configuration whose worst-case aggregate could wrap around p/2 (docs/field.md),
+ * with a message that names the knobs and by how much to turn them. The federation file's rule;
+ * stricter than, and so implying, the field module's `checkOverflowBudget` (see parseFederation).
+ * @throws {ConfigError} CONFIG_INVALID when the worst case reaches 2^62.
+ */
+export function refuseRoundOverflow(round: RoundConfig, regionCount: number, source?: string): void {
+  const { worstCaseLog2, headroomBits } = overflowBudget(round, regionCount);
+  if (headroomBits > 0) return;
+  const excess = -headroomBits; // bits over budget; the bound is strict, so an exact fit still needs one more
+  const bits = Math.floor(excess) + 1;
+  const factor = 2 ** excess;
+  const fmt = (x: number): string => (x >= 1e5 || x < 1e-3 ? x.toExponential(2) : String(Number(x.toPrecision(4))));
+  const scaleFix =
+    bits <= round.scaleBits
+      ? `lower scaleBits by ${bits} (to ${round.scaleBits - bits})`
+      : `lowering scaleBits cannot fix it alone (it is ${round.scaleBits})`;
+  new Ctx(source).fail(
+    'round',
+    `fixed-point overflow: worst-case |sum| = clipL2 (${fmt(round.clipL2)}) x 2^scaleBits (2^${round.scaleBits}) x maxTrainersPerRound (${round.maxTrainersPerRound}) ` +
+      `x regions (${regionCount}) x maxWeight (${fmt(round.maxWeight)}) = 2^${worstCaseLog2.toFixed(2)}, which must stay below 2^${OVERFLOW_BUDGET_LOG2} ` +
+      `or the aggregate can wrap around p/2. Fix: ${scaleFix}, or divide clipL2, maxWeight or maxTrainersPerRound (or their product) ` +
+      `by more than ${fmt(factor)} (e.g. clipL2 < ${fmt(round.clipL2 / factor)}, maxWeight < ${fmt(round.maxWeight / factor)})`,
+  );
+}
