@@ -213,6 +213,13 @@ describe('rounds between real node processes', () => {
     const res = await fetch(`${r0.api}/v1/aggregate?round=big`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(3) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not a whole number of float32/);
+    // no such route, no such transcript: 404 API_NOT_FOUND
+    const noRoute = await fetch(`${r0.api}/v1/aggregat`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(4) });
+    expect(noRoute.status).toBe(404);
+    expect(((await noRoute.json()) as { error: { code: string } }).error.code).toBe('API_NOT_FOUND');
+    const noTranscript = await fetch(`${r0.api}/transcripts/never-ran`);
+    expect(noTranscript.status).toBe(404);
+    expect(((await noTranscript.json()) as { error: { code: string } }).error.code).toBe('API_NOT_FOUND');
     // still serving: a good round completes
     const L = 100;
     const ok = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'after-bad', update: update(L, i), expect: 1 })));

@@ -301,7 +301,7 @@ describe('on the wire, between real node processes', () => {
 });
 
 describe('operator limits in /metrics, between real node processes', () => {
-  it('policy.maxRoundsInFlight = 1: a second round is refused to the trainer (API_BAD_REQUEST), counted in /metrics, and accepted after the first ends', async () => {
+  it('policy.maxRoundsInFlight = 1: a second round is refused to the trainer (POLICY_ROUNDS_IN_FLIGHT, 429), counted in /metrics, and accepted after the first ends', async () => {
     // collectMs long: a region whose trainer has not submitted keeps the round open (in
     // collection) for 10 s, far longer than this test needs; we end it by submitting.
     const fed = await federation(['apac', 'eu', 'us'], 2, { clipL2: 1e4, maxWeight: 10, maxTrainersPerRound: 10, collectMs: 10_000, phaseTimeoutMs: 5000, roundTimeoutMs: 30_000 }, { maxRoundsInFlight: 1 });
@@ -323,11 +323,11 @@ describe('operator limits in /metrics, between real node processes', () => {
     // round 2 at eu: refused at once, with the code and a message naming the policy field
     const refused = await submit('eu', 'second', 2).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AggregateError);
-    expect(refused).toMatchObject({ code: 'API_BAD_REQUEST', status: 400 });
+    expect(refused).toMatchObject({ code: 'POLICY_ROUNDS_IN_FLIGHT', status: 429 });
     expect((refused as Error).message).toBe('round second refused: 1 rounds already in flight, policy.maxRoundsInFlight is 1: retry when one ends');
     // at apac too: a round opened by a peer's params takes the slot as well
     const refusedApac = await submit('apac', 'second', 3).catch((e: unknown) => e);
-    expect(refusedApac).toMatchObject({ code: 'API_BAD_REQUEST', status: 400 });
+    expect(refusedApac).toMatchObject({ code: 'POLICY_ROUNDS_IN_FLIGHT', status: 429 });
     expect((refusedApac as Error).message).toMatch(/^round second refused: .*policy\.maxRoundsInFlight is 1/);
 
     // /metrics needs the token; with it, the refusal is counted (once per refused trainer)

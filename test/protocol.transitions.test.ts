@@ -14,6 +14,8 @@ import type { RoundParams } from '../src/protocol/params.js';
 import { ACCEPTS, initialState, step, type Phase, type RoundState, type StepContext } from '../src/protocol/round.js';
 import { RoundVectors } from '../src/protocol/vectors.js';
 import { EXTRA_ELEMS } from '../src/protocol/params.js';
+import { parseFederation } from '../src/federation/index.js';
+import { federationJson } from './transcript-fixtures.js';
 
 const PHASES: Phase[] = ['collect', 'deal', 'decide', 'combine', 'done', 'aborted'];
 const keys = { apac: ed25519.utils.randomSecretKey(), eu: ed25519.utils.randomSecretKey(), us: ed25519.utils.randomSecretKey() };
@@ -117,5 +119,55 @@ describe('guards beyond the phase', () => {
     const { state } = step(inPhase('collect'), { kind: 'message', from: 'us', msg: { type: 'params', round: 'r', params: { ...params, threshold: 3 } }, now: 1 }, ctx('eu'));
     expect(state.error?.code).toBe('PROTOCOL_PARAMS_MISMATCH');
     expect(state.error?.message).toMatch(/region us has threshold = 3, eu has 2/);
+  });
+  it('refuses a message handed to the wrong round without touching this one', () => {
+    const state = inPhase('collect');
+    const { state: next, effects } = step(state, { kind: 'message', from: 'us', msg: { type: 'params', round: 'other', params }, now: 1 }, ctx('eu'));
+    expect(effects).toMatchObject([{ kind: 'refused', error: { code: 'PROTOCOL_UNEXPECTED_MESSAGE', message: 'params for round other handed to round r' } }]);
+    expect(next).toEqual(state);
+  });
+});
+
+describe('decisions (PROTOCOL_EQUIVOCATION, POLICY_*)', () => {
+  const signDecision = (dealers: string[], holders: string[]) => {
+    const m = { type: 'decision' as const, round: 'r', coordinator: 'apac', dealers, holders };
+    return { ...m, sig: ed25519.sign(signedBytes(m), keys.apac) };
+  };
+
+  it('aborts with PROTOCOL_EQUIVOCATION when the coordinator signed two different decisions, naming it', () => {
+    const { state } = step(inPhase('combine'), { kind: 'message', from: 'us', msg: signDecision(['apac', 'eu'], ['apac', 'eu', 'us']), now: 1 }, ctx('eu'));
+    expect(state.phase).toBe('aborted');
+    expect(state.error).toMatchObject({ code: 'PROTOCOL_EQUIVOCATION', culprits: ['apac'], message: 'apac signed two different decisions for round r' });
+  });
+
+  it('ignores a relayed copy of the same decision', () => {
+    const state = inPhase('combine');
+    const { state: next, effects } = step(state, { kind: 'message', from: 'us', msg: signDecision(['apac', 'eu'], ['apac', 'eu']), now: 1 }, ctx('eu'));
+    expect(effects).toEqual([]);
+    expect(next.phase).toBe('combine');
+  });
+
+  it('aborts with POLICY_FLOW_REFUSED on a decision that uses a flow the policy refuses, and records the refusal', () => {
+    // apac may share only within APAC: the decided flow apac -> eu is refused
+    const fed = parseFederation({ ...federationJson(), threshold: 1, allowInsecureThreshold: true, policy: { regions: { apac: { shareTo: ['APAC'] } } } });
+    const c = { ...ctx('eu'), policy: fed };
+    const s = { ...inPhase('decide'), params: { ...params, threshold: 1 } };
+    const msg = { type: 'decision' as const, round: 'r', coordinator: 'apac', dealers: ['apac'], holders: ['apac', 'eu'] };
+    const { state, effects } = step(s, { kind: 'message', from: 'apac', msg: { ...msg, sig: ed25519.sign(signedBytes(msg), keys.apac) }, now: 1 }, c);
+    expect(state.error).toMatchObject({ code: 'POLICY_FLOW_REFUSED', culprits: ['apac'] });
+    expect(state.error?.message).toMatch(/^decision by apac uses the flow apac -> eu, which the locality policy refuses/);
+    expect(effects.filter((e) => e.kind === 'violation')).toHaveLength(1);
+  });
+
+  it('the coordinator aborts with POLICY_MIN_TRAINERS when the contributors brought fewer trainers than the policy asks, before anything is revealed', () => {
+    const s: RoundState = {
+      ...initialState('apac', { ...params, minTrainers: 5 }, { peerWaitMs: 10, decideMs: 20, roundMs: 1000 }, 0),
+      phase: 'decide', matched: ['eu', 'us'], dealtTo: ['apac', 'eu'],
+      commits: { apac: { contributes: true, trainers: 1, digests: { apac: 'aa', eu: 'bb' } } },
+      receipts: { apac: { apac: 'aa', eu: 'bb' } },
+    };
+    const { state, effects } = step(s, { kind: 'tick', now: 25 }, ctx('apac'));
+    expect(state.error).toMatchObject({ code: 'POLICY_MIN_TRAINERS', message: 'only 1 trainer(s) contributed, the policy requires 5: nothing is revealed' });
+    expect(effects.some((e) => e.kind === 'send' && e.msg.type === 'decision')).toBe(false);
   });
 });

@@ -8,12 +8,12 @@
 import { createHash } from 'node:crypto';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
 import { regionById, regionPublicKey, type Federation } from '../federation/index.js';
-import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
+import { MpcError, PolicyError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { PeerMessage } from '../protocol/messages.js';
-import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
+import { initialState, roundTiming, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
 import { RoundVectors, type RoundResult, type UpdateStaging } from '../protocol/vectors.js';
 import { EXTRA_ELEMS } from '../protocol/params.js';
 import type { HashFactory } from '../core/crypto.js';
@@ -172,8 +172,7 @@ export class RegionNode {
     this.signer = nativeSigner(opts.identity.secretKey);
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     const r = f.round;
-    const peerWaitMs = r.collectMs + Math.min(r.phaseTimeoutMs, 5000);
-    this.timing = { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs, sealMs: r.phaseTimeoutMs };
+    this.timing = roundTiming(r);
     const peers = new Map<string, PeerInfo>(f.regions.filter((x) => x.id !== this.region).map((x) => [x.id, { publicKey: regionPublicKey(x), endpoint: x.endpoint }]));
     const ep = new URL(me.endpoint);
     this.net = new PeerNetwork({
@@ -344,7 +343,7 @@ export class RegionNode {
 
   /**
    * @param from - The peer whose params opened it (undefined: a trainer of this region).
-   * @throws {MpcError} API_BAD_REQUEST beyond policy.maxRoundsInFlight (counted as a refused round and a violation).
+   * @throws {PolicyError} POLICY_ROUNDS_IN_FLIGHT beyond policy.maxRoundsInFlight (counted as a refused round and a violation).
    */
   private openRound(id: string, params: number, from?: string): Round {
     const now = Date.now();
@@ -353,7 +352,7 @@ export class RegionNode {
       this.counters.roundsRefused++;
       this.metrics.roundEnded('refused', 0);
       this.violation(inFlight, { round: id, ...(from ? { from } : {}) });
-      throw new MpcError('API_BAD_REQUEST', `round ${id} refused: ${inFlight.reason}`);
+      throw new PolicyError('POLICY_ROUNDS_IN_FLIGHT', `round ${id} refused: ${inFlight.reason}`, { rule: inFlight.rule });
     }
     // the same definition the verifier recomputes from the federation file
     const p = roundParamsFor(this.federation, id, params);
@@ -421,7 +420,7 @@ export class RegionNode {
         return;
       }
       if (msg.params.params < 1 || msg.params.params > this.federation.round.maxParams) {
-        this.refuseMessage({ from, round: msg.round, code: 'API_BAD_REQUEST', reason: `round of ${msg.params.params} parameters exceeds round.maxParams` });
+        this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_LIMIT_EXCEEDED', reason: `round of ${msg.params.params} parameters is outside 1..${this.federation.round.maxParams} (round.maxParams)` });
         return;
       }
       try {

@@ -34,11 +34,19 @@ import { noteMoved } from './gc-pacer.js';
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
   API_BAD_REQUEST: 400,
+  API_NOT_FOUND: 404,
   WIRE_TOO_LARGE: 413,
   FIELD_LENGTH_MISMATCH: 400,
   ENCODE_NOT_FINITE: 400,
   ENCODE_OUT_OF_BOUND: 400,
   PROTOCOL_TIMEOUT: 504,
+  // the round aborted under the policy, like the PROTOCOL_* aborts (409)
+  POLICY_FLOW_REFUSED: 409,
+  POLICY_MIN_TRAINERS: 409,
+  // too many rounds open at once: retry when one ends
+  POLICY_ROUNDS_IN_FLIGHT: 429,
+  STORAGE_CONFLICT: 409,
+  STORAGE_FAILED: 500,
 };
 
 export interface TrainerApiOptions {
@@ -111,7 +119,7 @@ export class TrainerApi {
         return;
       }
       if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
-      throw new MpcError('API_BAD_REQUEST', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
+      throw new MpcError('API_NOT_FOUND', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
     } catch (e) {
       const err = e instanceof MpcError ? e : new MpcError('API_BAD_REQUEST', (e as Error).message);
       if (!res.headersSent) json(res, STATUS[err.code] ?? (err.code.startsWith('PROTOCOL') ? 409 : 400), { error: { code: err.code, message: err.message } });
@@ -128,7 +136,7 @@ export class TrainerApi {
       body = await readFile(transcriptPath(dir, round));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      return json(res, 404, { error: { code: 'API_BAD_REQUEST', message: `no transcript of round ${round} on this node` } }, { 'access-control-allow-origin': '*' });
+      return json(res, 404, { error: { code: 'API_NOT_FOUND', message: `no transcript of round ${round} on this node` } }, { 'access-control-allow-origin': '*' });
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': body.length, 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
     res.end(body);

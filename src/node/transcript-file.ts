@@ -24,14 +24,14 @@ export class TranscriptFile {
   private readonly builder: TranscriptBuilder;
   readonly path: string;
 
-  /** @throws {MpcError} API_BAD_REQUEST if the round already has a transcript in `dir`. */
+  /** @throws {MpcError} STORAGE_CONFLICT if the round already has a transcript in `dir`, STORAGE_FAILED if it cannot be created. */
   constructor(dir: string, round: string, region: string, sign: (b: Uint8Array) => Uint8Array) {
     this.path = transcriptPath(dir, round);
     try {
       this.fd = openSync(this.path, 'wx', 0o644);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new MpcError('API_BAD_REQUEST', `round ${round} already has a transcript (${this.path}); use a new round id`);
-      throw e;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new MpcError('STORAGE_CONFLICT', `round ${round} already has a transcript (${this.path}); use a new round id`);
+      throw storageFailed(`cannot create the transcript ${this.path}`, e);
     }
     this.builder = new TranscriptBuilder(round, region, sign);
   }
@@ -43,14 +43,22 @@ export class TranscriptFile {
   append(rec: RecordBody): void {
     if (this.fd === null) return;
     const { line } = this.builder.append(rec);
-    writeSync(this.fd, line);
+    try {
+      writeSync(this.fd, line);
+    } catch (e) {
+      throw storageFailed(`cannot append to the transcript ${this.path}`, e);
+    }
     this.dirty = true;
   }
 
   /** fsync if anything was appended since the last sync. */
   sync(): void {
     if (this.fd === null || !this.dirty) return;
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw storageFailed(`cannot sync the transcript ${this.path}`, e);
+    }
     this.dirty = false;
   }
 
@@ -60,4 +68,10 @@ export class TranscriptFile {
     closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/** A file-system failure as STORAGE_FAILED, naming the file and the errno code (never file contents). */
+function storageFailed(what: string, e: unknown): MpcError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new MpcError('STORAGE_FAILED', `${what}: ${code ?? (e as Error).message}; check the data directory (free space, permissions)`, { cause: e });
 }

@@ -18,7 +18,6 @@ import { EXTRA_ELEMS } from './params.js';
 import { nobleSha256, regionVerifier, type HashFactory } from '../core/crypto.js';
 import type { ProtocolError } from '../errors.js';
 import { TranscriptBuilder } from '../transcript/log.js';
-import type { RecordBody } from './records.js';
 import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 
 export interface LocalNodeInput {

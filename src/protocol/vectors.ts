@@ -13,7 +13,7 @@
  *
  * Everything large lives in WASM memory and is streamed in chunks, so memory is O(model) for
  * the two model-sized vectors held at a time and O(chunk) for everything else. The round state
- * machine (round.ts) decides; this class only computes. No I/O, no clock.
+ * machine (src/protocol/step.ts) decides; this class only computes. No I/O, no clock.
  * @module
  */
 import { FieldError } from '../errors.js';

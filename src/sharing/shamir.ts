@@ -167,12 +167,18 @@ export function checkPointsOnPolynomial(xs: readonly bigint[], ys: readonly bigi
   return { ok: false, bad: best === null ? null : best.map((i) => Number(xs[i]!)) };
 }
 
+/**
+ * The value at `at` of the polynomial of degree < xs.length through the points (xs[j], ys[j])
+ * (Lagrange interpolation over the field, BigInt). `valueAt(xs, ys, 0n)` is the shared secret.
+ */
+export function valueAt(xs: readonly bigint[], ys: readonly bigint[], at: bigint): bigint {
+  return R.lagrangeCoefficients(xs, at).reduce((s, c, j) => R.add(s, R.mul(c, ys[j]!)), 0n);
+}
+
 function agreeing(xs: readonly bigint[], ys: readonly bigint[], bx: bigint[], by: bigint[]): number[] {
   const out: number[] = [];
   xs.forEach((x, i) => {
-    const c = R.lagrangeCoefficients(bx, x);
-    const y = c.reduce((s, ci, j) => R.add(s, R.mul(ci, by[j]!)), 0n);
-    if (y === ys[i]) out.push(i);
+    if (valueAt(bx, by, x) === ys[i]) out.push(i);
   });
   return out;
 }

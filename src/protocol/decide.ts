@@ -1,0 +1,116 @@
+/**
+ * The decision: the coordinator picks the dealers D whose shares enough holders received intact
+ * and the holders R that received from every dealer in D, checks the policy's minimums, and signs
+ * `decision`; every node checks the decision it receives (signature, sizes, the policy of every
+ * flow it uses) and enters the combine phase with the Lagrange coefficients of the first t holders.
+ * @module
+ */
+import { ProtocolError } from '../errors.js';
+import { lagrangeCoefficients } from '../field/reference.js';
+import { checkMinContributors, checkMinTrainers } from '../policy/index.js';
+import type { PeerMessage } from './messages.js';
+import { coordinatorOf, xOf } from './params.js';
+import { messageRecord } from './records.js';
+import { decided, flowDecision } from './locality.js';
+import { tryFinish } from './finish.js';
+import { byX, others, signed, verifySig } from './step-common.js';
+import type { Effect, Mut, StepContext } from './state.js';
+
+export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: boolean): void {
+  if (s.self !== coordinatorOf(s.params) || s.decision || !(s.phase === 'decide' || (force && s.phase !== 'combine'))) return;
+  const t = s.params.threshold;
+  const alive = [s.self, ...s.matched];
+  if (!force) {
+    // wait for commits from every live participant and a receipt for every committed share
+    for (const p of alive) {
+      const c = s.commits[p];
+      if (!c) return;
+      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && flowDecision(ctx.policy, p, h, now).outcome === 'allowed') return;
+    }
+  }
+  // valid receipt: its digest equals the dealer's commitment to that holder
+  const valid = (d: string, h: string): boolean => {
+    const c = s.commits[d];
+    return !!c && c.contributes && c.digests[h] !== undefined && s.receipts[d]?.[h] === c.digests[h] && flowDecision(ctx.policy, d, h, now).outcome === 'allowed';
+  };
+  const holdersAll = s.params.participants.filter((h) => Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined) || h === s.self);
+  let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
+  let R: string[] = [];
+  for (;;) {
+    R = holdersAll.filter((h) => D.every((d) => valid(d, h)));
+    if (R.length >= t || D.length === 0) break;
+    // drop the dealer that fewest holders received from, and try again
+    const counts = D.map((d) => holdersAll.filter((h) => valid(d, h)).length);
+    D = D.filter((_, i) => i !== counts.indexOf(Math.min(...counts)));
+  }
+  const contributors = D.length;
+  if (ctx.policy) {
+    // recorded before anything is revealed; a refusal aborts below
+    decided(fx, checkMinContributors(ctx.policy, s.params.round, D), now);
+    if (contributors >= s.params.minContributors) decided(fx, checkMinTrainers(ctx.policy, s.params.round, D.reduce((n, d) => n + s.commits[d]!.trainers, 0)), now);
+  }
+  if (contributors < s.params.minContributors) {
+    throw new ProtocolError('PROTOCOL_BELOW_MIN_CONTRIBUTORS', `only ${contributors} region(s) contributed (${D.join(', ') || 'none'}), the policy requires ${s.params.minContributors}: nothing is revealed`);
+  }
+  const trainers = D.reduce((n, d) => n + s.commits[d]!.trainers, 0);
+  if (trainers < s.params.minTrainers) {
+    throw new ProtocolError('POLICY_MIN_TRAINERS', `only ${trainers} trainer(s) contributed, the policy requires ${s.params.minTrainers}: nothing is revealed`);
+  }
+  if (R.length < t) {
+    throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${R.length} region(s) hold shares from every contributor, threshold is ${t}`);
+  }
+  const decision = signed(ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: R });
+  fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R } });
+  onDecision(s, fx, decision, ctx, now);
+}
+
+export function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { type: 'decision' }>, ctx: StepContext, now: number): void {
+  const coord = coordinatorOf(s.params);
+  if (msg.coordinator !== coord) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `decision by ${msg.coordinator}, the coordinator is ${coord}`);
+  verifySig(ctx, coord, msg);
+  if (s.decision) {
+    // relayed copies must be identical
+    if (msg.dealers.join() !== s.decision.dealers.join() || msg.holders.join() !== s.decision.holders.join()) {
+      throw new ProtocolError('PROTOCOL_EQUIVOCATION', `${coord} signed two different decisions for round ${s.params.round}`, { culprits: [coord] });
+    }
+    return;
+  }
+  const t = s.params.threshold;
+  const known = (r: string) => s.params.participants.includes(r);
+  if (!msg.dealers.every(known) || !msg.holders.every(known) || msg.holders.length < t || msg.dealers.length < s.params.minContributors) {
+    throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `decision with ${msg.dealers.length} dealers and ${msg.holders.length} holders is invalid (t = ${t}, minContributors = ${s.params.minContributors})`, { culprits: [coord] });
+  }
+  if (ctx.policy) {
+    // every decided flow must be one the dealers' policies allow (the coordinator could be wrong or lying)
+    for (const d of msg.dealers) {
+      for (const h of msg.holders) {
+        const pd = flowDecision(ctx.policy, d, h, now);
+        if (pd.outcome === 'refused') {
+          decided(fx, pd, now);
+          throw new ProtocolError('POLICY_FLOW_REFUSED', `decision by ${coord} uses the flow ${d} -> ${h}, which the locality policy refuses: ${pd.reason}`, { culprits: [coord] });
+        }
+      }
+    }
+  }
+  s.decision = { coordinator: coord, dealers: [...msg.dealers], holders: [...msg.holders], sig: msg.sig };
+  fx.push({ kind: 'record', record: messageRecord(msg) });
+  s.phase = 'combine';
+  const holders = byX(s, msg.holders);
+  const S = holders.slice(0, t);
+  const lambda = lagrangeCoefficients(S.map((h) => BigInt(xOf(s.params, h))), 0n);
+  const coeffs = new Map<string, bigint | null>(holders.map((h) => [h, S.includes(h) ? lambda[S.indexOf(h)]! : null]));
+  ctx.vectors.startReconstruction(coeffs, ctx.projectionRng);
+  if (holders.includes(s.self)) {
+    // we must hold complete shares from exactly the decided dealers
+    const touched = ctx.vectors.touchedDealers();
+    const extra = touched.filter((d) => !msg.dealers.includes(d));
+    const incomplete = msg.dealers.filter((d) => !ctx.vectors.shareDigest(d));
+    if (extra.length || incomplete.length) {
+      throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `${s.self} cannot serve as holder: ` + (incomplete.length ? `incomplete shares from ${incomplete.join(', ')}` : `holds shares from excluded ${extra.join(', ')}`));
+    }
+    ctx.vectors.acceptOwnAgg(s.self);
+    s.aggDone = [...s.aggDone, s.self];
+    fx.push({ kind: 'publish', to: others(s), decision: msg });
+  }
+  tryFinish(s, fx, ctx, now, false);
+}

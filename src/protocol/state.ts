@@ -1,0 +1,129 @@
+/**
+ * The round state machine's vocabulary: its phases and what each accepts, the state, the events
+ * that drive it, the effects it asks the node to carry out, and the context it computes with.
+ * Types only, plus the initial state. Spec and rationale: docs/protocol.md.
+ * @module
+ */
+import { ProtocolError, type ErrorCode } from '../errors.js';
+import type { RandomFill } from '../field/random.js';
+import type { MessageType, PeerMessage } from './messages.js';
+import type { RoundParams } from './params.js';
+import type { RoundConfig } from '../federation/index.js';
+import type { RecordBody } from './records.js';
+import type { RoundResult, RoundVectors } from './vectors.js';
+import type { PolicyDecision, PolicySubject } from '../policy/index.js';
+
+export type Phase = 'collect' | 'deal' | 'decide' | 'combine' | 'done' | 'aborted';
+
+/** Which message kinds each phase accepts; every other pair is PROTOCOL_UNEXPECTED_MESSAGE. */
+export const ACCEPTS: Readonly<Record<Phase, readonly MessageType[]>> = {
+  collect: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
+  deal: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
+  decide: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
+  combine: ['decision', 'agg', 'agg-done', 'abort', 'seal'],
+  done: ['seal'],
+  aborted: [],
+};
+
+export interface RoundTiming {
+  /** After opening, how long to wait for every peer's parameters before dealing without them. */
+  peerWaitMs: number;
+  /** Dealing, receipts and the decision must be done this long after opening. */
+  decideMs: number;
+  /** The whole round must end this long after opening. */
+  roundMs: number;
+  /** After the result, how long to wait for every holder's seal (default 5000). */
+  sealMs?: number;
+}
+
+export interface RoundState {
+  readonly phase: Phase;
+  readonly self: string;
+  readonly params: RoundParams;
+  readonly timing: RoundTiming;
+  readonly openedAt: number;
+  /** Peers whose parameters equal ours. */
+  readonly matched: readonly string[];
+  /** null until the local collection closed; then whether this region contributes. */
+  readonly input: { contributes: boolean; trainers: number } | null;
+  readonly dealtTo: readonly string[] | null;
+  readonly commits: Readonly<Record<string, { contributes: boolean; trainers: number; digests: Readonly<Record<string, string>> }>>;
+  /** receipts[dealer][holder] = hex digest */
+  readonly receipts: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly decision: { coordinator: string; dealers: readonly string[]; holders: readonly string[]; sig?: Uint8Array } | null;
+  readonly aggDone: readonly string[];
+  readonly error: { code: ErrorCode; message: string; culprits: readonly string[] } | null;
+  /** The params entry is recorded (on open). */
+  readonly opened?: boolean;
+  /** After the result: its digest (hex), the Fiat-Shamir challenge and <result, r> (null without every agg-done). */
+  readonly sealing?: { digest: string; challenge: string | null; value: bigint | null; doneAt: number; state: 'pending' | 'sealed' | 'unsealed' };
+  /** Seals received (and our own), by holder. */
+  readonly seals?: Readonly<Record<string, { result: string; projection: string; sig: string }>>;
+  /** Dealers whose shares to this node the policy refused (recorded and counted once each). */
+  readonly policyRefused?: readonly string[];
+}
+
+export type RoundEvent =
+  | { kind: 'open'; now: number }
+  | { kind: 'input'; contributes: boolean; trainers: number; now: number }
+  | { kind: 'message'; from: string; msg: PeerMessage; now: number }
+  | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
+  | { kind: 'published'; digest: Uint8Array; now: number }
+  | { kind: 'tick'; now: number }
+  /** The link to `peer` (re)connected: messages sent while it was down are lost. */
+  | { kind: 'peer-up'; peer: string; now: number };
+
+export type Effect =
+  | { kind: 'send'; to: string; msg: PeerMessage }
+  /** Stream shares of the regional input to `holders` (self included), then report `dealt`. */
+  | { kind: 'deal'; holders: readonly string[] }
+  /** Stream the aggregate share to `to` (after the relayed decision), then report `published`. */
+  | { kind: 'publish'; to: readonly string[]; decision: PeerMessage }
+  | { kind: 'result'; result: RoundResult; contributors: readonly string[]; holders: readonly string[] }
+  | { kind: 'aborted'; error: ProtocolError }
+  /** A message that was refused; the round goes on. */
+  | { kind: 'refused'; from: string; error: ProtocolError }
+  | { kind: 'log'; event: string; detail: Record<string, unknown> }
+  /** Append an entry to this round's transcript (chain, sign, write: the node edge). */
+  | { kind: 'record'; record: RecordBody }
+  /** The transcript's final entry is recorded: sealed (every holder's seal) or unsealed. */
+  | { kind: 'sealed'; complete: boolean }
+  /** A refused policy decision (also recorded as a `policy` entry): count it, log it at once. */
+  | { kind: 'violation'; decision: PolicyDecision };
+
+export interface StepContext {
+  vectors: RoundVectors;
+  sign(bytes: Uint8Array): Uint8Array;
+  verify(region: string, bytes: Uint8Array, sig: Uint8Array): boolean;
+  /** Fresh projection stream for the consistency check; every call must return the same stream. */
+  projectionRng(): RandomFill;
+  /**
+   * The federation's locality policy (docs/policy.md). With it, every share flow is decided by
+   * `allowedHolders` at the event's time and each decision is recorded as a `policy` entry;
+   * without it (unit tests, the vector harness) every flow is allowed and nothing is recorded.
+   */
+  policy?: PolicySubject;
+}
+
+/** What one step returns: the next state and the effects, in order. */
+export type Out = { state: RoundState; effects: Effect[] };
+/** The state as the step functions build it (the step copies the state it was given first). */
+export type Mut = { -readonly [K in keyof RoundState]: RoundState[K] };
+
+export function initialState(self: string, params: RoundParams, timing: RoundTiming, now: number): RoundState {
+  if (!params.participants.includes(self)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${self} is not a participant of round ${params.round}`);
+  return {
+    phase: 'collect', self, params, timing, openedAt: now, matched: [], input: null, dealtTo: null,
+    commits: {}, receipts: {}, decision: null, aggDone: [], error: null,
+  };
+}
+
+/**
+ * The deadlines of a round, from the federation's round settings: peers' parameters are awaited
+ * until the collection closes plus min(phaseTimeoutMs, 5 s); dealing, receipts and the decision get
+ * one more phase; seals get one phase after the result; the whole round gets roundTimeoutMs.
+ */
+export function roundTiming(r: Pick<RoundConfig, 'collectMs' | 'phaseTimeoutMs' | 'roundTimeoutMs'>): RoundTiming {
+  const peerWaitMs = r.collectMs + Math.min(r.phaseTimeoutMs, 5000);
+  return { peerWaitMs, decideMs: peerWaitMs + r.phaseTimeoutMs, roundMs: r.roundTimeoutMs, sealMs: r.phaseTimeoutMs };
+}
