@@ -14,6 +14,7 @@ import { cliPath, waitConnected, type LocalFederation } from '../src/node/local-
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
 import { useFederations } from './support/federation.js';
+import { ROUND_DEFAULTS } from '../src/federation/index.js';
 
 const REGIONS5 = ['apac', 'eu', 'sa', 'us', 'za'];
 const fx = useFederations('mpc-node-test-');
@@ -213,6 +214,21 @@ describe('rounds between real node processes', () => {
     const res = await fetch(`${r0.api}/v1/aggregate?round=big`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(3) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not a whole number of float32/);
+    // an announced length above round.maxParams x 4 is refused before the body is read: 413
+    const tooLarge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${r0.api}/v1/aggregate?round=too-large`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${r0.token}`, 'content-length': ROUND_DEFAULTS.maxParams * 4 + 4 },
+      }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.write(new Uint8Array(8)); // a lying header: the node answers without waiting for the rest
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.body)).toMatchObject({ error: { code: 'WIRE_TOO_LARGE', message: `update of ${ROUND_DEFAULTS.maxParams + 1} values exceeds round.maxParams = ${ROUND_DEFAULTS.maxParams} (${ROUND_DEFAULTS.maxParams * 4} bytes)` } });
     // no such route, no such transcript: 404 API_NOT_FOUND
     const noRoute = await fetch(`${r0.api}/v1/aggregat`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(4) });
     expect(noRoute.status).toBe(404);

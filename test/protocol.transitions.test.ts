@@ -171,3 +171,33 @@ describe('decisions (PROTOCOL_EQUIVOCATION, POLICY_*)', () => {
     expect(effects.some((e) => e.kind === 'send' && e.msg.type === 'decision')).toBe(false);
   });
 });
+
+describe('publishing hold-back (message order while our aggregate share streams out)', () => {
+  it('holds a peer\'s agg-done and everything after it from that peer until published, then replays them in order', () => {
+    const c = ctx('eu');
+    const state: RoundState = { ...inPhase('combine'), publishing: true };
+    const aggDone = sample('agg-done');
+    const agg = { type: 'agg' as const, round: 'r', offset: 0, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) };
+    const s1 = step(state, { kind: 'message', from: 'us', msg: aggDone, now: 1 }, c);
+    expect(s1.effects).toEqual([]);
+    const s2 = step(s1.state, { kind: 'message', from: 'us', msg: agg, now: 2 }, c);
+    expect(s2.effects).toEqual([]);
+    agg.data.fill(0); // the node's receive buffer is reused: the held chunk is a copy
+    expect(s2.state.deferred?.map((d) => d.msg.type)).toEqual(['agg-done', 'agg']);
+    expect((s2.state.deferred![1]!.msg as typeof agg).data).toEqual(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    // published: our agg-done goes out first, then the held messages are taken in order
+    const s3 = step(s2.state, { kind: 'published', digest: new Uint8Array(32), now: 3 }, c);
+    const sent = s3.effects.filter((e) => e.kind === 'send').map((e) => (e as { msg: PeerMessage }).msg.type);
+    expect(sent.slice(0, 2)).toEqual(['agg-done', 'agg-done']);
+    expect(s3.state.publishing).toBe(false);
+    expect(s3.state.deferred).toEqual([]);
+    // the replayed agg-done from us was checked (it does not match: nothing of us was received)
+    expect(s3.state.error?.code).toBe('PROTOCOL_BAD_COMMITMENT');
+  });
+
+  it('takes other messages at once while publishing', () => {
+    const state: RoundState = { ...inPhase('combine'), publishing: true };
+    const { state: next } = step(state, { kind: 'message', from: 'apac', msg: { type: 'abort', round: 'r', code: 'PROTOCOL_TIMEOUT', reason: 'x', culprits: [] }, now: 1 }, ctx('eu'));
+    expect(next.phase).toBe('aborted');
+  });
+});

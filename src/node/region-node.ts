@@ -1,8 +1,10 @@
 /**
- * One region's node: the composition of the peer network, the trainer API and the round
- * protocol. It turns socket traffic and trainer submissions into `step()` events and carries out
- * the effects (sending, streaming shares, answering trainers). All protocol decisions are in
- * src/protocol/round.ts; this file only moves bytes and keeps time.
+ * One region's node: the composition of the peer network, the trainer intake and the round
+ * protocol. It turns socket traffic, trainer submissions and the clock into `step()` events and
+ * carries out the effects (sending, recording, streaming shares, answering trainers). Every
+ * protocol decision is in src/protocol/ (entry round.ts); this file moves bytes and keeps time,
+ * with trainer intake in trainer-intake.ts, the share streams in streams.ts and the open rounds
+ * in round-registry.ts.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -11,128 +13,23 @@ import { regionById, regionPublicKey, type Federation } from '../federation/inde
 import { MpcError, PolicyError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
-import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { PeerMessage } from '../protocol/messages.js';
-import { initialState, roundTiming, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from '../protocol/round.js';
-import { RoundVectors, type RoundResult, type UpdateStaging } from '../protocol/vectors.js';
-import { EXTRA_ELEMS } from '../protocol/params.js';
+import { initialState, roundTiming, step, type Effect, type RoundEvent, type RoundTiming } from '../protocol/round.js';
+import { RoundVectors, type RoundResult } from '../protocol/vectors.js';
+import { EXTRA_ELEMS, roundParamsFor } from '../protocol/params.js';
 import type { HashFactory } from '../core/crypto.js';
-import type { Identity } from '../transport/identity.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { TranscriptFile } from './transcript-file.js';
 import { noteMoved } from './gc-pacer.js';
-import { roundParamsFor } from '../protocol/params.js';
 import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
+import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
+import { RoundRegistry, type Round } from './round-registry.js';
+import { TrainerIntake } from './trainer-intake.js';
+import { dealShares, publishAggregate, type StreamHost } from './streams.js';
 
-export type Logger = (event: Record<string, unknown>) => void;
-
-export interface RegionNodeOptions {
-  federation: Federation;
-  identity: Identity;
-  kernels: WasmKernels;
-  /** Override the peer listen address (default: host and port of this region's endpoint). */
-  peerListen?: { host: string; port: number };
-  log?: Logger;
-  /**
-   * Called the moment a policy decision is refused (start.ts passes logger.violation); default:
-   * a `policy-violation` event on `log`. Also counted in metrics and recorded in the transcript.
-   */
-  violation?: (decision: PolicyDecision, context: Record<string, unknown>) => void;
-  /** Test hook: every decrypted peer message (as the protocol layer receives it). */
-  onDecrypted?: (from: string, plaintext: Uint8Array) => void;
-  /** Where round transcripts are written (<dataDir>/transcripts); none are written without it. */
-  transcriptsDir?: string;
-  /** Tick period for deadlines (ms). */
-  tickMs?: number;
-  /** Fault injection for the multi-process tests (MPC_TEST_FAULT): never set in production. */
-  testFaults?: { afterDeal?: () => void };
-}
-
-export interface SubmitRequest {
-  round: string;
-  /** Number of float32 values the update will have. */
-  params: number;
-  weight: number;
-  reduce: 'sum' | 'mean';
-  /** Close this region's collection once this many updates are in (else after collectMs). */
-  expect?: number;
-}
-
-/**
- * One trainer's update on its way into the node: its raw little-endian float32 bytes are
- * written straight into WASM memory as they arrive (no model-sized JavaScript array), then
- * committed. secret: the bytes are trainer input; they are wiped on commit and on abort.
- */
-export interface UpdateUpload {
-  /** Appends body bytes, in order. @throws {MpcError} past the announced length or after the round ended. */
-  write(chunk: Uint8Array): void;
-  /**
-   * The body is complete: validates (length, finite values, norm), clips, encodes and adds it to
-   * the regional sum, and resolves with the global aggregate when the round ends.
-   * @throws {MpcError} API_BAD_REQUEST, ENCODE_*, FIELD_LENGTH_MISMATCH on bad input or a closed collection.
-   */
-  commit(): Promise<AggregateAnswer>;
-  /** The upload failed: wipes and releases the staged bytes. Idempotent. */
-  abort(): void;
-}
-
-/**
- * The global aggregate, read in pieces from the node's memory: call `release()` when done (the
- * round's result vector is wiped once every answer is released).
- */
-export interface AggregateAnswer {
-  /** Number of values. */
-  params: number;
-  totalWeight: number;
-  contributors: readonly string[];
-  holders: readonly string[];
-  /** Decodes values [offset, offset + out.length) of the requested reduction (sum or mean) into `out`. */
-  read(offset: number, out: Float32Array): void;
-  release(): void;
-}
-
-interface Waiter {
-  reduce: 'sum' | 'mean';
-  resolve(a: AggregateAnswer): void;
-  reject(e: Error): void;
-}
-
-interface Round {
-  id: string;
-  state: RoundState;
-  vectors: RoundVectors;
-  waiters: Waiter[];
-  trainers: number;
-  expect: number | undefined;
-  collectTimer: NodeJS.Timeout | undefined;
-  /** collectMs has passed while uploads were in flight: close once they settle (see `collectionTimeUp`). */
-  collectDue: boolean;
-  projSeed: Uint8Array;
-  startedAt: number;
-  /** This round's transcript file (null without transcriptsDir). */
-  tx: TranscriptFile | null;
-  /** True while our own aggregate share is being streamed out (see `publish`). */
-  publishing: boolean;
-  /** Peer messages held back while publishing, in arrival order (see `onPeerBytes`). */
-  deferred: { from: string; msg: PeerMessage }[];
-  /** Uploads begun and not yet committed or aborted (they count against maxTrainersPerRound). */
-  uploading: number;
-  /** Commits waiting for the in-place first update to settle (`RoundVectors.sumBusy`). */
-  sumWaiters: (() => void)[];
-}
-
-const FINISHED_MEMORY = 1000;
-
-/**
- * Lets the event loop run between two streamed chunks. On loopback (and on any link whose
- * kernel buffer has room) every send completes at once, so without this a dealer would stream
- * its whole vector in one macrotask: incoming shares wait unread, and every chunk's frame and
- * cipher output (~1 MiB) stays allocated until the end (measured: 110-150 MB of dead
- * ArrayBuffers at 1e7 parameters).
- */
-const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
 
 const nodeHash: HashFactory = () => {
   const h = createHash('sha256');
@@ -144,10 +41,10 @@ export class RegionNode {
   readonly federation: Federation;
   readonly net: PeerNetwork;
   private readonly K: WasmKernels;
-  private readonly identity: Identity;
   private readonly log: Logger;
-  private readonly rounds = new Map<string, Round>();
-  private readonly finished = new Map<string, { outcome: 'done' | 'aborted'; at: number; detail?: string; code?: ErrorCode }>();
+  private readonly rounds = new RoundRegistry();
+  private readonly intake: TrainerIntake;
+  private readonly streams: StreamHost;
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly timing: RoundTiming;
@@ -167,12 +64,26 @@ export class RegionNode {
       throw new MpcError('CONFIG_INVALID', `the identity key's public key does not match the federation's publicKey for region ${this.region}: use the key made by 'mpc-node keygen --region ${this.region}' or update the federation file`);
     }
     this.K = opts.kernels;
-    this.identity = opts.identity;
     this.log = opts.log ?? (() => {});
     this.signer = nativeSigner(opts.identity.secretKey);
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     const r = f.round;
     this.timing = roundTiming(r);
+    this.intake = new TrainerIntake({
+      federation: f,
+      rounds: this.rounds,
+      peerWaitMs: this.timing.peerWaitMs,
+      log: this.log,
+      closing: () => this.closing,
+      openRound: (id, params) => this.openRound(id, params),
+      apply: (round, ev) => this.apply(round, ev),
+    });
+    this.streams = {
+      isLive: (round) => this.rounds.isLive(round),
+      send: (to, msg) => this.send(to, msg),
+      apply: (round, ev) => this.apply(round, ev),
+      abort: (round, err) => this.endRound(round, 'aborted', err),
+    };
     const peers = new Map<string, PeerInfo>(f.regions.filter((x) => x.id !== this.region).map((x) => [x.id, { publicKey: regionPublicKey(x), endpoint: x.endpoint }]));
     const ep = new URL(me.endpoint);
     this.net = new PeerNetwork({
@@ -188,7 +99,7 @@ export class RegionNode {
     });
     this.net.on('message', (from, bytes) => this.onPeerBytes(from, bytes));
     this.net.on('peer-up', (p) => {
-      for (const r of [...this.rounds.values()]) this.apply(r, { kind: 'peer-up', peer: p, now: Date.now() });
+      for (const r of this.rounds.list()) this.apply(r, { kind: 'peer-up', peer: p, now: Date.now() });
     });
     this.net.on('refused', (info: { code?: string }) => {
       this.counters.refusedConnections++;
@@ -202,7 +113,7 @@ export class RegionNode {
         return {
           peersConnected: this.net.connectedPeers().length,
           roundsInFlight: this.rounds.size,
-          activeTrainers: [...this.rounds.values()].reduce((n, r) => n + r.trainers, 0),
+          activeTrainers: this.rounds.list().reduce((n, r) => n + r.trainers, 0),
           bytesSent: st.bytesSent,
           bytesReceived: st.bytesReceived,
         };
@@ -229,7 +140,7 @@ export class RegionNode {
   async close(): Promise<void> {
     this.closing = true;
     if (this.tick) clearInterval(this.tick);
-    for (const r of [...this.rounds.values()]) {
+    for (const r of this.rounds.list()) {
       if (r.state.phase === 'done') {
         // result delivered, seals pending: the transcript ends unsealed
         const missing = r.state.decision?.holders.filter((h) => !r.state.seals?.[h]) ?? [];
@@ -248,7 +159,7 @@ export class RegionNode {
       federation: this.federation.federation,
       policyDigest: policyDigest(this.federation),
       peersConnected: this.net.connectedPeers(),
-      roundsInFlight: [...this.rounds.values()].map((r) => ({ round: r.id, phase: r.state.phase, trainers: r.trainers })),
+      roundsInFlight: this.rounds.list().map((r) => ({ round: r.id, phase: r.state.phase, trainers: r.trainers })),
       ...this.counters,
       bytes: this.net.stats(),
     };
@@ -257,88 +168,11 @@ export class RegionNode {
   // ---- trainers ----
 
   /**
-   * Starts one trainer's update for its round (opening the round if needed). Checks everything
-   * that can be checked before the body arrives.
-   * @throws {MpcError} API_BAD_REQUEST, FIELD_LENGTH_MISMATCH, PROTOCOL_* at once on a bad request.
+   * Starts one trainer's update for its round (opening the round if needed); see TrainerIntake.
+   * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT at once on a bad request.
    */
   submit(req: SubmitRequest): UpdateUpload {
-    if (this.closing) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
-    const cfg = this.federation.round;
-    if (!isRoundId(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
-    if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
-      throw new MpcError('API_BAD_REQUEST', `weight must be a number in (0, ${cfg.maxWeight}] (round.maxWeight), got ${req.weight}`);
-    }
-    if (!Number.isSafeInteger(req.params) || req.params < 1 || req.params > cfg.maxParams) {
-      throw new MpcError('API_BAD_REQUEST', `update must have 1..${cfg.maxParams} values (round.maxParams), got ${req.params}`);
-    }
-    const ended = this.finished.get(req.round);
-    if (ended) {
-      // say why: a trainer that arrives after the round aborted gets the round's own reason
-      if (ended.outcome === 'aborted') throw new ProtocolError(ended.code ?? 'PROTOCOL_ABORTED', `round ${req.round} has already ended: ${ended.detail ?? 'aborted'}`);
-      throw new MpcError('API_BAD_REQUEST', `round ${req.round} has already ended with a result; use a new round id`);
-    }
-    let r = this.rounds.get(req.round);
-    if (r) this.checkAccepting(r, req.params);
-    else r = this.openRound(req.round, req.params);
-    if (r.trainers + r.uploading >= cfg.maxTrainersPerRound) throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
-    const round = r;
-    const staging = round.vectors.beginUpdate();
-    round.uploading++;
-    let settled = false;
-    const settle = (): void => {
-      if (settled) return;
-      settled = true;
-      round.uploading--;
-      round.vectors.abortUpdate(staging); // wipes; a no-op after a commit
-      if (staging.inPlace) this.wakeSumWaiters(round);
-      if (round.uploading === 0 && round.collectDue) this.closeCollection(round);
-    };
-    return {
-      write: (chunk) => {
-        if (settled || this.rounds.get(round.id) !== round) throw new MpcError('PROTOCOL_ABORTED', `round ${round.id} ended while the update was uploading`);
-        round.vectors.writeUpdate(staging, chunk);
-      },
-      commit: async () => {
-        try {
-          return await this.commitUpload(round, staging, req);
-        } finally {
-          settle();
-        }
-      },
-      abort: settle,
-    };
-  }
-
-  /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length. */
-  private checkAccepting(r: Round, params: number): void {
-    if (r.state.phase !== 'collect' || r.state.input) {
-      throw new MpcError('API_BAD_REQUEST', `round ${r.id} no longer accepts updates from this region (collection closed); use a new round id`);
-    }
-    if (r.state.params.params !== params) {
-      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${params} values, round ${r.id} has ${r.state.params.params}`);
-    }
-  }
-
-  private wakeSumWaiters(r: Round): void {
-    const w = r.sumWaiters;
-    r.sumWaiters = [];
-    for (const f of w) f();
-  }
-
-  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<AggregateAnswer> {
-    // the round's first update is staged inside the regional sum: later ones wait for it
-    while (!staging.inPlace && r.vectors.sumBusy && this.rounds.get(r.id) === r) await new Promise<void>((res) => r.sumWaiters.push(res));
-    const ended = this.finished.get(r.id);
-    if (this.rounds.get(r.id) !== r) throw new ProtocolError(ended?.code ?? 'PROTOCOL_ABORTED', `round ${r.id} ended while the update was uploading${ended?.detail ? `: ${ended.detail}` : ''}`);
-    this.checkAccepting(r, req.params);
-    // validates (NaN, bound, length) before touching the regional sum
-    r.vectors.commitUpdate(staging, req.weight, this.federation.round);
-    r.trainers++;
-    if (req.expect !== undefined) r.expect = req.expect;
-    const p = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
-    this.log({ event: 'update-accepted', round: r.id, trainers: r.trainers });
-    if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
-    return p;
+    return this.intake.submit(req);
   }
 
   /**
@@ -363,36 +197,13 @@ export class RegionNode {
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
       waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
-      publishing: false, deferred: [], uploading: 0, sumWaiters: [],
+      uploading: 0, sumWaiters: [],
     };
-    this.rounds.set(id, r);
-    r.collectTimer = setTimeout(() => this.collectionTimeUp(r), this.federation.round.collectMs);
-    r.collectTimer.unref();
+    this.rounds.add(r);
+    this.intake.startCollection(r);
     this.log({ event: 'round-open', round: id, params });
     this.apply(r, { kind: 'open', now });
     return r;
-  }
-
-  /**
-   * collectMs is over. Uploads that began in time (their headers arrived) may still be streaming
-   * in: a large model takes a while. Keep the collection open until they settle, but no longer
-   * than peerWaitMs after the round opened (the time the other regions give this one before
-   * they deal without it), then close whatever is in.
-   */
-  private collectionTimeUp(r: Round): void {
-    r.collectTimer = undefined;
-    if (r.uploading === 0) return this.closeCollection(r);
-    r.collectDue = true;
-    this.log({ event: 'collection-extended', round: r.id, uploading: r.uploading });
-    r.collectTimer = setTimeout(() => this.closeCollection(r), Math.max(0, r.startedAt + this.timing.peerWaitMs - Date.now()));
-    r.collectTimer.unref();
-  }
-
-  private closeCollection(r: Round): void {
-    if (r.collectTimer) clearTimeout(r.collectTimer);
-    r.collectTimer = undefined;
-    if (r.state.input || !this.rounds.has(r.id)) return;
-    this.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, now: Date.now() });
   }
 
   // ---- peers ----
@@ -414,7 +225,7 @@ export class RegionNode {
     }
     let r = this.rounds.get(msg.round);
     if (!r) {
-      if (this.finished.has(msg.round)) return; // late traffic of an ended round
+      if (this.rounds.endedOf(msg.round)) return; // late traffic of an ended round
       if (msg.type !== 'params') {
         this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_UNEXPECTED_MESSAGE', reason: `${msg.type} for a round this node has not opened` });
         return;
@@ -430,13 +241,6 @@ export class RegionNode {
         return;
       }
     }
-    // While our aggregate share is still streaming out, a peer's agg-done could complete the
-    // round here before our own agg-done is sent (and before the stream ends): hold agg-done and
-    // everything after it from that peer until our 'published' event has been applied.
-    if (r.publishing && (msg.type === 'agg-done' || r.deferred.some((d) => d.from === from))) {
-      r.deferred.push({ from, msg: msg.type === 'share' || msg.type === 'agg' ? { ...msg, data: new Uint8Array(msg.data) } : msg });
-      return;
-    }
     this.apply(r, { kind: 'message', from, msg, now: Date.now() });
   }
 
@@ -449,12 +253,12 @@ export class RegionNode {
   private onTick(): void {
     if (this.frozen) return;
     const now = Date.now();
-    for (const r of [...this.rounds.values()]) this.apply(r, { kind: 'tick', now });
-    for (const [id, f] of this.finished) if (now - f.at > 3_600_000 || this.finished.size > FINISHED_MEMORY) this.finished.delete(id);
+    for (const r of this.rounds.list()) this.apply(r, { kind: 'tick', now });
+    this.rounds.forget(now);
   }
 
   private apply(r: Round, ev: RoundEvent): void {
-    if (!this.rounds.has(r.id)) return;
+    if (!this.rounds.isLive(r)) return;
     const ctx = {
       vectors: r.vectors,
       sign: this.signer,
@@ -502,10 +306,10 @@ export class RegionNode {
         this.cleanup(r, 'done');
         return;
       case 'deal':
-        void this.deal(r, e.holders);
+        void dealShares(this.streams, r, this.region, e.holders, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'publish':
-        void this.publish(r, e.to, e.decision);
+        void publishAggregate(this.streams, r, e.to, e.decision);
         return;
       case 'result':
         r.tx?.sync(); // the transcript (check, result) is durable before trainers get the answer
@@ -526,61 +330,11 @@ export class RegionNode {
     }
   }
 
-  private async deal(r: Round, holders: readonly string[]): Promise<void> {
-    const p = r.state.params;
-    const xs = holders.map((h) => p.participants.indexOf(h) + 1);
-    const selfX = p.participants.indexOf(this.region) + 1;
-    const it = r.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, nodeRandom);
-    try {
-      for (;;) {
-        // checked before resuming the generator: once the round has ended its vectors are wiped
-        // and freed (and may already belong to another round), so never compute on them again
-        if (!this.rounds.has(r.id)) return;
-        const s = it.next();
-        if (s.done) {
-          const digests = new Map([...s.value].map(([x, d]) => [p.participants[x - 1]!, d]));
-          this.apply(r, { kind: 'dealt', digests, now: Date.now() });
-          if (this.opts.testFaults?.afterDeal) {
-            this.frozen = true; // from here on the node takes part in nothing: it has "died"
-            await Promise.all(this.lastSend.values()); // shares and commitments are out
-            this.opts.testFaults.afterDeal();
-          }
-          return;
-        }
-        const sends: Promise<void>[] = [];
-        for (const [x, data] of s.value.shares) sends.push(this.send(p.participants[x - 1]!, { type: 'share', round: r.id, offset: s.value.offset, data }));
-        await Promise.all(sends); // backpressure: one chunk in flight per link
-        await yieldToIo();
-      }
-    } catch (e) {
-      this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
-    } finally {
-      it.return(new Map()); // an abandoned generator still wipes and frees its scratch chunks
-    }
-  }
-
-  private async publish(r: Round, to: readonly string[], decision: PeerMessage): Promise<void> {
-    for (const p of to) void this.send(p, decision);
-    r.publishing = true;
-    try {
-      const it = r.vectors.aggChunks();
-      for (;;) {
-        // the vectors are wiped once the round is over: never stream from them after that
-        if (!this.rounds.has(r.id) || r.state.phase !== 'combine') return;
-        const s = it.next();
-        if (s.done) {
-          this.apply(r, { kind: 'published', digest: s.value, now: Date.now() });
-          return;
-        }
-        await Promise.all(to.map((p) => this.send(p, { type: 'agg', round: r.id, offset: s.value.offset, data: s.value.data })));
-        await yieldToIo();
-      }
-    } finally {
-      r.publishing = false;
-      const held = r.deferred;
-      r.deferred = [];
-      for (const d of held) this.apply(r, { kind: 'message', from: d.from, msg: d.msg, now: Date.now() });
-    }
+  /** The afterDeal test fault: from here on the node takes part in nothing, as if it had died. */
+  private async dieAfterDeal(): Promise<void> {
+    this.frozen = true;
+    await Promise.all(this.lastSend.values()); // shares and commitments are out
+    this.opts.testFaults!.afterDeal!();
   }
 
   private finishRound(r: Round, res: RoundResult, contributors: readonly string[], holders: readonly string[]): void {
@@ -607,7 +361,7 @@ export class RegionNode {
   }
 
   private endRound(r: Round, outcome: 'aborted', err: MpcError): void {
-    if (!this.rounds.has(r.id)) return;
+    if (!this.rounds.isLive(r)) return;
     for (const w of r.waiters) w.reject(err);
     r.waiters = [];
     this.counters.roundsAborted++;
@@ -619,8 +373,7 @@ export class RegionNode {
   private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string, code?: ErrorCode): void {
     r.tx?.close();
     this.wipe(r); // share material is wiped when the round ends
-    this.rounds.delete(r.id);
-    this.finished.set(r.id, { outcome, at: Date.now(), ...(detail ? { detail } : {}), ...(code ? { code } : {}) });
-    this.wakeSumWaiters(r); // waiting commits find the round ended
+    this.rounds.end(r, { outcome, ...(detail ? { detail } : {}), ...(code ? { code } : {}) }, Date.now());
+    this.intake.wakeSumWaiters(r); // waiting commits find the round ended
   }
 }

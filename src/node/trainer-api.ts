@@ -30,6 +30,8 @@ import { transcriptPath } from './transcript-file.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
 import { noteMoved } from './gc-pacer.js';
+import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
+import type { RoundConfig } from '../federation/index.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
@@ -152,13 +154,15 @@ export class TrainerApi {
     const expectRaw = q('expect');
     const expect = expectRaw === undefined ? undefined : Number(expectRaw);
     if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
-    const maxBytes = this.o.node.federation.round.maxParams * 4;
+    const cfg = this.o.node.federation.round;
+    const maxBytes = maxUpdateBytes(cfg);
     const len = Number(req.headers['content-length'] ?? NaN);
-    if (len > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update of ${len} bytes exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+    // refused before a byte of the body is read: the node's one length rule, on the announced length
+    if (len > maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
     // With a Content-Length the body streams straight into WASM memory as it arrives (no
     // model-sized JavaScript array); a chunked body is gathered first to learn its length.
     const known = Number.isSafeInteger(len) && len >= 0;
-    const pre = known ? null : await readChunked(req, maxBytes);
+    const pre = known ? null : await readChunked(req, cfg);
     const bytes = known ? len : pre!.total;
     if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
     const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
@@ -234,14 +238,15 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(s);
 }
 
-/** Reads a body without a Content-Length (chunked) into a chunk list, up to `maxBytes`. */
-async function readChunked(req: IncomingMessage, maxBytes: number): Promise<{ chunks: Buffer[]; total: number }> {
+/** Reads a body without a Content-Length (chunked) into a chunk list, up to maxUpdateBytes(cfg). */
+async function readChunked(req: IncomingMessage, cfg: RoundConfig): Promise<{ chunks: Buffer[]; total: number }> {
   const chunks: Buffer[] = [];
+  const maxBytes = maxUpdateBytes(cfg);
   let total = 0;
   try {
     for await (const c of req) {
       total += (c as Buffer).length;
-      if (total > maxBytes) throw new MpcError('WIRE_TOO_LARGE', `update exceeds round.maxParams x 4 = ${maxBytes} bytes`);
+      if (total > maxBytes) checkUpdateLength(cfg, Math.ceil(total / 4));
       chunks.push(c as Buffer);
     }
   } catch (e) {

@@ -110,6 +110,7 @@ export function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { typ
     }
     ctx.vectors.acceptOwnAgg(s.self);
     s.aggDone = [...s.aggDone, s.self];
+    s.publishing = true;
     fx.push({ kind: 'publish', to: others(s), decision: msg });
   }
   tryFinish(s, fx, ctx, now, false);

@@ -61,6 +61,10 @@ export interface RoundState {
   readonly seals?: Readonly<Record<string, { result: string; projection: string; sig: string }>>;
   /** Dealers whose shares to this node the policy refused (recorded and counted once each). */
   readonly policyRefused?: readonly string[];
+  /** True from the `publish` effect until the `published` event: our aggregate share is streaming out. */
+  readonly publishing?: boolean;
+  /** Peer messages held back while publishing, in arrival order (see `step`); replayed on `published`. */
+  readonly deferred?: readonly { readonly from: string; readonly msg: PeerMessage }[];
 }
 
 export type RoundEvent =

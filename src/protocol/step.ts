@@ -37,14 +37,17 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
       case 'dealt':
         onDealt(s, fx, ev.digests, ev.now, ctx);
         break;
-      case 'published':
+      case 'published': {
         if (s.phase !== 'combine' || !s.decision) break;
-        {
-          const msg = signed(ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest });
-          fx.push({ kind: 'record', record: messageRecord(msg) });
-          for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
-        }
+        const msg = signed(ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest });
+        fx.push({ kind: 'record', record: messageRecord(msg) });
+        for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
+        const held = s.deferred ?? [];
+        s.publishing = false;
+        s.deferred = [];
+        for (const d of held) onMessage(s, fx, d.from, d.msg, ev.now, ctx);
         break;
+      }
       case 'tick':
         onTick(s, fx, ev.now, ctx);
         break;
@@ -56,6 +59,15 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         }
         break;
       case 'message':
+        // While our aggregate share is still streaming out, a peer's agg-done could complete the
+        // round before our own agg-done is sent (and before our stream ends): hold agg-done and
+        // everything after it from that peer until `published`. A held vector chunk is copied
+        // (the node hands over views of a reused receive buffer).
+        if (s.publishing && (ev.msg.type === 'agg-done' || s.deferred?.some((d) => d.from === ev.from))) {
+          const msg = ev.msg.type === 'share' || ev.msg.type === 'agg' ? { ...ev.msg, data: new Uint8Array(ev.msg.data) } : ev.msg;
+          s.deferred = [...(s.deferred ?? []), { from: ev.from, msg }];
+          break;
+        }
         onMessage(s, fx, ev.from, ev.msg, ev.now, ctx);
         break;
     }
