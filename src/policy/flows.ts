@@ -36,6 +36,12 @@ function regionPolicy(f: PolicySubject, id: string): RegionPolicy {
  * it is the dealer itself, is in the dealer's jurisdiction, the dealer has no `shareTo` list,
  * its jurisdiction is in the list, or a grant in `grants` that {@link verifyGrant} accepts names
  * the flow (`from` = dealer, `toRegion` = holder or `toJurisdiction` = the holder's jurisdiction).
+ *
+ * Cost: a grant of a parsed federation (one returned by `verifiedGrant`, as the federation file
+ * parser does for each) had its signature verified once, at parse time, so here only its
+ * federation, regions, flow and validity period are checked. Any other grant (a Policy built by
+ * hand, a copy) is verified in full, Ed25519 signature included, on every call; the decision is
+ * the same either way.
  * @param grants - Usually `f.policy.grants`; invalid ones are skipped and their reason is given.
  * @param now - Milliseconds since the epoch.
  * @throws {RangeError} if `dealer` is not a region of `f` (a programming error: it is the node itself).

@@ -88,17 +88,30 @@ export function signGrant(authoritySecretKey: Uint8Array, grant: UnsignedGrant):
 }
 
 /**
- * Checks a grant's form and authority signature, without looking at the time. The federation
- * file parser calls this at start-up (a badly signed grant is a config error); {@link verifyGrant}
- * adds the validity period.
+ * Grants built by {@link verifiedGrant}: the frozen copy -> the authority key (hex) its signature
+ * verified under. Module-private, so only this file can vouch for a grant; a WeakMap, so a grant
+ * is forgotten with its federation.
+ */
+const verified = new WeakMap<Grant, string>();
+
+/**
+ * Checks a grant's form and authority signature, without looking at the time; {@link verifyGrant}
+ * adds the validity period. Always a full check, except for a grant returned by
+ * {@link verifiedGrant} for this same `authority`: that one is frozen and already passed the
+ * form and signature checks, so only the `federation` and region checks (which depend on
+ * `subject`) run again. The result is the same either way; only the Ed25519 work is saved.
  * @param authority - The authority's public key hex (policy.authority), or null.
  */
 export function verifyGrantSignature(subject: Pick<PolicySubject, 'federation' | 'regions'>, authority: string | null, grant: Grant): GrantCheck {
   if (authority === null) return { ok: false, code: 'no-authority', reason: 'this federation has no policy.authority, so it accepts no grants' };
   const g = grant as Partial<Grant>;
   if (typeof g !== 'object' || g === null) return { ok: false, code: 'malformed', reason: 'a grant is a JSON object' };
-  const problems = grantShapeProblems(grant);
-  if (problems.length > 0) return { ok: false, code: 'malformed', reason: problems.join('; ') };
+  // verified once, by verifiedGrant, under this authority: the form and the signature cannot have changed (frozen)
+  const preverified = verified.get(grant) === authority;
+  if (!preverified) {
+    const problems = grantShapeProblems(grant);
+    if (problems.length > 0) return { ok: false, code: 'malformed', reason: problems.join('; ') };
+  }
   if (grant.federation !== subject.federation) {
     return { ok: false, code: 'wrong-federation', reason: `grant ${grant.id} is for federation ${JSON.stringify(grant.federation)}, this is ${JSON.stringify(subject.federation)}` };
   }
@@ -110,6 +123,7 @@ export function verifyGrantSignature(subject: Pick<PolicySubject, 'federation' |
   if ('toJurisdiction' in grant.flow && !subject.regions.some((r) => r.jurisdiction === (grant.flow as { toJurisdiction: string }).toJurisdiction)) {
     return { ok: false, code: 'unknown-flow', reason: `grant ${grant.id}: flow.toJurisdiction ${JSON.stringify(grant.flow.toJurisdiction)} is the jurisdiction of no region` };
   }
+  if (preverified) return { ok: true };
   if (typeof g.signature !== 'string' || g.signature === '') return { ok: false, code: 'unsigned', reason: `grant ${grant.id} is not signed: sign it with 'mpc-node policy grant'` };
   if (!/^[0-9a-fA-F]{128}$/.test(g.signature)) return { ok: false, code: 'bad-signature', reason: `grant ${grant.id}: signature must be 128 hex characters` };
   let ok = false;
@@ -120,6 +134,47 @@ export function verifyGrantSignature(subject: Pick<PolicySubject, 'federation' |
   }
   if (!ok) return { ok: false, code: 'bad-signature', reason: `grant ${grant.id}: the signature does not verify under policy.authority (altered after signing, or signed by another key)` };
   return { ok: true };
+}
+
+/**
+ * Verifies a grant once, as {@link verifyGrantSignature} does, and on success returns a frozen
+ * copy (the six grant fields, own data properties only) that the policy room remembers as
+ * verified under `authority`. Later checks of that copy ({@link verifyGrant},
+ * {@link verifyGrantSignature}, every flow decision of `allowedHolders`) then skip the form and
+ * Ed25519 signature checks and only look at the federation, the regions, the flow and the time.
+ * The federation file parser calls this, so every grant of a parsed federation is such a copy.
+ * Any other grant object (a Policy built by hand, a copy, a mutated object) is still verified in
+ * full on every use: nothing is assumed about grants this function did not return.
+ * @param authority - The authority's public key hex (policy.authority), or null.
+ * @returns `{ ok: true, grant }` with the frozen copy, or the refusal of verifyGrantSignature.
+ */
+export function verifiedGrant(
+  subject: Pick<PolicySubject, 'federation' | 'regions'>,
+  authority: string | null,
+  grant: Grant,
+): { readonly ok: true; readonly grant: Grant } | Extract<GrantCheck, { ok: false }> {
+  if (verified.get(grant) === authority && authority !== null) return { ok: true, grant };
+  const f = (grant as Partial<Grant> | null)?.flow as Partial<Record<'from' | 'toRegion' | 'toJurisdiction', string>> | undefined;
+  if (typeof grant !== 'object' || grant === null || typeof f !== 'object' || f === null) {
+    // always refused (no authority, or the form check: a grant and its flow are objects)
+    return verifyGrantSignature(subject, authority, grant) as Extract<GrantCheck, { ok: false }>;
+  }
+  // Snapshot first, then verify the snapshot: what is remembered as verified is exactly what was checked.
+  const flow: Record<string, unknown> = { from: f.from };
+  if ('toRegion' in f) flow['toRegion'] = f.toRegion;
+  if ('toJurisdiction' in f) flow['toJurisdiction'] = f.toJurisdiction;
+  const copy = Object.freeze({
+    federation: grant.federation,
+    id: grant.id,
+    flow: Object.freeze(flow) as unknown as GrantFlow,
+    notBefore: grant.notBefore,
+    notAfter: grant.notAfter,
+    signature: grant.signature,
+  }) as Grant;
+  const check = verifyGrantSignature(subject, authority, copy);
+  if (!check.ok) return check;
+  verified.set(copy, authority!);
+  return { ok: true, grant: copy };
 }
 
 /**

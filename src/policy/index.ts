@@ -7,7 +7,8 @@
  * This is the room's public entry: it only re-exports, and every importer outside src/policy/
  * imports from here. One concern per file:
  * - `model.ts`: types, defaults, constants, the default policy, the decision record;
- * - `grants.ts`: grant times, the signing payload, signing and verification;
+ * - `grants.ts`: grant times, the signing payload, signing and verification (once per grant
+ *   for the grants of a parsed federation: `verifiedGrant`);
  * - `flows.ts`: may region A deal to region B, given the grants ({@link allowedHolders});
  * - `round-rules.ts`: holders a round can use, rounds in flight, minimum trainers and contributors;
  * - `feasibility.ts`: the static threshold feasibility the federation parser checks;
@@ -44,7 +45,7 @@ export {
   type RetentionPolicy,
   type UnsignedGrant,
 } from './model.js';
-export { formatGrantTime, grantSigningBytes, parseGrantTime, signGrant, verifyGrant, verifyGrantSignature, type GrantCheck, type GrantRefusal } from './grants.js';
+export { formatGrantTime, grantSigningBytes, parseGrantTime, signGrant, verifiedGrant, verifyGrant, verifyGrantSignature, type GrantCheck, type GrantRefusal } from './grants.js';
 export { allowedHolders, type AllowedHolders, type HolderRefusal } from './flows.js';
 export { checkMinContributors, checkMinTrainers, checkRoundsInFlight, roundHolders, type RoundHolders } from './round-rules.js';
 export { FEASIBILITY_SEARCH_LIMIT, policyFeasibility, type PolicyFeasibility } from './feasibility.js';
