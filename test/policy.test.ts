@@ -1,6 +1,6 @@
 /**
  * The locality policy: the `policy` section of the federation file (src/federation/policy-section.ts)
- * and the pure rules over it (src/policy/index.ts). Spec: docs/policy.md.
+ * and the pure rules over it (src/policy/*.ts, through src/policy/index.ts). Spec: docs/policy.md.
  *
  * Fixture keys: region keys are Ed25519 public keys of the seeds 0x01.., 0x02.., 0x03.. (32
  * repeated bytes), the policy authority's seed is 0x0a.. and an impostor's 0x0b.. .
