@@ -1,6 +1,6 @@
 /**
  * The locality policy: the `policy` section of the federation file (src/federation/policy-section.ts)
- * and the pure rules over it (src/policy/index.ts). Spec: docs/policy.md.
+ * and the pure rules over it (src/policy/*.ts, through src/policy/index.ts). Spec: docs/policy.md.
  *
  * Fixture keys: region keys are Ed25519 public keys of the seeds 0x01.., 0x02.., 0x03.. (32
  * repeated bytes), the policy authority's seed is 0x0a.. and an impostor's 0x0b.. .
@@ -9,9 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { canonicalJson } from '../src/core/canonical-json.js';
+import * as crypto from '../src/core/crypto.js';
 import { federationDigestHex, federationWarnings, parseFederation, type Federation } from '../src/federation/index.js';
 import {
   allowedHolders,
@@ -27,11 +28,20 @@ import {
   retentionCutoff,
   roundHolders,
   signGrant,
+  verifiedGrant,
   verifyGrant,
+  verifyGrantSignature,
   type Grant,
   type UnsignedGrant,
 } from '../src/policy/index.js';
 import { key, seed, threeRegions, withPolicy, type J } from './support/federation-file.js';
+
+// the real Ed25519 verification, counted: a parsed federation's grants are verified once
+vi.mock('../src/core/crypto.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/core/crypto.js')>();
+  return { ...real, ed25519Verify: vi.fn(real.ed25519Verify) };
+});
+const verifyCalls = (): number => vi.mocked(crypto.ed25519Verify).mock.calls.length;
 
 const AUTH_SK = seed(0x0a);
 const AUTH_PK = key(0x0a);
@@ -290,6 +300,41 @@ describe('verifyGrant', () => {
   it('refuses malformed objects without throwing', () => {
     expect(verifyGrant(f, { ...grant(), notAfter: 'soon' }, T2026)).toMatchObject({ ok: false, code: 'malformed' });
     expect(verifyGrant(f, null as unknown as Grant, T2026)).toMatchObject({ ok: false, code: 'malformed' });
+  });
+});
+
+describe('verifiedGrant: a grant is verified once, a grant built by hand on every use', () => {
+  const subject = { federation: 'acme-fl', regions: [{ id: 'eu', jurisdiction: 'EU' }, { id: 'us', jurisdiction: 'US' }, { id: 'apac', jurisdiction: 'APAC' }] };
+  it('the parser verifies each grant once; flow decisions then check no signature', () => {
+    const before = verifyCalls();
+    const f = euRestricted({ grants: [grant()] });
+    expect(verifyCalls() - before).toBe(1);
+    expect(Object.isFrozen(f.policy.grants[0]) && Object.isFrozen(f.policy.grants[0]!.flow)).toBe(true);
+    const after = verifyCalls();
+    expect(allowedHolders(f, 'eu', ['eu', 'us', 'apac'], T2026, f.policy.grants).grantsUsed).toEqual(['eu-to-US-2026']);
+    expect(verifyGrant(f, f.policy.grants[0]!, Date.parse('2027-01-01T00:00:00Z'))).toMatchObject({ ok: false, code: 'expired' });
+    expect(verifyCalls()).toBe(after);
+  });
+  it('returns a frozen copy with the same fields, or the same refusal as verifyGrantSignature', () => {
+    const g = grant();
+    const r = verifiedGrant(subject, AUTH_PK, g);
+    expect(r).toEqual({ ok: true, grant: g });
+    expect(r.ok && r.grant !== g && Object.isFrozen(r.grant)).toBe(true);
+    const bad = grant({}, IMPOSTOR_SK);
+    expect(verifiedGrant(subject, AUTH_PK, bad)).toEqual(verifyGrantSignature(subject, AUTH_PK, bad));
+    expect(verifiedGrant(subject, null, g)).toMatchObject({ ok: false, code: 'no-authority' });
+    expect(verifiedGrant(subject, AUTH_PK, null as unknown as Grant)).toMatchObject({ ok: false, code: 'malformed' });
+    expect(verifiedGrant(subject, AUTH_PK, { ...g, flow: 'eu' as unknown as Grant['flow'] })).toMatchObject({ ok: false, code: 'malformed' });
+  });
+  it('trusts a verified grant only under the authority it was verified with, and never a copy or an altered grant', () => {
+    const r = verifiedGrant(subject, AUTH_PK, grant());
+    if (!r.ok) throw new Error(r.reason);
+    expect(verifyGrantSignature(subject, key(0x0b), r.grant)).toMatchObject({ ok: false, code: 'bad-signature' });
+    expect(verifyGrantSignature(subject, AUTH_PK, { ...r.grant, flow: { from: 'eu', toRegion: 'us' } })).toMatchObject({ ok: false, code: 'bad-signature' });
+    expect(verifyGrantSignature({ ...subject, federation: 'other' }, AUTH_PK, r.grant)).toMatchObject({ ok: false, code: 'wrong-federation' });
+    const before = verifyCalls();
+    expect(verifyGrantSignature(subject, AUTH_PK, { ...r.grant })).toEqual({ ok: true });
+    expect(verifyCalls() - before).toBe(1);
   });
 });
 

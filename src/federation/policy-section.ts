@@ -12,7 +12,7 @@ import {
   policyFeasibility,
   POLICY_DEFAULTS,
   SHARE_MATERIAL_ZEROIZE,
-  verifyGrantSignature,
+  verifiedGrant,
   type DataClassification,
   type Grant,
   type GrantFlow,
@@ -124,10 +124,10 @@ function parseGrant(ctx: Ctx, v: unknown, path: string, federation: string, regi
   if (typeof signature !== 'string' || !/^[0-9a-fA-F]{128}$/.test(signature)) {
     ctx.fail(join(path, 'signature'), `expected 128 hex characters (an Ed25519 signature from 'mpc-node policy grant'), got ${describe(signature)}`);
   }
-  const grant: Grant = { federation, id, flow, notBefore, notAfter, signature: signature.toLowerCase() };
-  const check = verifyGrantSignature({ federation, regions }, authority, grant);
+  // verified here once: the frozen copy it returns is trusted by every later flow decision (policy/grants.ts)
+  const check = verifiedGrant({ federation, regions }, authority, { federation, id, flow, notBefore, notAfter, signature: signature.toLowerCase() });
   if (!check.ok) ctx.fail(join(path, 'signature'), `${check.reason}; sign the grant again with the key of policy.authority`);
-  return grant;
+  return check.grant;
 }
 
 function parseAuthority(ctx: Ctx, v: unknown, path: string): string {
