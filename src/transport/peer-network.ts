@@ -45,9 +45,10 @@ import {
 } from './handshake.js';
 import { type Identity } from './identity.js';
 import { isRegionId, REGION_ID_RULE } from '../core/ids.js';
+import { MAX_MESSAGE_BYTES } from '../wire/limits.js';
 
-/** Default largest application message, in bytes (8 MiB). */
-export const DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+/** Default largest application message: the wire's MAX_MESSAGE_BYTES (1 MiB, src/wire/limits.ts). */
+export const DEFAULT_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES;
 /** Default deadline for a handshake, from socket open to authenticated link. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 /** Default WebSocket ping interval; a link that misses one whole interval is terminated. */
@@ -87,7 +88,7 @@ export interface PeerNetworkOptions {
   peers: ReadonlyMap<string, PeerInfo>;
   /** Where to accept connections. Port 0 picks an ephemeral port (see `start()`'s result). */
   listen: { host: string; port: number };
-  /** Largest application message (default 8 MiB); ws `maxPayload` is this plus frame overhead. */
+  /** Largest application message (default MAX_MESSAGE_BYTES, 1 MiB); ws `maxPayload` is this plus frame overhead. */
   maxMessageBytes?: number;
   /** Handshake deadline in ms (default 5000). */
   handshakeTimeoutMs?: number;
