@@ -14,7 +14,8 @@
  * before any decryption. Counters start at 0 for every new session; a session's keys are never
  * reused, because each handshake derives fresh ones from fresh ephemerals.
  *
- * No state advances on failure. The owner (peer-network.ts) closes the link on any failure.
+ * No state advances on failure. The owner (peer-conns.ts, for PeerNetwork) closes the link on
+ * any failure.
  * @module
  */
 

@@ -2,7 +2,8 @@
  * Mutually authenticated peer handshake: signed ephemeral X25519, keys from HKDF-SHA256.
  *
  * Pure: no sockets, no timers, no clock; randomness is injected (`randomBytes(n)`), so every
- * failure path is a plain unit test. The socket edge (peer-network.ts) moves the bytes.
+ * failure path is a plain unit test. The socket edge (peer-conns.ts, peer-dialer.ts, under
+ * PeerNetwork in peer-network.ts) moves the bytes.
  *
  * ```
  * Initiator (I, lower region id)                      Responder (R)
@@ -23,38 +24,36 @@
  * possession of the listed key for this exact session. Each side signs with its role label,
  * so a responder signature can never be replayed as an initiator signature.
  *
- * Full byte layouts: docs/transport.md.
+ * This file is the state machine (both roles, the single-use state, the wiping of secrets);
+ * the messages and their strict decoder are handshake-messages.ts, the transcript and key
+ * schedule handshake-keys.ts (both re-exported here). Full byte layouts: docs/transport.md.
  * @module
  */
 
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { clean, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { Packr, Unpackr } from 'msgpackr';
+import { clean, concatBytes } from '@noble/hashes/utils.js';
 import { TransportError } from '../errors.js';
 import { type Identity } from './identity.js';
-import { FEDERATION_NAME_RULE, isFederationName, isRegionId, REGION_ID_RULE } from '../core/ids.js';
+import { FEDERATION_NAME_RULE, isFederationName, isRegionId } from '../core/ids.js';
 import { ed25519Verify } from '../core/crypto.js';
+import { decodeHandshakeMsg, encodeHandshakeMsg, handshakeFailed as fail, HANDSHAKE_NONCE_BYTES, X25519_KEY_BYTES } from './handshake-messages.js';
+import { deriveKeys, ecdh, SIG_LABEL_INITIATOR, SIG_LABEL_RESPONDER, transcriptBytes } from './handshake-keys.js';
 
-/** Handshake protocol version carried in every message (`v`) and in the transcript label. */
-export const HANDSHAKE_VERSION = 1;
-/** Largest handshake message accepted, checked before decoding. Real ones are < 400 bytes. */
-export const MAX_HANDSHAKE_MESSAGE_BYTES = 1024;
-/** X25519 key length (RFC 7748 §5). */
-export const X25519_KEY_BYTES = 32;
-/** Handshake nonce length. */
-export const HANDSHAKE_NONCE_BYTES = 32;
-/** Ed25519 signature length (RFC 8032 §5.1.6). */
-export const ED25519_SIGNATURE_BYTES = 64;
-/** Session key length (AES-256). */
-export const SESSION_KEY_BYTES = 32;
-
-const TRANSCRIPT_LABEL = utf8ToBytes('mpc-node/handshake/v1');
-const SIG_LABEL_RESPONDER = utf8ToBytes('responder');
-const SIG_LABEL_INITIATOR = utf8ToBytes('initiator');
-const INFO_I2R = utf8ToBytes('mpc-node v1 i2r');
-const INFO_R2I = utf8ToBytes('mpc-node v1 r2i');
+export {
+  decodeHandshakeMsg,
+  ED25519_SIGNATURE_BYTES,
+  encodeHandshakeMsg,
+  HANDSHAKE_NONCE_BYTES,
+  HANDSHAKE_VERSION,
+  MAX_HANDSHAKE_MESSAGE_BYTES,
+  X25519_KEY_BYTES,
+  type FinishMsg,
+  type HandshakeMsg,
+  type HelloAckMsg,
+  type HelloMsg,
+} from './handshake-messages.js';
+export { SESSION_KEY_BYTES, transcriptBytes } from './handshake-keys.js';
 
 /** Region id -> Ed25519 public key of every peer this node may talk to. */
 export type PeerDirectory = ReadonlyMap<string, Uint8Array>;
@@ -115,203 +114,6 @@ interface ResponderSecrets {
   transcriptHash: Uint8Array;
   k_i2r: Uint8Array; // secret: zeroised on failure; handed out on success
   k_r2i: Uint8Array;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Messages and their codec
-
-/** I -> R. */
-export interface HelloMsg {
-  v: 1;
-  type: 'hello';
-  federation: string;
-  from: string;
-  to: string;
-  eph: Uint8Array;
-  nonce: Uint8Array;
-}
-/** R -> I. */
-export interface HelloAckMsg {
-  v: 1;
-  type: 'hello-ack';
-  from: string;
-  eph: Uint8Array;
-  nonce: Uint8Array;
-  sig: Uint8Array;
-}
-/** I -> R. */
-export interface FinishMsg {
-  v: 1;
-  type: 'finish';
-  sig: Uint8Array;
-}
-/** Any handshake message. */
-export type HandshakeMsg = HelloMsg | HelloAckMsg | FinishMsg;
-
-// Dedicated msgpackr instances: plain maps, no records, no extensions we rely on.
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-const unpackr = new Unpackr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true, int64AsType: 'number' });
-
-const SCHEMAS = {
-  hello: { federation: 'federation', from: 'region', to: 'region', eph: X25519_KEY_BYTES, nonce: HANDSHAKE_NONCE_BYTES },
-  'hello-ack': { from: 'region', eph: X25519_KEY_BYTES, nonce: HANDSHAKE_NONCE_BYTES, sig: ED25519_SIGNATURE_BYTES },
-  finish: { sig: ED25519_SIGNATURE_BYTES },
-} as const satisfies Record<HandshakeMsg['type'], Record<string, 'federation' | 'region' | number>>;
-
-const fail = (msg: string): TransportError => new TransportError('TRANSPORT_HANDSHAKE_FAILED', msg);
-
-/**
- * Encodes a handshake message (msgpack map). Inputs are trusted (built by this module).
- * @param msg - Message.
- * @returns Encoded bytes.
- * @example
- * encodeHandshakeMsg({ v: 1, type: 'finish', sig: new Uint8Array(64) });
- */
-export function encodeHandshakeMsg(msg: HandshakeMsg): Uint8Array {
-  const out = packr.pack(msg);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
-/**
- * Decodes and structurally validates one handshake message of the expected type.
- *
- * Order (cheap first): size limit, msgpack parse (errors wrapped: msgpackr quotes the data),
- * plain object, exact key set, `v`, `type`, then each field's type and length.
- * @param bytes - Untrusted bytes from the peer.
- * @param expected - The only type acceptable at this point of the handshake.
- * @returns The validated message.
- * @throws {TransportError} TRANSPORT_HANDSHAKE_FAILED naming the problem (never the data).
- * @example
- * decodeHandshakeMsg(bytes, 'hello');
- */
-export function decodeHandshakeMsg<T extends HandshakeMsg['type']>(
-  bytes: Uint8Array,
-  expected: T,
-): Extract<HandshakeMsg, { type: T }> {
-  if (!(bytes instanceof Uint8Array)) throw fail(`${expected}: expected binary data`);
-  if (bytes.length > MAX_HANDSHAKE_MESSAGE_BYTES) {
-    throw fail(`${expected}: message of ${bytes.length} bytes exceeds the ${MAX_HANDSHAKE_MESSAGE_BYTES}-byte handshake limit`);
-  }
-  if (bytes.length === 0) throw fail(`${expected}: empty message`);
-  let raw: unknown;
-  try {
-    raw = unpackr.unpack(bytes);
-  } catch (e) {
-    // msgpackr's messages may embed decoded content ("Data read, but end of buffer not
-    // reached {...}"), so neither the message nor the error object is passed on.
-    const m = e instanceof Error ? e.message : '';
-    const why = m.startsWith('Data read, but end of buffer not reached') ? 'trailing bytes after message'
-      : m.startsWith('Unexpected end') ? 'truncated message' : 'not valid msgpack';
-    throw fail(`${expected}: ${why}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) {
-    throw fail(`${expected}: expected a msgpack map`);
-  }
-  const obj = raw as Record<string, unknown>;
-  if (obj['v'] !== HANDSHAKE_VERSION) throw fail(`${expected}: unsupported version (expected v=${HANDSHAKE_VERSION})`);
-  if (obj['type'] !== expected) {
-    const t = obj['type'];
-    const shown = typeof t === 'string' && /^[a-z-]{1,16}$/.test(t) ? `"${t}"` : 'an invalid type';
-    throw fail(`expected a "${expected}" message, got ${shown}`);
-  }
-  const schema: Record<string, 'federation' | 'region' | number> = SCHEMAS[expected];
-  const want = new Set(['v', 'type', ...Object.keys(schema)]);
-  const keys = Object.keys(obj);
-  for (const k of keys) {
-    if (!want.has(k)) throw fail(`${expected}: unexpected field ${/^[A-Za-z-]{1,16}$/.test(k) ? `"${k}"` : '(unprintable name)'}`);
-  }
-  if (keys.length !== want.size) {
-    const missing = [...want].filter((k) => !(k in obj));
-    throw fail(`${expected}: missing field(s) ${missing.map((k) => `"${k}"`).join(', ')}`);
-  }
-  const out: Record<string, unknown> = { v: HANDSHAKE_VERSION, type: expected };
-  for (const [k, kind] of Object.entries(schema)) {
-    const val = obj[k];
-    if (kind === 'region') {
-      if (!isRegionId(val)) throw fail(`${expected}: "${k}" must be a region id (${REGION_ID_RULE})`);
-      out[k] = val;
-    } else if (kind === 'federation') {
-      if (!isFederationName(val)) throw fail(`${expected}: "${k}" must be a federation name (${FEDERATION_NAME_RULE})`);
-      out[k] = val;
-    } else {
-      if (!(val instanceof Uint8Array)) throw fail(`${expected}: "${k}" must be binary`);
-      if (val.length !== kind) throw fail(`${expected}: "${k}" must be ${kind} bytes, got ${val.length}`);
-      out[k] = Uint8Array.from(val); // own copy, detached from the receive buffer
-    }
-  }
-  return out as unknown as Extract<HandshakeMsg, { type: T }>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Transcript
-
-function lp(s: string): Uint8Array {
-  const b = utf8ToBytes(s);
-  if (b.length > 0xffff) throw new RangeError('string too long for transcript');
-  const out = new Uint8Array(2 + b.length);
-  out[0] = b.length >>> 8;
-  out[1] = b.length & 0xff;
-  out.set(b, 2);
-  return out;
-}
-
-/**
- * The exact bytes hashed into the transcript hash:
- *
- * ```
- * "mpc-node/handshake/v1"                (21 bytes, ASCII)
- * u16be len || federation                (UTF-8)
- * u16be len || initiator region
- * u16be len || responder region
- * initiator Ed25519 public key           (32)
- * responder Ed25519 public key           (32)
- * eph_I (32) || nonce_I (32) || eph_R (32) || nonce_R (32)
- * ```
- * @param t - Transcript fields.
- * @returns Concatenated bytes.
- * @example
- * sha256(transcriptBytes(fields));
- */
-export function transcriptBytes(t: {
-  federation: string;
-  initiator: string;
-  responder: string;
-  initiatorKey: Uint8Array;
-  responderKey: Uint8Array;
-  ephI: Uint8Array;
-  nonceI: Uint8Array;
-  ephR: Uint8Array;
-  nonceR: Uint8Array;
-}): Uint8Array {
-  return concatBytes(
-    TRANSCRIPT_LABEL,
-    lp(t.federation),
-    lp(t.initiator),
-    lp(t.responder),
-    t.initiatorKey,
-    t.responderKey,
-    t.ephI,
-    t.nonceI,
-    t.ephR,
-    t.nonceR,
-  );
-}
-
-function deriveKeys(shared: Uint8Array, th: Uint8Array): { k_i2r: Uint8Array; k_r2i: Uint8Array } {
-  // RFC 5869 §2.2: the salt is public and session-unique (the transcript hash).
-  return {
-    k_i2r: hkdf(sha256, shared, th, INFO_I2R, SESSION_KEY_BYTES),
-    k_r2i: hkdf(sha256, shared, th, INFO_R2I, SESSION_KEY_BYTES),
-  };
-}
-
-function ecdh(ephSecret: Uint8Array, peerEph: Uint8Array, who: string): Uint8Array {
-  try {
-    // noble rejects low-order points (all-zero shared secret, RFC 7748 §6.1).
-    return x25519.getSharedSecret(ephSecret, peerEph);
-  } catch {
-    throw fail(`${who}: ephemeral key is not a valid X25519 public key (low order)`);
-  }
 }
 
 function freshRandom(cfg: HandshakeConfig, n: number, title: string): Uint8Array {

@@ -12,8 +12,10 @@ import { WireError, type ErrorCode } from '../errors.js';
 import { MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
 import { PARAM_KEYS, type RoundParams } from '../protocol/params.js';
 
-/** Upper bound on one peer message: a chunk of 65536 elements is 512 KiB plus a small envelope. */
-export const MAX_MESSAGE_BYTES = 1 << 20;
+import { MAX_MESSAGE_BYTES } from './limits.js';
+
+/** Upper bound on one peer message (defined in limits.ts; re-exported for the codec's users). */
+export { MAX_MESSAGE_BYTES };
 const MAX_STRING = 256;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
