@@ -41,6 +41,14 @@ function importsOf(file: string): Import[] {
 }
 
 const all = files(SRC);
+
+/** The layer table of docs/architecture.md: room -> layer (a room imports only lower layers). */
+function layers(): Map<string, number> {
+  const doc = readFileSync(resolve(SRC, '../docs/architecture.md'), 'utf8');
+  const m = new Map<string, number>();
+  for (const row of doc.matchAll(/^\| (\d+) \| `([a-z-]+)\/` \|/gm)) m.set(row[2]!, Number(row[1]));
+  return m;
+}
 const imports = all.flatMap((f) => importsOf(f).map((i) => ({ ...i, file: relative(SRC, f) })));
 
 /** room -> rooms it imports (other than itself and the root files). */
@@ -84,6 +92,19 @@ describe('source layout (docs/architecture.md)', () => {
     };
     for (const r of g.keys()) visit(r);
     expect(cycles).toEqual([]);
+  });
+
+  it('every folder of src/ has a layer in docs/architecture.md, and imports only lower layers', () => {
+    const L = layers();
+    const rooms = [...new Set(all.map(roomOf))].filter((r) => r !== '.');
+    expect(rooms.filter((r) => !L.has(r))).toEqual([]);
+    const up = imports.filter((i) => i.from !== '.' && i.to !== null && i.to !== '.' && i.to !== i.from && (L.get(i.to) ?? Infinity) >= (L.get(i.from) ?? -1));
+    expect(up.map((i) => `${i.file} (layer ${L.get(i.from)}): ${i.spec} (layer ${L.get(i.to!)})`)).toEqual([]);
+  });
+
+  it('the trainer client imports no other room (it ships alone)', () => {
+    const bad = imports.filter((i) => i.from === 'client' && i.to !== null && i.to !== 'client' && i.to !== '.');
+    expect(bad.map((i) => `${i.file}: ${i.spec}`)).toEqual([]);
   });
 
   it('the browser-safe rooms import no node:* module', () => {

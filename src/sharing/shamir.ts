@@ -141,7 +141,7 @@ export function checkConsistency(K: WasmKernels, shares: readonly FieldVec[], xs
 }
 
 /**
- * Pure scalar part of the check (also used by the verifier): do the points (x_j, y_j) lie on one
+ * Pure scalar part of the check (also used by the round's sealing step): do the points (x_j, y_j) lie on one
  * polynomial of degree < t? If not, the xs of the wrong points when uniquely decodable.
  */
 export function checkPointsOnPolynomial(xs: readonly bigint[], ys: readonly bigint[], t: number): { ok: boolean; bad: number[] | null } {
@@ -170,6 +170,7 @@ export function checkPointsOnPolynomial(xs: readonly bigint[], ys: readonly bigi
 /**
  * The value at `at` of the polynomial of degree < xs.length through the points (xs[j], ys[j])
  * (Lagrange interpolation over the field, BigInt). `valueAt(xs, ys, 0n)` is the shared secret.
+ * Used by the round's sealing step and the verifier's consistency check.
  */
 export function valueAt(xs: readonly bigint[], ys: readonly bigint[], at: bigint): bigint {
   return R.lagrangeCoefficients(xs, at).reduce((s, c, j) => R.add(s, R.mul(c, ys[j]!)), 0n);

@@ -10,7 +10,8 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { Federation } from '../federation/index.js';
-import * as R from '../field/reference.js';
+import { P as FIELD_P } from '../field/reference.js';
+import { valueAt } from '../sharing/shamir.js';
 import { challengeOf, resultDigest } from '../protocol/commitments.js';
 import { coordinatorOf, paramsDigestHex, roundParamsFor, xOf, type RoundParams } from '../protocol/params.js';
 import type { EntryBodies, EntryKind, RoundEntry as Entry } from '../protocol/records.js';
@@ -232,11 +233,11 @@ function checkConsistency(v: View, ck: Entry<'check'>, d: Entry<'decision'>, P: 
   if (b.ok && b.value !== null && sealed) {
     const pts = sealed.filter((s) => s.projection.length === 16).map((s) => ({ x: BigInt(xOf(P, s.holder)), y: BigInt('0x' + s.projection), h: s.holder })).sort((a, c) => (a.x < c.x ? -1 : 1));
     if (pts.length !== d.body.holders.length) fail('consistency', v.final!, `${pts.length} projection(s) for ${d.body.holders.length} holders`);
-    else if (pts.some((p) => p.y >= R.P)) fail('consistency', v.final!, 'a projection is not a field element');
+    else if (pts.some((p) => p.y >= FIELD_P)) fail('consistency', v.final!, 'a projection is not a field element');
     else {
       const t = P.threshold;
       const base = pts.slice(0, t);
-      const interp = (at: bigint) => R.lagrangeCoefficients(base.map((p) => p.x), at).reduce((acc, l, i) => R.add(acc, R.mul(l, base[i]!.y)), 0n);
+      const interp = (at: bigint) => valueAt(base.map((p) => p.x), base.map((p) => p.y), at);
       const off = pts.slice(t).filter((p) => interp(p.x) !== p.y).map((p) => p.h);
       if (off.length) fail('consistency', v.final!, `the sealed projections of ${off.join(', ')} are not on the degree ${t - 1} polynomial through ${base.map((p) => p.h).join(', ')}`);
       else if (interp(0n) !== BigInt(b.value)) fail('consistency', v.final!, 'the projections interpolate at 0 to a value other than the recorded projection of the result');
