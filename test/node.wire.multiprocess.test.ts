@@ -23,7 +23,7 @@ import { startNodeProcess, waitConnected, type LocalFederation } from '../src/no
 import { decodeHandshakeMsg } from '../src/transport/handshake.js';
 import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
-import { WIRE_CHUNK_ELEMS } from '../src/protocol/vectors.js';
+import { WIRE_CHUNK_ELEMS } from '../src/protocol/memory/index.js';
 import { useFederations } from './support/federation.js';
 import { leakHits, metric, updateNeedles, type Haystack } from './support/leaks.js';
 

@@ -12,7 +12,7 @@ import { nobleSha256 as nobleHash } from '../src/core/crypto.js';
 import { MESSAGE_TYPES, signedBytes, type MessageType, type PeerMessage } from '../src/protocol/messages.js';
 import type { RoundParams } from '../src/protocol/params.js';
 import { ACCEPTS, initialState, step, type Phase, type RoundState, type StepContext } from '../src/protocol/round.js';
-import { RoundVectors } from '../src/protocol/vectors.js';
+import { RoundMemory } from '../src/protocol/memory/index.js';
 import { EXTRA_ELEMS } from '../src/protocol/params.js';
 import { parseFederation } from '../src/federation/index.js';
 import { federationJson } from './transcript-fixtures.js';
@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 function ctx(self: keyof typeof keys): StepContext {
   return {
-    vectors: new RoundVectors(K, params.params + EXTRA_ELEMS, nobleHash, aesCtrRandom),
+    memory: new RoundMemory(K, params.params + EXTRA_ELEMS, nobleHash, aesCtrRandom),
     sign: (b) => ed25519.sign(b, keys[self]),
     verify: (r, b, sig) => ed25519.verify(sig, b, pub(r as keyof typeof keys)),
     projectionRng: () => nodeRandom,

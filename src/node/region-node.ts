@@ -15,7 +15,7 @@ import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage } from '../protocol/messages.js';
 import { initialState, roundTiming, step, type Effect, type RoundEvent, type RoundTiming } from '../protocol/round.js';
-import { RoundVectors, type RoundResult } from '../protocol/vectors.js';
+import { RoundMemory, type RoundResult } from '../protocol/memory/index.js';
 import { EXTRA_ELEMS, roundParamsFor } from '../protocol/params.js';
 import type { HashFactory } from '../core/crypto.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
@@ -195,7 +195,7 @@ export class RegionNode {
     const projSeed = new Uint8Array(32);
     nodeRandom(projSeed);
     const r: Round = {
-      id, state: initialState(this.region, p, this.timing, now), vectors: new RoundVectors(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
+      id, state: initialState(this.region, p, this.timing, now), memory: new RoundMemory(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
       waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
       uploading: 0, sumWaiters: [],
     };
@@ -260,7 +260,7 @@ export class RegionNode {
   private apply(r: Round, ev: RoundEvent): void {
     if (!this.rounds.isLive(r)) return;
     const ctx = {
-      vectors: r.vectors,
+      memory: r.memory,
       sign: this.signer,
       verify: this.verifier,
       projectionRng: () => aesCtrRandom(r.projSeed),
@@ -341,7 +341,7 @@ export class RegionNode {
     // every answer reads the result from WASM memory in pieces (no model-sized JavaScript
     // array); the result vector outlives the round's other vectors until the last release
     for (const w of r.waiters) {
-      const release = r.vectors.retainResult();
+      const release = r.memory.retainResult();
       const reduce = w.reduce;
       w.resolve({ params: res.params, totalWeight: res.totalWeight, contributors, holders, read: (o, out) => res.read(o, out, reduce), release });
     }
@@ -356,7 +356,7 @@ export class RegionNode {
   /** Stops the collection timer and wipes the round's share material (idempotent). */
   private wipe(r: Round): void {
     if (r.collectTimer) clearTimeout(r.collectTimer);
-    r.vectors.zeroize();
+    r.memory.zeroize();
     r.projSeed.fill(0);
   }
 

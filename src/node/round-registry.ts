@@ -7,7 +7,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { RoundState } from '../protocol/round.js';
-import type { RoundVectors } from '../protocol/vectors.js';
+import type { RoundMemory } from '../protocol/memory/index.js';
 import type { AggregateAnswer } from './node-options.js';
 import type { TranscriptFile } from './transcript-file.js';
 
@@ -22,7 +22,7 @@ export interface Waiter {
 export interface Round {
   id: string;
   state: RoundState;
-  vectors: RoundVectors;
+  memory: RoundMemory;
   waiters: Waiter[];
   trainers: number;
   expect: number | undefined;
@@ -35,7 +35,7 @@ export interface Round {
   tx: TranscriptFile | null;
   /** Uploads begun and not yet committed or aborted (they count against maxTrainersPerRound). */
   uploading: number;
-  /** Commits waiting for the in-place first update to settle (`RoundVectors.sumBusy`). */
+  /** Commits waiting for the in-place first update to settle (`RoundMemory.sumBusy`). */
   sumWaiters: (() => void)[];
 }
 

@@ -37,7 +37,7 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
   const p = r.state.params;
   const xs = holders.map((h) => p.participants.indexOf(h) + 1);
   const selfX = p.participants.indexOf(self) + 1;
-  const it = r.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, random);
+  const it = r.memory.dealChunks(p.threshold, p.participants.length, xs, selfX, random);
   try {
     for (;;) {
       // checked before resuming the generator: once the round has ended its vectors are wiped
@@ -69,7 +69,7 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
 export async function publishAggregate(host: StreamHost, r: Round, to: readonly string[], decision: PeerMessage): Promise<void> {
   for (const p of to) void host.send(p, decision);
   try {
-    const it = r.vectors.aggChunks();
+    const it = r.memory.aggChunks();
     for (;;) {
       // the vectors are wiped once the round is over: never stream from them after that
       if (!host.isLive(r) || r.state.phase !== 'combine') return;

@@ -10,7 +10,7 @@ import { MpcError, ProtocolError } from '../errors.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { Federation, RoundConfig } from '../federation/index.js';
 import type { RoundEvent } from '../protocol/round.js';
-import type { UpdateStaging } from '../protocol/vectors.js';
+import type { UpdateStaging } from '../protocol/memory/index.js';
 import type { AggregateAnswer, Logger, SubmitRequest, UpdateUpload } from './node-options.js';
 import type { Round, RoundRegistry } from './round-registry.js';
 
@@ -69,21 +69,21 @@ export class TrainerIntake {
     else r = h.openRound(req.round, req.params);
     if (r.trainers + r.uploading >= cfg.maxTrainersPerRound) throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
     const round = r;
-    const staging = round.vectors.beginUpdate();
+    const staging = round.memory.beginUpdate();
     round.uploading++;
     let settled = false;
     const settle = (): void => {
       if (settled) return;
       settled = true;
       round.uploading--;
-      round.vectors.abortUpdate(staging); // wipes; a no-op after a commit
+      round.memory.abortUpdate(staging); // wipes; a no-op after a commit
       if (staging.inPlace) this.wakeSumWaiters(round);
       if (round.uploading === 0 && round.collectDue) this.closeCollection(round);
     };
     return {
       write: (chunk) => {
         if (settled || !h.rounds.isLive(round)) throw new MpcError('PROTOCOL_ABORTED', `round ${round.id} ended while the update was uploading`);
-        round.vectors.writeUpdate(staging, chunk);
+        round.memory.writeUpdate(staging, chunk);
       },
       commit: async () => {
         try {
@@ -122,14 +122,14 @@ export class TrainerIntake {
   private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<AggregateAnswer> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
-    while (!staging.inPlace && r.vectors.sumBusy && h.rounds.isLive(r)) await new Promise<void>((res) => r.sumWaiters.push(res));
+    while (!staging.inPlace && r.memory.sumBusy && h.rounds.isLive(r)) await new Promise<void>((res) => r.sumWaiters.push(res));
     if (!h.rounds.isLive(r)) {
       const ended = h.rounds.endedOf(r.id);
       throw new ProtocolError(ended?.code ?? 'PROTOCOL_ABORTED', `round ${r.id} ended while the update was uploading${ended?.detail ? `: ${ended.detail}` : ''}`);
     }
     this.checkAccepting(r, req.params);
     // validates (NaN, bound, length) before touching the regional sum
-    r.vectors.commitUpdate(staging, req.weight, h.federation.round);
+    r.memory.commitUpdate(staging, req.weight, h.federation.round);
     r.trainers++;
     if (req.expect !== undefined) r.expect = req.expect;
     const p = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));

@@ -61,7 +61,7 @@ export function onDealt(s: Mut, fx: Effect[], digests: ReadonlyMap<string, Uint8
   // our own commitment and our own receipt of our own share
   s.commits = { ...s.commits, [s.self]: { contributes, trainers, digests: mapHex(d) } };
   if (contributes && d[s.self]) {
-    ctx.vectors.recordOwnShare(s.self, d[s.self]!);
+    ctx.memory.recordOwnShare(s.self, d[s.self]!);
     addReceipt(s, s.self, s.self, hex(d[s.self]!));
     const receipt = signed(ctx, { type: 'receipt', round: s.params.round, dealer: s.self, holder: s.self, digest: d[s.self]! });
     fx.push({ kind: 'record', record: messageRecord(receipt) });

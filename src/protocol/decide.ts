@@ -99,16 +99,16 @@ export function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { typ
   const S = holders.slice(0, t);
   const lambda = lagrangeCoefficients(S.map((h) => BigInt(xOf(s.params, h))), 0n);
   const coeffs = new Map<string, bigint | null>(holders.map((h) => [h, S.includes(h) ? lambda[S.indexOf(h)]! : null]));
-  ctx.vectors.startReconstruction(coeffs, ctx.projectionRng);
+  ctx.memory.startReconstruction(coeffs, ctx.projectionRng);
   if (holders.includes(s.self)) {
     // we must hold complete shares from exactly the decided dealers
-    const touched = ctx.vectors.touchedDealers();
+    const touched = ctx.memory.touchedDealers();
     const extra = touched.filter((d) => !msg.dealers.includes(d));
-    const incomplete = msg.dealers.filter((d) => !ctx.vectors.shareDigest(d));
+    const incomplete = msg.dealers.filter((d) => !ctx.memory.shareDigest(d));
     if (extra.length || incomplete.length) {
       throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `${s.self} cannot serve as holder: ` + (incomplete.length ? `incomplete shares from ${incomplete.join(', ')}` : `holds shares from excluded ${extra.join(', ')}`));
     }
-    ctx.vectors.acceptOwnAgg(s.self);
+    ctx.memory.acceptOwnAgg(s.self);
     s.aggDone = [...s.aggDone, s.self];
     s.publishing = true;
     fx.push({ kind: 'publish', to: others(s), decision: msg });

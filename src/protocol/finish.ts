@@ -19,7 +19,7 @@ export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, d
   const t = s.params.threshold;
   const S = byX(s, holders).slice(0, t);
   if (!all && !(deadline && S.every((h) => s.aggDone.includes(h)))) return;
-  const res = ctx.vectors.finish((h) => xOf(s.params, h), t, s.params.scaleBits, s.aggDone);
+  const res = ctx.memory.finish((h) => xOf(s.params, h), t, s.params.scaleBits, s.aggDone);
   if (!res.ok) {
     fx.push({ kind: 'record', record: { kind: 'check', body: { ok: false, used: [...s.aggDone], culprits: res.culprits ?? [], challenge: null, value: null } } });
     throw new ProtocolError(
@@ -33,12 +33,12 @@ export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, d
   let challenge: Uint8Array | null = null;
   let proj: { share: bigint; result: bigint } | null = null;
   if (all && s.decision.sig) {
-    const digests = new Map(holders.map((h) => [h, ctx.vectors.aggDigest(h)!] as const));
+    const digests = new Map(holders.map((h) => [h, ctx.memory.aggDigest(h)!] as const));
     const decision = { type: 'decision' as const, round: s.params.round, coordinator: s.decision.coordinator, dealers: [...s.decision.dealers], holders: [...s.decision.holders], sig: s.decision.sig };
     challenge = challengeOf(s.params, decision, digests);
-    proj = ctx.vectors.fsProjections(challenge);
+    proj = ctx.memory.fsProjections(challenge);
   }
-  const dg = resultDigests(res.result, ctx.vectors.hash);
+  const dg = resultDigests(res.result, ctx.memory.hash);
   fx.push({ kind: 'record', record: { kind: 'check', body: { ok: true, used: byX(s, s.aggDone), culprits: [], challenge: challenge ? hex(challenge) : null, value: proj ? proj.result.toString() : null } } });
   fx.push({
     kind: 'record',

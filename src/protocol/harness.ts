@@ -13,7 +13,7 @@ import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
-import { RoundVectors, addUpdate, resultArray } from './vectors.js';
+import { RoundMemory, addUpdate, resultArray } from './memory/index.js';
 import { EXTRA_ELEMS } from './params.js';
 import { nobleSha256, regionVerifier, type HashFactory } from '../core/crypto.js';
 import type { ProtocolError } from '../errors.js';
@@ -75,17 +75,17 @@ export function runLocal(
   const pubs = new Map([...keys].map(([r, k]) => [r, ed25519.getPublicKey(k)]));
   let now = opts.now ?? 0;
   const dead = new Set(faults.deadBeforeDeal ?? []);
-  const nodes = new Map<string, { state: RoundState; vectors: RoundVectors; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder }>();
+  const nodes = new Map<string, { state: RoundState; memory: RoundMemory; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder }>();
   const queue: { to: string; from: string; msg: PeerMessage }[] = [];
 
   for (const inp of inputs) {
     if (dead.has(inp.region)) continue;
     const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
-    const vectors = new RoundVectors(K, p.params + EXTRA_ELEMS, hash, aesCtrRandom);
-    for (const u of inp.updates) addUpdate(vectors, u.update, u.weight, p);
+    const memory = new RoundMemory(K, p.params + EXTRA_ELEMS, hash, aesCtrRandom);
+    for (const u of inp.updates) addUpdate(memory, u.update, u.weight, p);
     const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [], violations: [] };
     const tx = new TranscriptBuilder(p.round, inp.region, (b) => ed25519.sign(b, keys.get(inp.region)!));
-    nodes.set(inp.region, { state: out.state, vectors, out, rng: opts.rng(inp.region), tx });
+    nodes.set(inp.region, { state: out.state, memory, out, rng: opts.rng(inp.region), tx });
   }
 
   const ctxOf = (region: string) => {
@@ -94,7 +94,7 @@ export function runLocal(
     const seedBytes = new Uint8Array(32);
     seed(seedBytes);
     return {
-      vectors: n.vectors,
+      memory: n.memory,
       sign: (b: Uint8Array) => ed25519.sign(b, keys.get(region)!),
       verify: regionVerifier(pubs),
       projectionRng: () => aesCtrRandom(seedBytes),
@@ -126,7 +126,7 @@ export function runLocal(
         const p = n.state.params;
         const xs = e.holders.map((h) => p.participants.indexOf(h) + 1);
         const selfX = p.participants.indexOf(region) + 1;
-        const it = n.vectors.dealChunks(p.threshold, p.participants.length, xs, selfX, n.rng);
+        const it = n.memory.dealChunks(p.threshold, p.participants.length, xs, selfX, n.rng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
           // the chunks are views into WASM memory: the in-memory network keeps copies
@@ -140,7 +140,7 @@ export function runLocal(
       case 'publish': {
         const corrupt = faults.corruptAggregate?.find((c) => c.region === region);
         for (const to of e.to) send(region, to, e.decision);
-        const it = n.vectors.aggChunks();
+        const it = n.memory.aggChunks();
         let r = it.next();
         for (; !r.done; r = it.next()) {
           const data = r.value.data.slice();
@@ -164,11 +164,11 @@ export function runLocal(
       }
       case 'result':
         n.out.result = { sum: resultArray(e.result, 'sum'), totalWeight: e.result.totalWeight };
-        n.vectors.zeroize();
+        n.memory.zeroize();
         break;
       case 'aborted':
         n.out.error = e.error;
-        n.vectors.zeroize();
+        n.memory.zeroize();
         break;
       case 'refused':
         n.out.refused.push({ from: e.from, error: e.error });

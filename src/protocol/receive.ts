@@ -61,7 +61,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
         }
       }
       try {
-        ctx.vectors.acceptShare(from, msg.offset, msg.data);
+        ctx.memory.acceptShare(from, msg.offset, msg.data);
       } catch (e) {
         throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `bad share stream from ${from}: ${(e as Error).message}`, { culprits: [from], cause: e });
       }
@@ -81,7 +81,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
           decided(fx, flow, now);
         }
       } else if (msg.contributes && mine) {
-        const got = ctx.vectors.shareDigest(from);
+        const got = ctx.memory.shareDigest(from);
         if (!got || hex(got) !== hex(mine)) {
           throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `share from ${from} does not match its commitment (${got ? 'digest differs' : 'incomplete'})`, { culprits: [from] });
         }
@@ -105,12 +105,12 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
       return;
     case 'agg':
       if (!s.decision!.holders.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate share from ${from}, not a decided holder`, { culprits: [from] });
-      ctx.vectors.acceptAgg(from, msg.offset, msg.data);
+      ctx.memory.acceptAgg(from, msg.offset, msg.data);
       return;
     case 'agg-done': {
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `agg-done from ${from} claims holder ${msg.holder}`, { culprits: [from] });
       verifySig(ctx, from, msg);
-      const got = ctx.vectors.aggDigest(from);
+      const got = ctx.memory.aggDigest(from);
       if (!got || hex(got) !== hex(msg.digest)) {
         throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `aggregate share from ${from} does not match its digest (${got ? 'differs' : 'incomplete'})`, { culprits: [from] });
       }

@@ -2,8 +2,8 @@
  * The round protocol at one region node, as a state machine: `step(state, event, ctx)` returns
  * the next state and the effects to carry out (send, deal, publish, result, abort). It opens no
  * socket, reads no clock (time comes in every event) and draws randomness only through `ctx`.
- * The round's secret memory is `ctx.vectors` (RoundVectors), which the state machine drives but
- * never copies. Spec and rationale: docs/protocol.md.
+ * The round's secret memory is `ctx.memory` (RoundMemory), which the state machine drives through
+ * the narrow `StepMemory` interface and never copies; the node streams from it for `deal`/`publish`. Spec and rationale: docs/protocol.md.
  *
  * Phases (closed set):
  *   collect -> deal -> decide -> combine -> done
@@ -14,5 +14,5 @@
  * `decide.ts`, `finish.ts` (result and seals), `locality.ts` (policy decisions), `step-common.ts`.
  * @module
  */
-export { ACCEPTS, initialState, roundTiming, type Effect, type Phase, type RoundEvent, type RoundState, type RoundTiming, type StepContext } from './state.js';
+export { ACCEPTS, initialState, roundTiming, type StepMemory, type Effect, type Phase, type RoundEvent, type RoundState, type RoundTiming, type StepContext } from './state.js';
 export { step } from './step.js';

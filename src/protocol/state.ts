@@ -10,7 +10,17 @@ import type { MessageType, PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
 import type { RoundConfig } from '../federation/index.js';
 import type { RecordBody } from './records.js';
-import type { RoundResult, RoundVectors } from './vectors.js';
+import type { RoundResult, RoundMemory } from './memory/index.js';
+
+/**
+ * What the step may do with the round's secret memory: take shares and aggregate shares in and
+ * digest them, start and finish the reconstruction. Dealing and publishing stream from the
+ * memory at the node's edge (the `deal` and `publish` effects), never inside the step.
+ */
+export type StepMemory = Pick<
+  RoundMemory,
+  'recordOwnShare' | 'acceptShare' | 'shareDigest' | 'acceptAgg' | 'aggDigest' | 'acceptOwnAgg' | 'touchedDealers' | 'startReconstruction' | 'finish' | 'fsProjections' | 'hash'
+>;
 import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 
 export type Phase = 'collect' | 'deal' | 'decide' | 'combine' | 'done' | 'aborted';
@@ -96,7 +106,8 @@ export type Effect =
   | { kind: 'violation'; decision: PolicyDecision };
 
 export interface StepContext {
-  vectors: RoundVectors;
+  /** The round's secret memory, through the narrow interface the step needs. */
+  memory: StepMemory;
   sign(bytes: Uint8Array): Uint8Array;
   verify(region: string, bytes: Uint8Array, sig: Uint8Array): boolean;
   /** Fresh projection stream for the consistency check; every call must return the same stream. */

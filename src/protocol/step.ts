@@ -14,7 +14,7 @@ import { onMessage } from './receive.js';
 import { abort, others, signed } from './step-common.js';
 import type { Effect, Mut, Out, RoundEvent, RoundState, StepContext } from './state.js';
 
-/** The single transition function. Pure apart from driving `ctx.vectors` (the round's secret memory). */
+/** The single transition function. Pure apart from driving `ctx.memory` (the round's secret memory). */
 export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
   const s: Mut = { ...state };
   const fx: Effect[] = [];

@@ -50,7 +50,7 @@ export class RegionalInput {
     private readonly length: number,
   ) {}
 
-  /** See `RoundVectors.beginUpdate`. */
+  /** See `RoundMemory.beginUpdate`. */
   begin(): UpdateStaging {
     const P = this.length - EXTRA_ELEMS;
     let s: UpdateStaging;
@@ -65,7 +65,7 @@ export class RegionalInput {
     return s;
   }
 
-  /** See `RoundVectors.writeUpdate`. */
+  /** See `RoundMemory.writeUpdate`. */
   write(s: UpdateStaging, data: Uint8Array): void {
     if (!this.staged.has(s)) throw new Error('writeUpdate: staging already committed or aborted');
     if (s.written + data.length > s.bytes) throw new FieldError('FIELD_LENGTH_MISMATCH', `update is longer than the round's ${s.bytes / 4} float32 values`);
@@ -73,7 +73,7 @@ export class RegionalInput {
     s.written += data.length;
   }
 
-  /** See `RoundVectors.commitUpdate`. */
+  /** See `RoundMemory.commitUpdate`. */
   commit(s: UpdateStaging, weight: number, o: UpdateEncoding): void {
     if (!this.staged.has(s)) throw new Error('commitUpdate: staging already committed or aborted');
     if (!s.inPlace && this.inPlacePending) throw new Error('commitUpdate: the regional sum is busy with the first update; wait for it');

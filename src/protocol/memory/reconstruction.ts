@@ -3,7 +3,7 @@
  * Lagrange combination into the result, the node's secret random projection of every holder's
  * aggregate share and the consistency check on it, and the Fiat-Shamir projections for the seal.
  *
- * Lifetime: born when the decision arrives (`RoundVectors.startReconstruction`); the secret
+ * Lifetime: born when the decision arrives (`RoundMemory.startReconstruction`); the secret
  * projection is wiped when the round ends, the result then or at its last release (result.ts).
  * @module
  */
@@ -56,7 +56,7 @@ export class Reconstruction {
     return this.ownDigest;
   }
 
-  /** See `RoundVectors.acceptOwnAgg`; `held` is the sum of held shares. */
+  /** See `RoundMemory.acceptOwnAgg`; `held` is the sum of held shares. */
   acceptOwn(self: string, held: FieldVec): Uint8Array {
     const s = this.aggs.get(self);
     if (!s || !this.result.vec) throw notDecidedHolder(`own aggregate share of ${self}`);
@@ -71,7 +71,7 @@ export class Reconstruction {
     return (this.ownDigest = s.digest = s.hash.digest());
   }
 
-  /** See `RoundVectors.acceptAgg`. */
+  /** See `RoundMemory.acceptAgg`. */
   accept(holder: string, offset: number, data: Uint8Array): void {
     const s = this.aggs.get(holder);
     if (!s || !this.result.vec) throw notDecidedHolder(`aggregate share from ${holder}`);
@@ -91,7 +91,7 @@ export class Reconstruction {
     return streamDigest(this.aggs.get(holder), this.length);
   }
 
-  /** See `RoundVectors.finish`. */
+  /** See `RoundMemory.finish`. */
   finish(xOf: (holder: string) => number, t: number, scaleBits: number, holders: readonly string[]): { ok: true; result: RoundResult } | { ok: false; culprits: string[] | null } {
     const xs = holders.map((h) => BigInt(xOf(h)));
     const ys = holders.map((h) => this.aggs.get(h)!.proj);
@@ -102,13 +102,13 @@ export class Reconstruction {
     return { ok: true, result: this.result.decode(scaleBits) };
   }
 
-  /** See `RoundVectors.retainResult`. */
+  /** See `RoundMemory.retainResult`. */
   retain(): () => void {
     return this.result.retain();
   }
 
   /**
-   * See `RoundVectors.fsProjections`: r drawn from `challengeRng` (public), `held` the sum of
+   * See `RoundMemory.fsProjections`: r drawn from `challengeRng` (public), `held` the sum of
    * held shares.
    */
   fsProjections(challengeRng: () => RandomFill, held: FieldVec): { share: bigint; result: bigint } {

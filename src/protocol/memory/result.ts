@@ -14,7 +14,7 @@ import { EXTRA_ELEMS } from '../params.js';
 /**
  * The reconstructed aggregate, read in pieces straight from WASM memory (no model-sized
  * JavaScript array). Valid until the round's vectors are wiped: hold it with
- * `RoundVectors.retainResult` while reading after the round.
+ * `RoundMemory.retainResult` while reading after the round.
  */
 export interface RoundResult {
   /** Number of model parameters (without the weight element). */
@@ -72,7 +72,7 @@ export class ResultVector {
     return { params: P, totalWeight, read };
   }
 
-  /** See `RoundVectors.retainResult`. */
+  /** See `RoundMemory.retainResult`. */
   retain(): () => void {
     if (!this.v) throw new Error('retainResult: no result');
     this.refs++;

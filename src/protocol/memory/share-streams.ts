@@ -60,7 +60,7 @@ export class ShareStreams {
   }
 
   /**
-   * Deals `input` (see `RoundVectors.dealChunks`): WIRE_CHUNK_ELEMS elements at a time, the own
+   * Deals `input` (see `RoundMemory.dealChunks`): WIRE_CHUNK_ELEMS elements at a time, the own
    * share added to the held sum at once, the others yielded as views into the output chunks.
    * @returns digests of every holder's whole share vector, by x.
    */
@@ -104,7 +104,7 @@ export class ShareStreams {
     this.streams.set(self, { next: this.length, hash: this.hash(), digest });
   }
 
-  /** See `RoundVectors.acceptShare`. */
+  /** See `RoundMemory.acceptShare`. */
   accept(dealer: string, offset: number, data: Uint8Array): void {
     let s = this.streams.get(dealer);
     if (!s) this.streams.set(dealer, (s = openStream(this.hash)));

@@ -1,5 +1,5 @@
 /**
- * The round's secret memory at one node, under one owner: `RoundVectors` composes the three
+ * The round's secret memory at one node, under one owner: `RoundMemory` composes the three
  * lifetimes of a round's vectors, each in its own module that owns its WASM buffers and wipes
  * them (src/protocol/memory/):
  *
@@ -16,27 +16,27 @@
  * machine (src/protocol/step.ts) decides; this class only computes. No I/O, no clock.
  * @module
  */
-import { FieldError } from '../errors.js';
-import type { RandomFill } from '../field/random.js';
-import type { WasmKernels } from '../field/wasm.js';
-import type { HashFactory } from '../core/crypto.js';
-import { EXTRA_ELEMS } from './params.js';
-import { ChunkIntake } from './memory/intake.js';
-import { RegionalInput, type UpdateEncoding, type UpdateStaging } from './memory/input.js';
-import { notDecidedHolder, Reconstruction } from './memory/reconstruction.js';
-import type { RoundResult } from './memory/result.js';
-import { ShareStreams, type DealtChunk } from './memory/share-streams.js';
+import { FieldError } from '../../errors.js';
+import type { RandomFill } from '../../field/random.js';
+import type { WasmKernels } from '../../field/wasm.js';
+import type { HashFactory } from '../../core/crypto.js';
+import { EXTRA_ELEMS } from '../params.js';
+import { ChunkIntake } from './intake.js';
+import { RegionalInput, type UpdateEncoding, type UpdateStaging } from './input.js';
+import { notDecidedHolder, Reconstruction } from './reconstruction.js';
+import type { RoundResult } from './result.js';
+import { ShareStreams, type DealtChunk } from './share-streams.js';
 
-export { WIRE_CHUNK_ELEMS, type DealtChunk } from './memory/share-streams.js';
-export { resultArray, type RoundResult } from './memory/result.js';
-export type { UpdateEncoding, UpdateStaging } from './memory/input.js';
+export { WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
+export { resultArray, type RoundResult } from './result.js';
+export type { UpdateEncoding, UpdateStaging } from './input.js';
 
 /**
  * Stages, validates and adds one in-memory update (the harness and tests; the node streams
  * HTTP bodies through `beginUpdate` / `writeUpdate` / `commitUpdate` instead).
  * @throws {FieldError} as `commitUpdate`; the sum is as it was.
  */
-export function addUpdate(v: RoundVectors, update: Float32Array, weight: number, o: UpdateEncoding): void {
+export function addUpdate(v: RoundMemory, update: Float32Array, weight: number, o: UpdateEncoding): void {
   if (update.length !== v.length - EXTRA_ELEMS) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${v.length - EXTRA_ELEMS} parameters`);
   const s = v.beginUpdate();
   try {
@@ -51,7 +51,7 @@ export function addUpdate(v: RoundVectors, update: Float32Array, weight: number,
  * secret: the regional input and its stagings, the sum of held shares, the result and every
  * chunk passed through here. `zeroize()` wipes all of them when the round ends.
  */
-export class RoundVectors {
+export class RoundMemory {
   /** Elements per vector: model parameters + EXTRA_ELEMS. */
   readonly length: number;
   private readonly input: RegionalInput;

@@ -1,7 +1,7 @@
 /**
- * Trainer updates streamed into WASM memory (RoundVectors.beginUpdate / writeUpdate /
+ * Trainer updates streamed into WASM memory (RoundMemory.beginUpdate / writeUpdate /
  * commitUpdate, src/protocol/memory/input.ts), and the round result read in pieces
- * (memory/result.ts); what each piece wipes: test/vectors.memory.test.ts. The first update of
+ * (memory/result.ts); what each piece wipes: test/memory.lifetimes.test.ts. The first update of
  * a round is staged inside the regional sum's own memory and encoded in place; later ones are
  * staged apart and added. Whatever the path, the regional sum must equal the encodings added
  * up, and a refused update must leave it as it was.
@@ -11,7 +11,7 @@ import { loadKernelsFresh } from '../src/field/node.js';
 import { aesCtrRandom, nodeRandom } from '../src/field/random-node.js';
 import { CHUNK_ELEMS, encodeStaged, encodeUpdate } from '../src/field/fixed-point.js';
 import type { WasmKernels } from '../src/field/wasm.js';
-import { addUpdate, resultArray, RoundVectors, type UpdateStaging } from '../src/protocol/vectors.js';
+import { addUpdate, resultArray, RoundMemory, type UpdateStaging } from '../src/protocol/memory/index.js';
 import { EXTRA_ELEMS } from '../src/protocol/params.js';
 import { nobleSha256 as nobleHash } from '../src/core/crypto.js';
 
@@ -24,7 +24,7 @@ const O = { scaleBits: 16, clipL2: 1e6, clipMode: 'reject' as const };
 const bytesOf = (u: Float32Array): Uint8Array => new Uint8Array(u.buffer, u.byteOffset, u.byteLength);
 
 /** The regional sum as field elements, read through the public path: dealt with t = n = 1 (the share is the secret). */
-function regionalSum(v: RoundVectors): bigint[] {
+function regionalSum(v: RoundMemory): bigint[] {
   const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
   while (!it.next().done);
   const out: bigint[] = [];
@@ -53,7 +53,7 @@ function update(P: number, seed: number): Float32Array {
   return u;
 }
 
-function stage(v: RoundVectors, u: Float32Array, pieces = 3): UpdateStaging {
+function stage(v: RoundMemory, u: Float32Array, pieces = 3): UpdateStaging {
   const s = v.beginUpdate();
   const b = bytesOf(u);
   const step = Math.max(1, Math.ceil(b.length / pieces));
@@ -64,7 +64,7 @@ function stage(v: RoundVectors, u: Float32Array, pieces = 3): UpdateStaging {
 describe('streamed trainer updates', () => {
   for (const P of [1, 7, CHUNK_ELEMS + 5]) {
     it(`the first update is encoded in place and equals encodeUpdate (params ${P})`, () => {
-      const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+      const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
       const u = update(P, 1);
       const s = stage(v, u, 5);
       expect(s.inPlace).toBe(true);
@@ -77,7 +77,7 @@ describe('streamed trainer updates', () => {
 
   it('later updates are staged apart, wait for the in-place one, and add up', () => {
     const P = CHUNK_ELEMS + 9;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     const u1 = update(P, 1);
     const u2 = update(P, 2);
     const u3 = update(P, 3);
@@ -96,7 +96,7 @@ describe('streamed trainer updates', () => {
 
   it('rejects a NaN in the in-place update naming its index; the sum stays empty and the next update goes in place', () => {
     const P = 100;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     const bad = update(P, 1);
     bad[42] = Number.NaN;
     const s = stage(v, bad);
@@ -114,7 +114,7 @@ describe('streamed trainer updates', () => {
 
   it('an added update beyond the clip bound leaves the regional sum exactly as it was', () => {
     const P = 2 * CHUNK_ELEMS + 3;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     const u1 = update(P, 1);
     addUpdate(v, u1, 1, O);
     const big = update(P, 2).map((x) => x * 1e4);
@@ -125,7 +125,7 @@ describe('streamed trainer updates', () => {
 
   it('refuses a short or an over-long body', () => {
     const P = 10;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     const s = v.beginUpdate();
     v.writeUpdate(s, new Uint8Array(36));
     expect(() => v.writeUpdate(s, new Uint8Array(8))).toThrow(/longer than the round's 10 float32 values/);
@@ -137,7 +137,7 @@ describe('streamed trainer updates', () => {
 
   it('a dealing or publishing generator resumed after zeroize refuses to touch the freed vectors', () => {
     const P = 3 * 16384;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     addUpdate(v, update(P, 1), 1, O);
     const deal = v.dealChunks(2, 3, [1, 2, 3], 1, nodeRandom);
     expect(deal.next().done).toBe(false);
@@ -150,7 +150,7 @@ describe('streamed trainer updates', () => {
 
   it('zeroize wipes open stagings', () => {
     const P = 16;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     const open = stage(v, update(P, 1));
     v.zeroize();
     expect(Array.from(K.bytes(open.ptr, open.bytes)).every((b) => b === 0)).toBe(true);
@@ -169,7 +169,7 @@ describe('round result read in pieces', () => {
   /** A one-holder reconstruction (t = 1): the result is the regional sum itself. */
   function reconstructed(u: Float32Array, w: number) {
     const P = u.length;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     addUpdate(v, u, w, O);
     const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
     while (!it.next().done);

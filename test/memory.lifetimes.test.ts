@@ -13,7 +13,7 @@ import { CHUNK_ELEMS } from '../src/field/fixed-point.js';
 import type { FieldVec, WasmKernels } from '../src/field/wasm.js';
 import { EXTRA_ELEMS } from '../src/protocol/params.js';
 import { nobleSha256 } from '../src/core/crypto.js';
-import { addUpdate, resultArray, RoundVectors, WIRE_CHUNK_ELEMS } from '../src/protocol/vectors.js';
+import { addUpdate, resultArray, RoundMemory, WIRE_CHUNK_ELEMS } from '../src/protocol/memory/index.js';
 import { RegionalInput } from '../src/protocol/memory/input.js';
 import { ChunkIntake, openStream } from '../src/protocol/memory/intake.js';
 import { ShareStreams } from '../src/protocol/memory/share-streams.js';
@@ -49,7 +49,7 @@ describe('regional input (memory/input.ts)', () => {
   it('trainer uploads aborted mid-way leave nothing of them in WASM memory (the in-place one and one staged apart)', async () => {
     const K = await loadKernelsFresh();
     const P = CHUNK_ELEMS + 7;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
     const u1 = bytesOf(update(P, 1));
     const u2 = bytesOf(update(P, 2));
     const s1 = v.beginUpdate();
@@ -246,7 +246,7 @@ describe('share streams (memory/share-streams.ts)', () => {
   it('a dealing resumed after its last chunk once the round was wiped does not free the regional sum twice', async () => {
     const K = await loadKernelsFresh();
     const P = 123;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
     addUpdate(v, update(P, 9), 1, O);
     const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
     expect(it.next().done).toBe(false); // the only chunk
@@ -326,11 +326,11 @@ describe('reconstruction memory (memory/projection.ts, memory/result.ts)', () =>
   });
 });
 
-describe('the round as a whole (RoundVectors)', () => {
+describe('the round as a whole (RoundMemory)', () => {
   it('after zeroize nothing of the round is left in WASM memory: input, shares, aggregate share, projection, result', async () => {
     const K = await loadKernelsFresh();
     const P = CHUNK_ELEMS + 3;
-    const v = new RoundVectors(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
+    const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
     const raw = bytesOf(update(P, 16));
     const s = v.beginUpdate();
     v.writeUpdate(s, raw);
