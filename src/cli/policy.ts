@@ -16,6 +16,7 @@ import { JURISDICTION_RE, REGION_ID_RE } from '../core/ids.js';
 import { formatGrantTime, GRANT_ID_RE, parseGrantTime, signGrant, verifyGrantSignature, type GrantFlow } from '../policy/index.js';
 import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs, requireFlag } from './args.js';
 import type { CliIo } from './io.js';
+import { HEX32_RE } from '../core/hex.js';
 
 /** `kind` of an authority key file. */
 export const AUTHORITY_KEY_KIND = 'mpc-node policy authority';
@@ -114,7 +115,7 @@ export async function loadAuthorityKey(path: string): Promise<{ publicKey: strin
   } catch {
     throw bad('not valid JSON (contents not shown: it holds a secret key)');
   }
-  if (j.kind !== AUTHORITY_KEY_KIND || typeof j.secretKey !== 'string' || !/^[0-9a-f]{64}$/.test(j.secretKey) || typeof j.publicKey !== 'string') {
+  if (j.kind !== AUTHORITY_KEY_KIND || typeof j.secretKey !== 'string' || !HEX32_RE.test(j.secretKey) || typeof j.publicKey !== 'string') {
     throw bad(`not an authority key file (expected "kind": "${AUTHORITY_KEY_KIND}" and a 64-hex secretKey; a region identity file is not an authority key)`);
   }
   const secretKey = hexToBytes(j.secretKey);

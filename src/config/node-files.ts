@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { HEX32_RE } from '../core/hex.js';
 
 /** Absolute paths of everything a node keeps in its data directory. */
 export interface NodePaths {
@@ -27,7 +28,6 @@ export interface NodePaths {
 
 /** Bytes of randomness in an API token (hex-encoded: 64 characters). */
 export const API_TOKEN_BYTES = 32;
-const TOKEN_RE = /^[0-9a-f]{64}$/;
 
 /**
  * The default data directory of a region's node: `./mpc-data/<region>`.
@@ -124,7 +124,7 @@ export async function readApiToken(dataDir: string): Promise<string> {
     throw new ConfigError('CONFIG_INVALID', `cannot read API token file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   const token = text.trim();
-  if (!TOKEN_RE.test(token)) {
+  if (!HEX32_RE.test(token)) {
     // Never echo the contents: it is (meant to be) a secret.
     throw new ConfigError('CONFIG_INVALID', `API token file ${path} is malformed (expected 64 lower-case hex characters); delete it and a new token is created at the next start`);
   }

@@ -13,6 +13,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { HEX64_RE } from './hex.js';
 
 export const ED25519_PUBLIC_KEY_BYTES = 32;
 export const ED25519_SIGNATURE_BYTES = 64;
@@ -124,5 +125,4 @@ export class SignatureBatch {
   }
 }
 
-const HEX_SIG = /^[0-9a-f]{128}$/;
-const hexSig = (s: string): Uint8Array | null => (HEX_SIG.test(s) ? hexToBytes(s) : null);
+const hexSig = (s: string): Uint8Array | null => (HEX64_RE.test(s) ? hexToBytes(s) : null);

@@ -9,6 +9,7 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { ed25519Verify } from '../core/crypto.js';
 import { GRANT_ID_RE, GRANT_SIGNING_TAG, GRANT_TIME_RE, type Grant, type GrantFlow, type PolicySubject, type UnsignedGrant } from './model.js';
+import { isHexBytes } from '../core/hex.js';
 
 /** Why a grant was refused (also the `kind` label of the grant violation metric). */
 export type GrantRefusal = 'no-authority' | 'malformed' | 'wrong-federation' | 'unknown-flow' | 'unsigned' | 'bad-signature' | 'not-yet-valid' | 'expired';
@@ -125,7 +126,7 @@ export function verifyGrantSignature(subject: Pick<PolicySubject, 'federation' |
   }
   if (preverified) return { ok: true };
   if (typeof g.signature !== 'string' || g.signature === '') return { ok: false, code: 'unsigned', reason: `grant ${grant.id} is not signed: sign it with 'mpc-node policy grant'` };
-  if (!/^[0-9a-fA-F]{128}$/.test(g.signature)) return { ok: false, code: 'bad-signature', reason: `grant ${grant.id}: signature must be 128 hex characters` };
+  if (!isHexBytes(g.signature, 64, true)) return { ok: false, code: 'bad-signature', reason: `grant ${grant.id}: signature must be 128 hex characters` };
   let ok = false;
   try {
     ok = ed25519Verify(hexToBytes(authority), grantSigningBytes(grant), hexToBytes(g.signature.toLowerCase()));

@@ -21,6 +21,7 @@ import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { isRegionId, REGION_ID_RULE } from '../core/ids.js';
+import { isHexBytes } from '../core/hex.js';
 
 /** A region's long-term signing identity. `secretKey` is secret: never log or send it. */
 export interface Identity {
@@ -139,7 +140,6 @@ export async function saveIdentity(path: string, id: Identity, opts: { force?: b
   }
 }
 
-const HEX64_RE = /^[0-9a-fA-F]{64}$/;
 
 /**
  * Reads and validates a key file written by {@link saveIdentity}.
@@ -188,8 +188,8 @@ export async function loadIdentity(path: string): Promise<Identity> {
   if (!isRegionId(obj['region'])) throw bad(`"region": ${REGION_ID_RULE}`);
   const pkHex = obj['publicKey'];
   const skHex = obj['secretKey'];
-  if (typeof pkHex !== 'string' || !HEX64_RE.test(pkHex)) throw bad('"publicKey" must be 64 hex characters (32 bytes)');
-  if (typeof skHex !== 'string' || !HEX64_RE.test(skHex)) throw bad('"secretKey" must be 64 hex characters (32 bytes)');
+  if (!isHexBytes(pkHex, 32, true)) throw bad('"publicKey" must be 64 hex characters (32 bytes)');
+  if (!isHexBytes(skHex, 32, true)) throw bad('"secretKey" must be 64 hex characters (32 bytes)');
   const secretKey = hexToBytes(skHex);
   const publicKey = hexToBytes(pkHex);
   const derived = ed25519.getPublicKey(secretKey);

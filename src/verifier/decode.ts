@@ -13,6 +13,7 @@ import { PARAM_KEYS } from '../protocol/params.js';
 import { ENTRY_KINDS, type EntryKind, type RoundEntry as Entry } from '../protocol/records.js';
 import { TRANSCRIPT_VERSION } from '../transcript/log.js';
 import type { FailAt } from './report.js';
+import { ERROR_CODE_RE, HEX32_RE, HEX64_RE } from '../core/hex.js';
 
 /** One transcript as decoded. */
 export interface File {
@@ -22,8 +23,6 @@ export interface File {
   complete: boolean;
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-f]{128}$/;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Every policy rule, by what its decision is about (the compiler keeps this list complete). */
@@ -128,9 +127,9 @@ function entryShape(o: unknown): Entry {
   isStr(e.region, REGION_ID_RE, 'region');
   isInt(e.seq, 'seq');
   if (typeof e.kind !== 'string' || !ENTRY_KINDS.includes(e.kind as EntryKind)) throw new Fail(`unknown entry kind ${JSON.stringify(String(e.kind).slice(0, 16))}`);
-  isStr(e.prev, HEX64, 'prev');
-  isStr(e.hash, HEX64, 'hash');
-  isStr(e.sig, HEX128, 'sig');
+  isStr(e.prev, HEX32_RE, 'prev');
+  isStr(e.hash, HEX32_RE, 'hash');
+  isStr(e.sig, HEX64_RE, 'sig');
   const kind = e.kind as EntryKind;
   bodyShape(kind, obj(e.body, BODY_KEYS[kind], `${kind} body`));
   return e as unknown as Entry;
@@ -145,14 +144,14 @@ function bodyShape(kind: EntryKind, b: O): void {
     case 'params': {
       const p = obj(b.params, PARAM_KEYS, 'params.params');
       isStr(p.round, ROUND_ID_RE, 'params.round');
-      isStr(p.federation, HEX64, 'params.federation');
-      isStr(p.policy, HEX64, 'params.policy');
+      isStr(p.federation, HEX32_RE, 'params.federation');
+      isStr(p.policy, HEX32_RE, 'params.policy');
       regionList(p.participants, 'params.participants');
       for (const k of ['threshold', 'params', 'scaleBits', 'minContributors', 'minTrainers']) isInt(p[k], `params.${k}`);
       if (typeof p.clipL2 !== 'number' || !(p.clipL2 > 0)) throw new Fail('params.clipL2 is not a positive number');
       if (p.clipMode !== 'clip' && p.clipMode !== 'reject') throw new Fail('params.clipMode is not clip|reject');
-      isStr(b.digest, HEX64, 'params.digest');
-      isStr(b.policy, HEX64, 'params.policy');
+      isStr(b.digest, HEX32_RE, 'params.digest');
+      isStr(b.policy, HEX32_RE, 'params.policy');
       break;
     }
     case 'dropout':
@@ -167,33 +166,33 @@ function bodyShape(kind: EntryKind, b: O): void {
       const d = obj(b.digests, Object.keys((b.digests ?? {}) as object), 'commits.digests');
       for (const [k, v] of Object.entries(d)) {
         isStr(k, REGION_ID_RE, 'commits.digests key');
-        isStr(v, HEX64, `commits.digests.${k}`);
+        isStr(v, HEX32_RE, `commits.digests.${k}`);
       }
-      isStr(b.sig, HEX128, 'commits.sig');
+      isStr(b.sig, HEX64_RE, 'commits.sig');
       break;
     }
     case 'receipt':
       isStr(b.dealer, REGION_ID_RE, 'receipt.dealer');
       isStr(b.holder, REGION_ID_RE, 'receipt.holder');
-      isStr(b.digest, HEX64, 'receipt.digest');
-      isStr(b.sig, HEX128, 'receipt.sig');
+      isStr(b.digest, HEX32_RE, 'receipt.digest');
+      isStr(b.sig, HEX64_RE, 'receipt.sig');
       break;
     case 'decision':
       isStr(b.coordinator, REGION_ID_RE, 'decision.coordinator');
       regionList(b.dealers, 'decision.dealers');
       regionList(b.holders, 'decision.holders');
-      isStr(b.sig, HEX128, 'decision.sig');
+      isStr(b.sig, HEX64_RE, 'decision.sig');
       break;
     case 'agg-done':
       isStr(b.holder, REGION_ID_RE, 'agg-done.holder');
-      isStr(b.digest, HEX64, 'agg-done.digest');
-      isStr(b.sig, HEX128, 'agg-done.sig');
+      isStr(b.digest, HEX32_RE, 'agg-done.digest');
+      isStr(b.sig, HEX64_RE, 'agg-done.sig');
       break;
     case 'check':
       isBool(b.ok, 'check.ok');
       regionList(b.used, 'check.used');
       regionList(b.culprits, 'check.culprits');
-      if (b.challenge !== null) isStr(b.challenge, HEX64, 'check.challenge');
+      if (b.challenge !== null) isStr(b.challenge, HEX32_RE, 'check.challenge');
       if (b.value !== null) isStr(b.value, /^(0|[1-9][0-9]{0,19})$/, 'check.value');
       if ((b.challenge === null) !== (b.value === null)) throw new Fail('check.challenge and check.value must both be set or both null');
       break;
@@ -202,16 +201,16 @@ function bodyShape(kind: EntryKind, b: O): void {
       regionList(b.holders, 'result.holders');
       isInt(b.params, 'result.params');
       if (typeof b.totalWeight !== 'number' || !Number.isFinite(b.totalWeight)) throw new Fail('result.totalWeight is not a number');
-      for (const k of ['sum', 'mean', 'digest']) isStr(b[k], HEX64, `result.${k}`);
+      for (const k of ['sum', 'mean', 'digest']) isStr(b[k], HEX32_RE, `result.${k}`);
       break;
     case 'sealed':
       if (!Array.isArray(b.seals)) throw new Fail('sealed.seals is not a list');
       for (const s of b.seals) {
         const x = obj(s, ['holder', 'result', 'projection', 'sig'], 'seal');
         isStr(x.holder, REGION_ID_RE, 'seal.holder');
-        isStr(x.result, HEX64, 'seal.result');
+        isStr(x.result, HEX32_RE, 'seal.result');
         isStr(x.projection, /^([0-9a-f]{16})?$/, 'seal.projection');
-        isStr(x.sig, HEX128, 'seal.sig');
+        isStr(x.sig, HEX64_RE, 'seal.sig');
       }
       break;
     case 'unsealed':
@@ -229,7 +228,7 @@ function bodyShape(kind: EntryKind, b: O): void {
       break;
     case 'abort':
       isStr(b.by, REGION_ID_RE, 'abort.by');
-      isStr(b.code, /^[A-Z_]{1,64}$/, 'abort.code');
+      isStr(b.code, ERROR_CODE_RE, 'abort.code');
       str('reason');
       regionList(b.culprits, 'abort.culprits');
       break;

@@ -13,6 +13,7 @@ import { MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } f
 import { PARAM_KEYS, type RoundParams } from '../protocol/params.js';
 
 import { MAX_MESSAGE_BYTES } from './limits.js';
+import { ERROR_CODE_RE, HEX32_RE } from '../core/hex.js';
 
 /** Upper bound on one peer message (defined in limits.ts; re-exported for the codec's users). */
 export { MAX_MESSAGE_BYTES };
@@ -129,7 +130,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       bin(m, 'sig', 64, 64);
       break;
     case 'abort':
-      str(m, 'code', /^[A-Z_]{1,64}$/);
+      str(m, 'code', ERROR_CODE_RE);
       if (typeof m.reason !== 'string' || m.reason.length > 2048) fail('WIRE_MALFORMED', 'abort.reason must be a string of at most 2048 characters');
       regions(m, 'culprits');
       break;
@@ -191,8 +192,8 @@ function params(p: unknown): asserts p is RoundParams {
   const o = p as Record<string, unknown>;
   exactKeys(o, [...PARAM_KEYS], 'params');
   str(o, 'round', ROUND_ID_RE);
-  str(o, 'federation', /^[0-9a-f]{64}$/);
-  str(o, 'policy', /^[0-9a-f]{64}$/);
+  str(o, 'federation', HEX32_RE);
+  str(o, 'policy', HEX32_RE);
   regions(o, 'participants');
   for (const k of ['threshold', 'params', 'scaleBits', 'minContributors', 'minTrainers']) uint(o, k, 2 ** 32);
   if (typeof o.clipL2 !== 'number' || !(o.clipL2 > 0) || !Number.isFinite(o.clipL2)) fail('WIRE_MALFORMED', 'params.clipL2 must be a positive number');
