@@ -8,6 +8,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import type { PeerMessage } from '../protocol/messages.js';
+import { regionOfX, xOf } from '../protocol/params.js';
 import type { RoundEvent } from '../protocol/round.js';
 import type { Round } from './round-registry.js';
 
@@ -35,9 +36,7 @@ const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(res
  */
 export async function dealShares(host: StreamHost, r: Round, self: string, holders: readonly string[], random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): Promise<void> {
   const p = r.state.params;
-  const xs = holders.map((h) => p.participants.indexOf(h) + 1);
-  const selfX = p.participants.indexOf(self) + 1;
-  const it = r.memory.dealChunks(p.threshold, p.participants.length, xs, selfX, random);
+  const it = r.memory.dealChunks(p.threshold, p.participants.length, holders.map((h) => xOf(p, h)), xOf(p, self), random);
   try {
     for (;;) {
       // checked before resuming the generator: once the round has ended its vectors are wiped
@@ -45,13 +44,13 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
       if (!host.isLive(r)) return;
       const s = it.next();
       if (s.done) {
-        const digests = new Map([...s.value].map(([x, d]) => [p.participants[x - 1]!, d]));
+        const digests = new Map([...s.value].map(([x, d]) => [regionOfX(p, x), d]));
         host.apply(r, { kind: 'dealt', digests, now: Date.now() });
         if (afterDealt) await afterDealt();
         return;
       }
       const sends: Promise<void>[] = [];
-      for (const [x, data] of s.value.shares) sends.push(host.send(p.participants[x - 1]!, { type: 'share', round: r.id, offset: s.value.offset, data }));
+      for (const [x, data] of s.value.shares) sends.push(host.send(regionOfX(p, x), { type: 'share', round: r.id, offset: s.value.offset, data }));
       await Promise.all(sends); // backpressure: one chunk in flight per link
       await yieldToIo();
     }

@@ -14,7 +14,7 @@ import type { PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
 import { RoundMemory, addUpdate, resultArray } from './memory/index.js';
-import { EXTRA_ELEMS } from './params.js';
+import { EXTRA_ELEMS, regionOfX, xOf } from './params.js';
 import { nobleSha256, regionVerifier, type HashFactory } from '../core/crypto.js';
 import type { ProtocolError } from '../errors.js';
 import { TranscriptBuilder } from '../transcript/log.js';
@@ -124,15 +124,13 @@ export function runLocal(
         break;
       case 'deal': {
         const p = n.state.params;
-        const xs = e.holders.map((h) => p.participants.indexOf(h) + 1);
-        const selfX = p.participants.indexOf(region) + 1;
-        const it = n.memory.dealChunks(p.threshold, p.participants.length, xs, selfX, n.rng);
+        const it = n.memory.dealChunks(p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
           // the chunks are views into WASM memory: the in-memory network keeps copies
-          for (const [x, data] of r.value.shares) send(region, p.participants[x - 1]!, { type: 'share', round: p.round, offset: r.value.offset, data: data.slice() });
+          for (const [x, data] of r.value.shares) send(region, regionOfX(p, x), { type: 'share', round: p.round, offset: r.value.offset, data: data.slice() });
         }
-        const digests = new Map([...r.value].map(([x, d]) => [p.participants[x - 1]!, d]));
+        const digests = new Map([...r.value].map(([x, d]) => [regionOfX(p, x), d]));
         apply(region, { kind: 'dealt', digests, now });
         if (faults.deadAfterDeal?.includes(region)) dead.add(region);
         break;

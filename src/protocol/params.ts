@@ -93,3 +93,5 @@ export function paramsMismatch(ours: RoundParams, theirs: RoundParams): { key: s
 export const coordinatorOf = (p: RoundParams): string => p.participants[0]!;
 /** Share x of a region: its 1-based position among the sorted participants (0: not a participant). */
 export const xOf = (p: RoundParams, region: string): number => p.participants.indexOf(region) + 1;
+/** The participant whose share x is `x` (the inverse of {@link xOf}). */
+export const regionOfX = (p: RoundParams, x: number): string => p.participants[x - 1]!;
