@@ -9,6 +9,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { federationDigestHex, type Federation } from '../federation/index.js';
 import { policyDigest } from '../policy/index.js';
+import { HEX32_RE } from '../core/hex.js';
+import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 
 export const PARAMS_DIGEST_TAG = 'mpc-node/v1/params\0';
 
@@ -86,6 +88,34 @@ export function paramsMismatch(ours: RoundParams, theirs: RoundParams): { key: s
     const b = JSON.stringify(theirs[k]);
     if (a !== b) return { key: k, expected: a, found: b };
   }
+  return null;
+}
+
+/**
+ * The one shape check of a RoundParams from outside (a peer's `params` message, a transcript's
+ * `params` entry): the exact key set, ids, digests, distinct sorted-or-not participants, integer
+ * ranges, clipL2 and clipMode. Semantic checks (against this node's own params) are
+ * `paramsMismatch`'s.
+ * @returns the first problem as a sentence naming the field, or null if the shape is right.
+ */
+export function roundParamsProblem(p: unknown): string | null {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return 'params must be a map';
+  const o = p as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(PARAM_KEYS as readonly string[]).includes(k)) return `params: unexpected field ${JSON.stringify(k.slice(0, 32))}`;
+  for (const k of PARAM_KEYS) if (!(k in o)) return `params: missing field ${k}`;
+  const str = (k: string, re: RegExp): boolean => typeof o[k] === 'string' && (o[k] as string).length <= 256 && re.test(o[k] as string);
+  if (!str('round', ROUND_ID_RE)) return 'params.round is not a valid round id';
+  if (!str('federation', HEX32_RE)) return 'params.federation is not a 32-byte hex digest';
+  if (!str('policy', HEX32_RE)) return 'params.policy is not a 32-byte hex digest';
+  const v = o['participants'];
+  if (!Array.isArray(v) || v.length > MAX_PARTIES || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r))) return 'params.participants must be a list of region ids';
+  if (new Set(v as string[]).size !== v.length) return 'params.participants repeats a region';
+  for (const k of ['threshold', 'params', 'scaleBits', 'minContributors', 'minTrainers']) {
+    const x = o[k];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= 2 ** 32) return `params.${k} must be an integer in [0, 2^32)`;
+  }
+  if (typeof o['clipL2'] !== 'number' || !(o['clipL2'] > 0) || !Number.isFinite(o['clipL2'])) return 'params.clipL2 must be a positive number';
+  if (o['clipMode'] !== 'clip' && o['clipMode'] !== 'reject') return "params.clipMode must be 'clip' or 'reject'";
   return null;
 }
 

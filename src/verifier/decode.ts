@@ -9,7 +9,7 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 import { GRANT_ID_RE, type PolicyRule } from '../policy/index.js';
-import { PARAM_KEYS } from '../protocol/params.js';
+import { roundParamsProblem } from '../protocol/params.js';
 import { ENTRY_KINDS, type EntryKind, type RoundEntry as Entry } from '../protocol/records.js';
 import { TRANSCRIPT_VERSION } from '../transcript/log.js';
 import type { FailAt } from './report.js';
@@ -142,14 +142,8 @@ function bodyShape(kind: EntryKind, b: O): void {
   };
   switch (kind) {
     case 'params': {
-      const p = obj(b.params, PARAM_KEYS, 'params.params');
-      isStr(p.round, ROUND_ID_RE, 'params.round');
-      isStr(p.federation, HEX32_RE, 'params.federation');
-      isStr(p.policy, HEX32_RE, 'params.policy');
-      regionList(p.participants, 'params.participants');
-      for (const k of ['threshold', 'params', 'scaleBits', 'minContributors', 'minTrainers']) isInt(p[k], `params.${k}`);
-      if (typeof p.clipL2 !== 'number' || !(p.clipL2 > 0)) throw new Fail('params.clipL2 is not a positive number');
-      if (p.clipMode !== 'clip' && p.clipMode !== 'reject') throw new Fail('params.clipMode is not clip|reject');
+      const why = roundParamsProblem(b.params);
+      if (why !== null) throw new Fail(`params entry: ${why}`);
       isStr(b.digest, HEX32_RE, 'params.digest');
       isStr(b.policy, HEX32_RE, 'params.policy');
       break;

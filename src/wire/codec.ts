@@ -10,10 +10,9 @@ import { Packr, Unpackr } from 'msgpackr';
 import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 import { WireError, type ErrorCode } from '../errors.js';
 import { MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
-import { PARAM_KEYS, type RoundParams } from '../protocol/params.js';
-
+import { roundParamsProblem, type RoundParams } from '../protocol/params.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
-import { ERROR_CODE_RE, HEX32_RE } from '../core/hex.js';
+import { ERROR_CODE_RE } from '../core/hex.js';
 
 /** Upper bound on one peer message (defined in limits.ts; re-exported for the codec's users). */
 export { MAX_MESSAGE_BYTES };
@@ -188,14 +187,6 @@ function regions(m: Record<string, unknown>, k: string): void {
 }
 
 function params(p: unknown): asserts p is RoundParams {
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) return fail('WIRE_MALFORMED', 'params must be a map');
-  const o = p as Record<string, unknown>;
-  exactKeys(o, [...PARAM_KEYS], 'params');
-  str(o, 'round', ROUND_ID_RE);
-  str(o, 'federation', HEX32_RE);
-  str(o, 'policy', HEX32_RE);
-  regions(o, 'participants');
-  for (const k of ['threshold', 'params', 'scaleBits', 'minContributors', 'minTrainers']) uint(o, k, 2 ** 32);
-  if (typeof o.clipL2 !== 'number' || !(o.clipL2 > 0) || !Number.isFinite(o.clipL2)) fail('WIRE_MALFORMED', 'params.clipL2 must be a positive number');
-  if (o.clipMode !== 'clip' && o.clipMode !== 'reject') fail('WIRE_MALFORMED', "params.clipMode must be 'clip' or 'reject'");
+  const why = roundParamsProblem(p);
+  if (why !== null) fail('WIRE_MALFORMED', why);
 }
