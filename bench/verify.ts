@@ -93,7 +93,7 @@ async function verifierBundle(): Promise<string> {
   const root = fileURLToPath(new URL(existsSync(fileURLToPath(new URL('../src/verifier/index.ts', import.meta.url))) ? '..' : '../..', import.meta.url));
   const out = await build({
     stdin: { contents: "import { verifyRound } from './src/verifier/index.ts'; globalThis.__mpcVerify = verifyRound;", resolveDir: root, loader: 'ts' },
-    bundle: true, format: 'iife', platform: 'browser', target: ['es2022'], external: ['node:*'], minify: true, write: false, logLevel: 'error',
+    bundle: true, format: 'iife', platform: 'browser', target: ['es2022'], minify: true, write: false, logLevel: 'error',
   });
   return out.outputFiles[0]!.text;
 }

@@ -8,7 +8,7 @@
  */
 import { FieldError } from '../errors.js';
 import { MAX_PARTIES } from '../core/ids.js';
-import * as R from '../field/reference.js';
+import * as ref from '../field/reference.js';
 import { CHUNK_ELEMS } from '../field/fixed-point.js';
 import { sampleField, type RandomFill } from '../field/random.js';
 import type { FieldVec, WasmKernels } from '../field/wasm.js';
@@ -84,7 +84,7 @@ export function combine(K: WasmKernels, shares: readonly FieldVec[], xs: readonl
     throw new FieldError('SHARING_BAD_POINTS', `combine needs one x per share vector and at least one share (got ${shares.length} shares, ${xs.length} xs)`);
   }
   checkPoints(xs);
-  const c = R.lagrangeCoefficients(xs.map(BigInt), 0n);
+  const c = ref.lagrangeCoefficients(xs.map(BigInt), 0n);
   K.linComb(out, shares, c);
 }
 
@@ -113,7 +113,7 @@ export function project(K: WasmKernels, vs: readonly FieldVec[], rng: RandomFill
       sampleField(K, r.ptr, m, rng);
       const rv = { ptr: r.ptr, length: m };
       vs.forEach((v, j) => {
-        acc[j] = R.add(acc[j]!, K.dot({ ptr: v.ptr + off * 8, length: m }, rv));
+        acc[j] = ref.add(acc[j]!, K.dot({ ptr: v.ptr + off * 8, length: m }, rv));
       });
     }
   } finally {
@@ -173,7 +173,7 @@ export function checkPointsOnPolynomial(xs: readonly bigint[], ys: readonly bigi
  * Used by the round's sealing step and the verifier's consistency check.
  */
 export function valueAt(xs: readonly bigint[], ys: readonly bigint[], at: bigint): bigint {
-  return R.lagrangeCoefficients(xs, at).reduce((s, c, j) => R.add(s, R.mul(c, ys[j]!)), 0n);
+  return ref.lagrangeCoefficients(xs, at).reduce((s, c, j) => ref.add(s, ref.mul(c, ys[j]!)), 0n);
 }
 
 function agreeing(xs: readonly bigint[], ys: readonly bigint[], bx: bigint[], by: bigint[]): number[] {
