@@ -197,6 +197,33 @@ describe('rounds between real node processes', () => {
     expect(procs.find((p) => p.region === r0.id)!.logs.some((l) => l.event === 'collection-extended' && l.round === 'slow-upload')).toBe(true);
   }, 60_000);
 
+  it('without expect, a committed trainer counts once: maxTrainersPerRound of them fit, and the collection closes at collectMs, not extended for them', async () => {
+    const fed = await federation(REGIONS5.slice(0, 3), 2, { maxTrainersPerRound: 3 });
+    await start(fed);
+    await waitConnected(fed);
+    const r0 = fed.regions[0]!;
+    const logs = procs.find((p) => p.region === r0.id)!.logs;
+    const L = 64;
+    const submit = (r: (typeof fed.regions)[number], k: number) => aggregateDetailed({ node: r.api, token: r.token, round: 'no-expect', update: update(L, k), reduce: 'sum' });
+    // three trainers at the first region, one after the other's update is in: the third used to be refused (the first two counted twice)
+    const answers: Promise<Awaited<ReturnType<typeof aggregateDetailed>>>[] = [];
+    for (let k = 0; k < 3; k++) {
+      answers.push(submit(r0, k));
+      for (let i = 0; !logs.some((l) => l.event === 'update-accepted' && l.round === 'no-expect' && l.trainers === k + 1); i++) {
+        if (i > 200) throw new Error(`update ${k + 1} not accepted`);
+        await new Promise((ok) => setTimeout(ok, 5));
+      }
+    }
+    answers.push(...fed.regions.slice(1).map((r, i) => submit(r, 3 + i)));
+    const res = await Promise.all(answers);
+    const want = new Float64Array(L);
+    for (let k = 0; k < 5; k++) update(L, k).forEach((v, i) => (want[i]! += v));
+    expect(maxErr(res[0]!.vector, want)).toBeLessThan(1e-3);
+    expect(res[0]!.totalWeight).toBe(5);
+    // nothing was still uploading at collectMs: the collection was not held open until the peer-wait deadline
+    expect(logs.filter((l) => l.event === 'collection-extended' && l.round === 'no-expect')).toEqual([]);
+  }, 60_000);
+
   it('rejects bad trainer input with a clear error and keeps serving', async () => {
     const fed = await federation(REGIONS5.slice(0, 3), 2);
     await start(fed);

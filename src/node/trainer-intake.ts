@@ -86,11 +86,16 @@ export class TrainerIntake {
         round.memory.writeUpdate(staging, chunk);
       },
       commit: async () => {
+        // the upload is settled once its update is in the sum (or refused), not when the round
+        // ends: a committed trainer counts once (in `trainers`), and does not hold the
+        // collection open as if it were still uploading
+        let committed: { answer: Promise<AggregateAnswer> };
         try {
-          return await this.commitUpload(round, staging, req);
+          committed = await this.commitUpload(round, staging, req);
         } finally {
           settle();
         }
+        return committed.answer;
       },
       abort: settle,
     };
@@ -119,7 +124,8 @@ export class TrainerIntake {
     }
   }
 
-  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<AggregateAnswer> {
+  /** Adds the staged update to the regional sum; resolves (wrapped, so it is not awaited) with the trainer's answer to come. */
+  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer> }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
     while (!staging.inPlace && r.memory.sumBusy && h.rounds.isLive(r)) await new Promise<void>((res) => r.sumWaiters.push(res));
@@ -132,10 +138,10 @@ export class TrainerIntake {
     r.memory.commitUpdate(staging, req.weight, h.federation.round);
     r.trainers++;
     if (req.expect !== undefined) r.expect = req.expect;
-    const p = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
+    const answer = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
     h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers });
     if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
-    return p;
+    return { answer };
   }
 
   /**
