@@ -5,13 +5,17 @@
  *   npm run bench:round -- --json       one JSON object per case, then {"summary":...}
  *   options: --quick (params 1e5 and 1e6 only), --reps N (timed rounds per case after one
  *            warm-up round, default 5), --reps-large N (timed rounds for 1e7 params, default 2),
- *            --n 3,5 (federation sizes), --params 1e5,1e6,1e7 (model sizes)
+ *            --n 3,5 (federation sizes), --params 1e5,1e6,1e7 (model sizes),
+ *            --no-expect (trainers send no `expect`: each region's collection closes when
+ *            collectMs is up; `--collect-ms MS`, default 200 in this mode and 5000 otherwise)
  *
  * Per case (n, params) a fresh federation of n node processes is started (so the peak RSS of a
  * case is its own), t = 2 for n = 3 and t = 3 for n = 5. Every round, n trainers (one per
  * region, `expect: 1`) submit concurrently through the HTTP API (`aggregateDetailed`);
  * `seconds` is the wall time from the submissions to the last result (median over the timed
- * rounds). The result is checked against the plaintext weighted mean.
+ * rounds). The result is checked against the plaintext weighted mean. With --no-expect a round
+ * cannot end before collectMs: `seconds_beyond_collect` = seconds - collectMs is the part to
+ * compare with a round that has `expect`.
  *
  * - bytes_sent_per_node: the delta of /v1/status `bytes.bytesSent` (every frame on every peer
  *   link: ciphertext + tags + envelopes + framing), summed over peers, *max over nodes*, median
@@ -37,6 +41,10 @@ interface Row {
   t: number;
   params: number;
   seconds: number;
+  expect: boolean;
+  collect_ms: number;
+  /** With --no-expect: seconds - collectMs (the round after its collection closed). */
+  seconds_beyond_collect: number | null;
   bytes_sent_per_node: number;
   peak_rss_mb_per_node: number;
   seconds_all: number[];
@@ -79,13 +87,13 @@ function killAll(): void {
   for (const p of live) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
 }
 
-async function runCase(n: number, params: number, reps: number, log: (s: string) => void): Promise<Row> {
+async function runCase(n: number, params: number, reps: number, mode: { expect: boolean; collectMs: number }, log: (s: string) => void): Promise<Row> {
   const t = n === 3 ? 2 : n === 5 ? 3 : Math.floor(n / 2) + 1;
   const ids = REGION_IDS.slice(0, n);
   const dir = await mkdtemp(join(tmpdir(), 'mpc-node-bench-'));
   const fed = await writeLocalFederation(dir, ids, {
     threshold: t,
-    round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 5000, maxParams: Math.max(params, 10_000_000) },
+    round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: mode.collectMs, maxParams: Math.max(params, 10_000_000) },
   });
   const nodes: NodeProcess[] = [];
   try {
@@ -112,7 +120,7 @@ async function runCase(n: number, params: number, reps: number, log: (s: string)
       const before = await Promise.all(fed.regions.map(status));
       const t0 = performance.now();
       const results = await Promise.all(
-        fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', expect: 1 })),
+        fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', ...(mode.expect ? { expect: 1 } : {}) })),
       );
       const sec = (performance.now() - t0) / 1000;
       const after = await Promise.all(fed.regions.map(status));
@@ -140,6 +148,9 @@ async function runCase(n: number, params: number, reps: number, log: (s: string)
     return {
       n, t, params,
       seconds: round4(median(secs)),
+      expect: mode.expect,
+      collect_ms: mode.collectMs,
+      seconds_beyond_collect: mode.expect ? null : round4(median(secs) - mode.collectMs / 1000),
       bytes_sent_per_node: Math.round(bytes),
       peak_rss_mb_per_node: round1(rss),
       seconds_all: secs.map(round4),
@@ -171,12 +182,14 @@ async function main(): Promise<number> {
   const repsLarge = Number(argValue(argv, 'reps-large') ?? 2);
   const ns = (argValue(argv, 'n') ?? '3,5').split(',').map(Number);
   const paramList = (argValue(argv, 'params') ?? (quick ? '1e5,1e6' : '1e5,1e6,1e7')).split(',').map(Number);
-  if (![reps, repsLarge, ...ns, ...paramList].every((x) => Number.isInteger(x) && x >= 1)) throw new Error('--reps, --reps-large, --n and --params take positive integers');
+  const expect = !argv.includes('--no-expect');
+  const collectMs = Number(argValue(argv, 'collect-ms') ?? (expect ? 5000 : 200));
+  if (![reps, repsLarge, ...ns, ...paramList, collectMs].every((x) => Number.isInteger(x) && x >= 1)) throw new Error('--reps, --reps-large, --n, --params and --collect-ms take positive integers');
   const log = (s: string): void => void process.stderr.write(s + '\n');
   const rows: Row[] = [];
   for (const n of ns) {
     for (const params of paramList) {
-      const row = await runCase(n, params, params >= 5_000_000 ? repsLarge : reps, log);
+      const row = await runCase(n, params, params >= 5_000_000 ? repsLarge : reps, { expect, collectMs }, log);
       rows.push(row);
       if (json) process.stdout.write(JSON.stringify(row) + '\n');
     }
