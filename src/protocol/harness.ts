@@ -36,6 +36,17 @@ export interface LocalFaults {
   params?: Record<string, Partial<RoundParams>>;
 }
 
+/**
+ * Observers of a run (the protocol test vectors): `step` sees every event a node's state machine
+ * was given, with the effects it returned, before they are carried out; `send` every message a
+ * node sent, whether a `send` effect or streamed by the node edge (`deal`: shares; `publish`: the
+ * relayed decision and the aggregate share chunks). Observers must not change what they are given.
+ */
+export interface LocalObserver {
+  step?(region: string, ev: RoundEvent, effects: readonly Effect[]): void;
+  send?(from: string, to: string, msg: PeerMessage): void;
+}
+
 export interface LocalOutcome {
   region: string;
   state: RoundState;
@@ -65,7 +76,7 @@ export function runLocal(
   K: WasmKernels,
   params: RoundParams,
   inputs: LocalNodeInput[],
-  opts: { rng: (region: string) => RandomFill; timing?: RoundTiming; faults?: LocalFaults; hash?: HashFactory; maxTicks?: number; policy?: PolicySubject; now?: number },
+  opts: { rng: (region: string) => RandomFill; timing?: RoundTiming; faults?: LocalFaults; hash?: HashFactory; maxTicks?: number; policy?: PolicySubject; now?: number; observe?: LocalObserver },
 ): LocalOutcome[] {
   const timing = opts.timing ?? { peerWaitMs: 1000, decideMs: 5000, roundMs: 20000 };
   // deadlines are relative to opening: a harness started at `now` keeps them
@@ -108,11 +119,13 @@ export function runLocal(
     if (!n || dead.has(region)) return;
     const { state, effects } = step(n.state, ev, ctxs.get(region)!);
     n.state = n.out.state = state;
+    opts.observe?.step?.(region, ev, effects);
     for (const e of effects) perform(region, e);
   };
 
   const send = (from: string, to: string, msg: PeerMessage): void => {
     nodes.get(from)!.out.sent.push({ to, msg });
+    opts.observe?.send?.(from, to, msg);
     queue.push({ from, to, msg });
   };
 
