@@ -8,24 +8,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './args.js';
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
+import type { CliIo } from './io.js';
 
 const BENCHES = ['field', 'round', 'verify'] as const;
 
-const HELP = `Usage: mpc-node bench [field|round|verify] [--json] [options]
-
-  field    field kernels and sharing, WASM against the BigInt oracle (L = 1e6): npm run bench
-  round    whole rounds between real node processes on 127.0.0.1: npm run bench:round
-  verify   transcript verification in Node and Chromium: npm run bench:verify
-
-Options are passed to the benchmark (e.g. --json, --quick, --reps N). Results: bench/RESULTS.md.
-`;
-
-export async function run(argv: string[]): Promise<number> {
-  if (argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write(HELP);
-    return 0;
-  }
+/** Runs `mpc-node bench` (a hook, see ./main.ts): its options are passed through, so they arrive as positionals. @returns exit code. */
+export async function run({ positionals: argv }: Parsed<SpecOf<'bench'>>, _io: CliIo): Promise<number> {
   const which = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'field';
   if (!(BENCHES as readonly string[]).includes(which)) throw new UsageError(`unknown benchmark '${which}': use one of ${BENCHES.join(', ')}`);
   const rest = argv[0] === which ? argv.slice(1) : argv;

@@ -10,21 +10,9 @@ import { type Federation, federationDigestHex, federationWarnings, overflowBudge
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
 import { loadIdentity } from '../transport/identity.js';
 import { policyDigest, policyFeasibility } from '../policy/index.js';
-import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
-
-export const CONFIG_CHECK: CommandSpec = {
-  name: 'config check',
-  summary: 'Validate a federation file and print a summary with its digest.',
-  usage: 'config check [--config PATH] [--region ID [--data-dir DIR | --identity PATH]]',
-  flags: [
-    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file (default federation.json)' },
-    { name: 'region', kind: 'string', value: 'ID', help: "also check this node's identity file against the region's publicKey" },
-    { name: 'data-dir', kind: 'string', value: 'DIR', help: 'node data directory holding identity.json (default ./mpc-data/ID)' },
-    { name: 'identity', kind: 'string', value: 'PATH', help: 'identity file to check instead' },
-  ],
-  details: 'Every node must print the same digest; compare it across regions before the first round.',
-};
 
 /** Human summary of a federation (public data only). */
 export function summarizeFederation(f: Federation, digestHex: string): string {
@@ -67,17 +55,12 @@ export function policySummary(f: Federation): string[] {
 }
 
 /** Runs `mpc-node config check`. @returns exit code. */
-export async function runConfigCheck(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, CONFIG_CHECK);
-  if (args.help) {
-    io.stdout(commandHelp(CONFIG_CHECK));
-    return 0;
-  }
-  const path = optionalFlag(args, 'config') ?? 'federation.json';
+export async function runConfigCheck({ opts }: Parsed<SpecOf<'config check'>>, io: CliIo): Promise<number> {
+  const path = opts.config;
   const fed = await loadFederation(path);
-  const regionId = optionalFlag(args, 'region');
-  const identityFlag = optionalFlag(args, 'identity');
-  const dataDir = optionalFlag(args, 'data-dir');
+  const regionId = opts.region;
+  const identityFlag = opts.identity;
+  const dataDir = opts['data-dir'];
   if (regionId === undefined && (identityFlag !== undefined || dataDir !== undefined)) {
     throw new UsageError("--identity and --data-dir need --region ID (the region whose identity to check)");
   }

@@ -14,30 +14,17 @@ import { auditDir } from '../node/audit-assets.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../node/local-federation.js';
 import { f32Bytes } from '../protocol/commitments.js';
 import { verifyRound } from '../verifier/index.js';
-import { commandHelp, optionalFlag, parseArgs, UsageError, type CommandSpec } from './args.js';
-
-export const DEMO: CommandSpec = {
-  name: 'demo',
-  summary: 'Run three regions on this machine and aggregate synthetic updates privately.',
-  usage: 'demo [--params N] [--json] [--keep]',
-  flags: [
-    { name: 'params', kind: 'string', value: 'N', help: 'model parameters per update (default 100000)' },
-    { name: 'json', kind: 'boolean', help: 'print one JSON object instead of the summary' },
-    { name: 'keep', kind: 'boolean', help: 'keep the temporary folder (keys, federation file, data dirs)' },
-  ],
-};
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
+import type { CliIo } from './io.js';
 
 const REGIONS = ['eu', 'us', 'apac'];
 
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, DEMO);
-  if (args.help) {
-    process.stdout.write(commandHelp(DEMO));
-    return 0;
-  }
-  const params = Number(optionalFlag(args, 'params') ?? 100_000);
+/** Runs `mpc-node demo` (a hook, see ./main.ts). @returns exit code. */
+export async function run({ opts }: Parsed<SpecOf<'demo'>>, _io: CliIo): Promise<number> {
+  const params = Number(opts.params);
   if (!Number.isInteger(params) || params < 1 || params > 50_000_000) throw new UsageError('--params must be an integer in [1, 50000000]');
-  const asJson = args.flags['json'] === true;
+  const asJson = opts.json;
   const say = (s: string) => !asJson && process.stdout.write(s + '\n');
 
   const t0 = performance.now();
@@ -101,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await Promise.all(nodes.map((n) => stopNode(n)));
     // the folder is kept when the transcripts were verified, so the audit can be re-run
-    if (args.flags['keep'] !== true && !asJson && !audited) await rm(dir, { recursive: true, force: true });
+    if (!opts.keep && !asJson && !audited) await rm(dir, { recursive: true, force: true });
   }
   return ok ? 0 : 1;
 }

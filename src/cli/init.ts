@@ -10,25 +10,9 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { FEDERATION_FILE_VERSION, PLACEHOLDER_PREFIX, ROUND_DEFAULTS } from '../federation/index.js';
 import { FEDERATION_NAME_RE, REGION_ID_RE } from '../core/ids.js';
-import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
-
-export const INIT: CommandSpec = {
-  name: 'init',
-  summary: 'Write a federation file template to fill in.',
-  usage: 'init [--out PATH] [--regions ID,ID,...] [--name NAME] [--force]',
-  flags: [
-    { name: 'out', kind: 'string', value: 'PATH', help: 'where to write it (default federation.json)' },
-    { name: 'regions', kind: 'string', value: 'IDS', help: 'comma-separated region ids (default eu,us,apac)' },
-    { name: 'name', kind: 'string', value: 'NAME', help: 'federation name (default my-federation)' },
-    { name: 'force', kind: 'boolean', help: 'overwrite an existing file' },
-  ],
-  details:
-    'The template lists every region on 127.0.0.1 (peer ports 7101.., API ports 7201..) so a local\n' +
-    'demo works after keygen; change the endpoints to wss://host:port for a real deployment.\n' +
-    'Keys starting with "//" are comments. The file fails validation until each region runs\n' +
-    "'mpc-node keygen --region ID' and its public key replaces the REPLACE-ME placeholder.",
-};
 
 /** Most regions a template is made for (keeps peer ports 71xx and API ports 72xx apart). */
 const MAX_TEMPLATE_REGIONS = 99;
@@ -71,15 +55,10 @@ export function federationTemplate(name: string, regions: readonly string[]): Re
 }
 
 /** Runs `mpc-node init`. @returns exit code. */
-export async function runInit(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, INIT);
-  if (args.help) {
-    io.stdout(commandHelp(INIT));
-    return 0;
-  }
-  const name = optionalFlag(args, 'name') ?? 'my-federation';
+export async function runInit({ opts }: Parsed<SpecOf<'init'>>, io: CliIo): Promise<number> {
+  const name = opts.name;
   if (!FEDERATION_NAME_RE.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: use 1-64 letters, digits, ".", "_" or "-"`);
-  const regions = (optionalFlag(args, 'regions') ?? 'eu,us,apac').split(',').map((s) => s.trim());
+  const regions = opts.regions.split(',').map((s) => s.trim());
   for (const id of regions) {
     if (!REGION_ID_RE.test(id)) {
       throw new UsageError(`--regions: ${JSON.stringify(id)} is not a valid region id (1-32 characters of a-z, 0-9 and "-", starting with a letter)`);
@@ -90,10 +69,10 @@ export async function runInit(argv: readonly string[], io: CliIo): Promise<numbe
   if (regions.length < 2) throw new UsageError('--regions needs at least 2 regions: with one, a threshold >= 2 is impossible and there is nothing to hide the data from');
   if (regions.length > MAX_TEMPLATE_REGIONS) throw new UsageError(`--regions: at most ${MAX_TEMPLATE_REGIONS} regions in a template`);
 
-  const path = resolve(optionalFlag(args, 'out') ?? 'federation.json');
+  const path = resolve(opts.out);
   const text = JSON.stringify(federationTemplate(name, regions), null, 2) + '\n';
   try {
-    const fh = await open(path, args.flags['force'] === true ? 'w' : 'wx', 0o644);
+    const fh = await open(path, opts.force ? 'w' : 'wx', 0o644);
     try {
       await fh.writeFile(text, 'utf8');
     } finally {

@@ -1,87 +1,121 @@
 /**
  * mpc-node command dispatch: the composition root of the command line. No business logic here.
  *
- * `keygen`, `init`, `config check`, `status`, `prune` and `policy grant|authority-keygen` live
- * in this directory. Running a node (`start`, or the bare `mpc-node --region ID ...`), `demo`,
- * `bench` and `verify` are hooks: modules next to this
- * one (`./start.js`, `./demo.js`, `./bench.js`, `./verify.js`) that each export
- * `run(argv: string[]): Promise<number>` (the exit code) and are loaded on demand, so a command's
- * dependencies (ws, WASM) are only loaded when it runs.
+ * The commands, their options and their help are the table in ./commands.ts. For a command line
+ * this module finds the table entry (a command, or a group's subcommand such as `config check`),
+ * parses the options with the shared {@link parseCommand} (./args.ts), answers `--help`/`-h`
+ * and `help CMD` with the help generated from the table (./help.ts), and otherwise calls the
+ * command's handler with the parsed, typed options.
+ *
+ * `keygen`, `init`, `config check`, `status`, `prune` and `policy grant|authority-keygen` are
+ * handled in-process by modules of this directory. Running a node (`start`, or the bare
+ * `mpc-node --region ID ...`), `demo`, `bench` and `verify` are hooks: modules next to this one
+ * (`./start.js`, `./demo.js`, `./bench.js`, `./verify.js`) that each export
+ * `run(args: Parsed<spec>, io: CliIo): Promise<number>` (the exit code) and are loaded on demand,
+ * so a command's dependencies (ws, WASM) are only loaded when it runs (not for its help).
  *
  * Exit codes: 0 success, 1 failure, 2 usage error. Errors print `mpc-node: <message>`; the stack
  * trace only with MPC_DEBUG=1.
  * @module
  */
 import { suggest } from '../federation/index.js';
-import { UsageError } from './args.js';
-import { runConfigCheck, CONFIG_CHECK } from './config-check.js';
-import { runInit, INIT } from './init.js';
+import { type Parsed, UsageError, parseCommand } from './args.js';
+import { type CommandName, type CommandSpec, type SpecOf, GROUPS, commandWords, findCommand, subcommandsOf } from './commands.js';
+import { runConfigCheck } from './config-check.js';
+import { commandHelp, groupHelp, mainHelp } from './help.js';
+import { runInit } from './init.js';
 import type { CliIo } from './io.js';
-import { runKeygen, KEYGEN } from './keygen.js';
-import { runPolicy, AUTHORITY_KEYGEN, POLICY_GRANT } from './policy.js';
-import { runPrune, PRUNE } from './prune.js';
-import { runStatus, STATUS } from './status.js';
+import { runKeygen } from './keygen.js';
+import { runAuthorityKeygen, runGrant } from './policy.js';
+import { runPrune } from './prune.js';
+import { runStatus } from './status.js';
+
+export { mainHelp } from './help.js';
+
+type Handler<N extends CommandName> = (args: Parsed<SpecOf<N>>, io: CliIo) => Promise<number>;
 
 /** The contract of a hook module. */
-export interface CommandModule {
-  run(argv: string[]): Promise<number>;
+export interface CommandModule<N extends CommandName = CommandName> {
+  run: Handler<N>;
 }
 
-interface HookCommand {
-  /** Module specifier relative to this file (compiled layout: dist/src/cli/). */
-  readonly module: string;
-  readonly usage: string;
-  readonly summary: string;
+/** A handler that loads `module` (relative to this file; compiled layout: dist/src/cli/) when it runs. */
+function hook<N extends CommandName>(name: N, module: string): Handler<N> {
+  return async (args, io) => {
+    const url = new URL(module, import.meta.url);
+    let mod: Partial<CommandModule<N>>;
+    try {
+      mod = (await import(url.href)) as Partial<CommandModule<N>>;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { url?: string };
+      // Only "this very file is missing" means the command is absent; a missing dependency of the
+      // module is a real failure and is reported as such.
+      if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url.href || e.message.includes(url.pathname))) {
+        throw new Error(`'${name}' is not available in this build of mpc-node (${module} is missing next to ${new URL('.', import.meta.url).pathname})`);
+      }
+      throw err;
+    }
+    if (typeof mod.run !== 'function') throw new Error(`${module} does not export run(args, io): cannot run '${name}'`);
+    const code = await mod.run(args, io);
+    return Number.isInteger(code) && code >= 0 && code <= 255 ? code : 1;
+  };
 }
 
-/** Commands implemented by other modules; see the module doc. */
-export const HOOK_COMMANDS: Readonly<Record<'start' | 'demo' | 'bench' | 'verify', HookCommand>> = {
-  start: { module: './start.js', usage: '--region ID [--config PATH] [--data-dir DIR]', summary: "run this region's node (same as 'mpc-node start ...')" },
-  demo: { module: './demo.js', usage: 'demo', summary: 'run a whole federation on this machine and aggregate sample updates' },
-  bench: { module: './bench.js', usage: 'bench', summary: 'measure field, sharing and round throughput' },
-  verify: { module: './verify.js', usage: 'verify', summary: 'check round transcripts against the federation file (and a result vector)' },
+/** Every command of the table and what runs it (the type makes a table entry without a handler an error). */
+const HANDLERS: { readonly [N in CommandName]: Handler<N> } = {
+  start: hook('start', './start.js'),
+  keygen: runKeygen,
+  init: runInit,
+  'config check': runConfigCheck,
+  status: runStatus,
+  prune: runPrune,
+  'policy authority-keygen': runAuthorityKeygen,
+  'policy grant': runGrant,
+  demo: hook('demo', './demo.js'),
+  bench: hook('bench', './bench.js'),
+  verify: hook('verify', './verify.js'),
 };
 
-const OWN_COMMANDS = [KEYGEN, INIT, CONFIG_CHECK, STATUS, PRUNE, AUTHORITY_KEYGEN, POLICY_GRANT] as const;
-const COMMAND_NAMES = ['start', 'keygen', 'init', 'config', 'status', 'prune', 'policy', 'demo', 'bench', 'verify', 'help'];
+// Type-only check (no import at run time): each hook module's run() takes its command's parsed options.
+type HookModules = [typeof import('./start.js'), typeof import('./demo.js'), typeof import('./bench.js'), typeof import('./verify.js')];
+true satisfies (HookModules extends [CommandModule<'start'>, CommandModule<'demo'>, CommandModule<'bench'>, CommandModule<'verify'>] ? true : false);
 
-/** Top-level help. */
-export function mainHelp(): string {
-  const rows: [string, string][] = [
-    [`mpc-node ${HOOK_COMMANDS.start.usage}`, HOOK_COMMANDS.start.summary],
-    ...OWN_COMMANDS.map((c): [string, string] => [`mpc-node ${c.usage}`, c.summary]),
-    ...(['demo', 'bench', 'verify'] as const).map((k): [string, string] => [`mpc-node ${HOOK_COMMANDS[k].usage} ...`, HOOK_COMMANDS[k].summary]),
-  ];
-  return (
-    'mpc-node: secure multiparty aggregation of federated-learning updates across regions.\n\n' +
-    'Commands:\n' +
-    rows.map(([u, s]) => `  ${u}\n      ${s}\n`).join('') +
-    "\nRun 'mpc-node COMMAND --help' for a command's options. Configuration: docs/configuration.md\n" +
-    'Exit codes: 0 ok, 1 failure, 2 usage error. Set MPC_DEBUG=1 to print stack traces.\n'
-  );
+async function runCommand(spec: CommandSpec, argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (parsed.help) {
+    io.stdout(commandHelp(spec));
+    return 0;
+  }
+  const handler = HANDLERS[spec.name as CommandName] as (args: Parsed<CommandSpec>, io: CliIo) => Promise<number>;
+  return handler(parsed, io);
 }
 
-const CONFIG_HELP =
-  'Usage: mpc-node config check [--config PATH] [--region ID]\n\nSubcommands:\n  check   ' + CONFIG_CHECK.summary + '\n';
+const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
+const quoted = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(' or ');
 
-async function runHook(name: keyof typeof HOOK_COMMANDS, argv: string[]): Promise<number> {
-  const hook = HOOK_COMMANDS[name];
-  const url = new URL(hook.module, import.meta.url);
-  let mod: Partial<CommandModule>;
-  try {
-    mod = (await import(url.href)) as Partial<CommandModule>;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { url?: string };
-    // Only "this very file is missing" means the command is absent; a missing dependency of the
-    // module is a real failure and is reported as such.
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url.href || e.message.includes(url.pathname))) {
-      throw new Error(`'${name}' is not available in this build of mpc-node (${hook.module} is missing next to ${new URL('.', import.meta.url).pathname})`);
-    }
-    throw err;
-  }
-  if (typeof mod.run !== 'function') throw new Error(`${hook.module} does not export run(argv): cannot run '${name}'`);
-  const code = await mod.run(argv);
-  return Number.isInteger(code) && code >= 0 && code <= 255 ? code : 1;
+/** The help text of `mpc-node help TOPIC...`, the same as `mpc-node TOPIC... --help`. */
+function helpOf(topic: readonly string[]): string {
+  const [first, sub] = topic;
+  const group = GROUPS.find((g) => g.name === first);
+  if (group !== undefined && sub === undefined) return groupHelp(group);
+  const spec = findCommand(group !== undefined ? `${first} ${sub}` : first!);
+  if (spec !== undefined) return commandHelp(spec);
+  throw group !== undefined ? unknownSubcommand(group.name, sub!) : unknownCommand(first!);
+}
+
+function unknownCommand(cmd: string): UsageError {
+  const near = suggest(cmd, commandWords());
+  return new UsageError(`unknown command '${cmd}'${near === undefined ? '' : ` (did you mean '${near}'?)`}; run 'mpc-node --help' for the list`);
+}
+
+function unknownSubcommand(group: string, sub: string): UsageError {
+  const subs = subcommandsOf(group);
+  const near = suggest(sub, subs);
+  const names = subs.map((s) => `${group} ${s}`);
+  return new UsageError(
+    `unknown subcommand '${group} ${sub}'${near === undefined ? '' : ` (did you mean '${group} ${near}'?)`}: ` +
+      (names.length === 1 ? `the only one is ${quoted(names)}` : `use ${quoted(names)}`),
+  );
 }
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
@@ -90,54 +124,37 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr(mainHelp());
     return 2;
   }
-  if (cmd === '--help' || cmd === '-h') {
+  if (isHelp(cmd)) {
     io.stdout(mainHelp());
     return 0;
   }
   // `mpc-node --region eu ...`: the default command runs a node.
   if (cmd.startsWith('-')) {
-    if (argv.some((a) => a === '--region' || a.startsWith('--region='))) return runHook('start', [...argv]);
+    if (argv.some((a) => a === '--region' || a.startsWith('--region='))) return runCommand(findCommand('start')!, argv, io);
     throw new UsageError(`unknown option ${JSON.stringify(cmd)}: give a command, or --region ID to run a node; run 'mpc-node --help'`);
   }
-  switch (cmd) {
-    case 'keygen':
-      return runKeygen(rest, io);
-    case 'init':
-      return runInit(rest, io);
-    case 'config': {
-      const [sub, ...subRest] = rest;
-      if (sub === 'check') return runConfigCheck(subRest, io);
-      if (sub === undefined || sub === '--help' || sub === '-h') {
-        (sub === undefined ? io.stderr : io.stdout)(CONFIG_HELP);
-        return sub === undefined ? 2 : 0;
-      }
-      if (sub.startsWith('-')) throw new UsageError(`'config' needs a subcommand first: mpc-node config check ${rest.join(' ')}`);
-      throw new UsageError(`unknown subcommand 'config ${sub}': the only one is 'config check'`);
-    }
-    case 'status':
-      return runStatus(rest, io);
-    case 'prune':
-      return runPrune(rest, io);
-    case 'policy':
-      return runPolicy(rest, io);
-    case 'start':
-    case 'demo':
-    case 'bench':
-    case 'verify':
-      return runHook(cmd, rest);
-    case 'help': {
-      const [topic] = rest;
-      if (topic === undefined) {
-        io.stdout(mainHelp());
-        return 0;
-      }
-      return dispatch(topic === 'config' ? ['config', 'check', '--help'] : [topic, '--help'], io);
-    }
-    default: {
-      const near = suggest(cmd, COMMAND_NAMES);
-      throw new UsageError(`unknown command '${cmd}'${near === undefined ? '' : ` (did you mean '${near}'?)`}; run 'mpc-node --help' for the list`);
-    }
+  if (cmd === 'help') {
+    io.stdout(rest.length === 0 ? mainHelp() : helpOf(rest));
+    return 0;
   }
+  const group = GROUPS.find((g) => g.name === cmd);
+  if (group !== undefined) {
+    const [sub, ...subRest] = rest;
+    if (sub === undefined || isHelp(sub)) {
+      (sub === undefined ? io.stderr : io.stdout)(groupHelp(group));
+      return sub === undefined ? 2 : 0;
+    }
+    const spec = findCommand(`${cmd} ${sub}`);
+    if (spec !== undefined) return runCommand(spec, subRest, io);
+    if (sub.startsWith('-')) {
+      const subs = subcommandsOf(cmd);
+      throw new UsageError(`'${cmd}' needs a subcommand first: mpc-node ${cmd} ${subs.length === 1 ? subs[0] : `(${subs.join('|')})`} ${rest.join(' ')}`);
+    }
+    throw unknownSubcommand(cmd, sub);
+  }
+  const spec = findCommand(cmd);
+  if (spec !== undefined) return runCommand(spec, rest, io);
+  throw unknownCommand(cmd);
 }
 
 /**

@@ -14,67 +14,18 @@ import { ConfigError } from '../errors.js';
 import { loadFederation } from '../config/federation.js';
 import { JURISDICTION_RE, REGION_ID_RE } from '../core/ids.js';
 import { formatGrantTime, GRANT_ID_RE, parseGrantTime, signGrant, verifyGrantSignature, type GrantFlow } from '../policy/index.js';
-import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs, requireFlag } from './args.js';
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
 import { HEX32_RE } from '../core/hex.js';
 
 /** `kind` of an authority key file. */
 export const AUTHORITY_KEY_KIND = 'mpc-node policy authority';
 
-export const AUTHORITY_KEYGEN: CommandSpec = {
-  name: 'policy authority-keygen',
-  summary: 'Create the policy authority key (Ed25519) that signs grants; print its public key.',
-  usage: 'policy authority-keygen --out PATH [--force]',
-  flags: [
-    { name: 'out', kind: 'string', value: 'PATH', help: 'where to write the key file (mode 0600)' },
-    { name: 'force', kind: 'boolean', help: 'replace an existing key file (grants signed by the old key stop verifying)' },
-  ],
-  details: 'Put the printed public key into the federation file as "policy": { "authority": "<hex>" }.\nKeep the key file off the region nodes: whoever holds it can allow any flow.',
-};
-
-export const POLICY_GRANT: CommandSpec = {
-  name: 'policy grant',
-  summary: 'Sign a time-limited exception allowing one region to deal shares to a jurisdiction or region.',
-  usage: 'policy grant --authority-key PATH --from REGION (--to JURISDICTION | --to-region ID) --not-after DATE [--not-before DATE] [--id ID] [--config PATH | --federation NAME]',
-  flags: [
-    { name: 'authority-key', kind: 'string', value: 'PATH', help: "the key file from 'mpc-node policy authority-keygen'" },
-    { name: 'from', kind: 'string', value: 'REGION', help: 'the dealing region, e.g. eu' },
-    { name: 'to', kind: 'string', value: 'JURISDICTION', help: 'the jurisdiction whose regions may receive shares, e.g. US' },
-    { name: 'to-region', kind: 'string', value: 'ID', help: 'or: the one region that may receive shares' },
-    { name: 'not-after', kind: 'string', value: 'DATE', help: 'last day (YYYY-MM-DD, through 23:59:59 UTC) or time (YYYY-MM-DDTHH:MM:SSZ)' },
-    { name: 'not-before', kind: 'string', value: 'DATE', help: 'first day (from 00:00:00 UTC) or time; default: now' },
-    { name: 'id', kind: 'string', value: 'ID', help: 'grant id (default FROM-to-TO-until-DATE)' },
-    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file: checks the flow and the authority key against it (default federation.json)' },
-    { name: 'federation', kind: 'string', value: 'NAME', help: 'federation name, to sign without the federation file at hand' },
-  ],
-  details: 'Prints the signed grant as JSON on stdout: add it to "policy": { "grants": [ ... ] } in the federation\nfile on every node. The grant is refused before DATE and after its last second.',
-};
-
-const POLICY_HELP =
-  'Usage: mpc-node policy SUBCOMMAND ...\n\nSubcommands:\n' +
-  `  authority-keygen   ${AUTHORITY_KEYGEN.summary}\n  grant              ${POLICY_GRANT.summary}\n\n` +
-  "Run 'mpc-node policy SUBCOMMAND --help' for options. Policy model: docs/policy.md\n";
-
-/** `mpc-node policy ...` */
-export async function runPolicy(argv: readonly string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'grant') return runGrant(rest, io);
-  if (sub === 'authority-keygen') return runAuthorityKeygen(rest, io);
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    (sub === undefined ? io.stderr : io.stdout)(POLICY_HELP);
-    return sub === undefined ? 2 : 0;
-  }
-  throw new UsageError(`unknown subcommand 'policy ${sub}': use 'policy grant' or 'policy authority-keygen'`);
-}
-
-async function runAuthorityKeygen(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, AUTHORITY_KEYGEN);
-  if (args.help) {
-    io.stdout(commandHelp(AUTHORITY_KEYGEN));
-    return 0;
-  }
-  const path = resolve(requireFlag(args, AUTHORITY_KEYGEN, 'out'));
-  const force = args.flags['force'] === true;
+/** Runs `mpc-node policy authority-keygen`. @returns exit code. */
+export async function runAuthorityKeygen({ opts }: Parsed<SpecOf<'policy authority-keygen'>>, io: CliIo): Promise<number> {
+  const path = resolve(opts.out);
+  const force = opts.force;
   const sk = ed25519.utils.randomSecretKey();
   const pk = bytesToHex(ed25519.getPublicKey(sk));
   const text = JSON.stringify({ kind: AUTHORITY_KEY_KIND, publicKey: pk, secretKey: bytesToHex(sk) }, null, 2) + '\n';
@@ -133,33 +84,29 @@ function grantTime(flag: string, v: string, end: boolean): string {
   throw new UsageError(`--${flag} ${JSON.stringify(v)} is not a date: write YYYY-MM-DD (UTC) or YYYY-MM-DDTHH:MM:SSZ`);
 }
 
-async function runGrant(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, POLICY_GRANT);
-  if (args.help) {
-    io.stdout(commandHelp(POLICY_GRANT));
-    return 0;
-  }
-  const from = requireFlag(args, POLICY_GRANT, 'from');
+/** Runs `mpc-node policy grant`. @returns exit code. */
+export async function runGrant({ opts }: Parsed<SpecOf<'policy grant'>>, io: CliIo): Promise<number> {
+  const from = opts.from;
   if (!REGION_ID_RE.test(from)) throw new UsageError(`--from ${JSON.stringify(from)} is not a region id`);
-  const toJ = optionalFlag(args, 'to');
-  const toR = optionalFlag(args, 'to-region');
+  const toJ = opts.to;
+  const toR = opts['to-region'];
   if ((toJ === undefined) === (toR === undefined)) throw new UsageError('give exactly one of --to JURISDICTION and --to-region ID');
   if (toJ !== undefined && !JURISDICTION_RE.test(toJ)) throw new UsageError(`--to ${JSON.stringify(toJ)} is not a jurisdiction label (e.g. US, EU, US-CA)`);
   if (toR !== undefined && !REGION_ID_RE.test(toR)) throw new UsageError(`--to-region ${JSON.stringify(toR)} is not a region id`);
-  const notAfter = grantTime('not-after', requireFlag(args, POLICY_GRANT, 'not-after'), true);
-  const nb = optionalFlag(args, 'not-before');
+  const notAfter = grantTime('not-after', opts['not-after'], true);
+  const nb = opts['not-before'];
   const notBefore = nb === undefined ? formatGrantTime(Date.now()) : grantTime('not-before', nb, false);
   if (parseGrantTime(notBefore)! > parseGrantTime(notAfter)!) throw new UsageError(`--not-after ${notAfter} is before the start of validity ${notBefore}`);
-  const id = optionalFlag(args, 'id') ?? `${from}-to-${toJ ?? toR}-until-${notAfter.slice(0, 10)}`;
+  const id = opts.id ?? `${from}-to-${toJ ?? toR}-until-${notAfter.slice(0, 10)}`;
   if (!GRANT_ID_RE.test(id)) throw new UsageError(`--id ${JSON.stringify(id)}: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit`);
 
-  const fedName = optionalFlag(args, 'federation');
-  const configPath = optionalFlag(args, 'config');
+  const fedName = opts.federation;
+  const configPath = opts.config;
   if (fedName !== undefined && configPath !== undefined) throw new UsageError('give either --config or --federation, not both');
   const fed = fedName === undefined ? await loadFederation(configPath ?? 'federation.json') : undefined;
   const federation = fed?.federation ?? fedName!;
 
-  const key = await loadAuthorityKey(requireFlag(args, POLICY_GRANT, 'authority-key'));
+  const key = await loadAuthorityKey(opts['authority-key']);
   const flow: GrantFlow = toR !== undefined ? { from, toRegion: toR } : { from, toJurisdiction: toJ! };
   let grant;
   try {

@@ -13,16 +13,19 @@
  */
 import { appendFile, lstat, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROUND_ID_RE } from '../core/ids.js';
+import { isRoundId } from '../core/ids.js';
 import { loadFederation } from '../config/federation.js';
 import { defaultDataDir, resolveNodePaths } from '../config/node-files.js';
-import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
+import { defaultPolicy, retentionCutoff, type PolicySubject } from '../policy/index.js';
+import { type Parsed, UsageError } from './args.js';
+import { PRUNE_LOG, type SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
 
 /** The append-only record of deletions, inside the transcripts directory. */
-export const PRUNE_LOG = 'prune-log.jsonl';
-/** Transcript files: `<round>.jsonl` (round ids are 1-128 of A-Z a-z 0-9 . _ : -). */
-export const TRANSCRIPT_FILE_RE: RegExp = new RegExp(ROUND_ID_RE.source.replace(/\$$/, '') + '\\.jsonl$');
+export { PRUNE_LOG };
+/** Whether `file` is a transcript file name: `<round>.jsonl` for a valid round id (src/core/ids.ts). */
+export const isTranscriptFile = (file: string): boolean => file.endsWith('.jsonl') && isRoundId(file.slice(0, -'.jsonl'.length));
+/** For the age a deletion reports, in whole days; the cutoff itself is the policy room's retentionCutoff. */
 const DAY_MS = 86_400_000;
 /** Bytes read from the end of a transcript to find its last entry. */
 const TAIL_BYTES = 64 * 1024;
@@ -73,21 +76,31 @@ async function recordedEnd(path: string, size: number): Promise<number | undefin
   }
 }
 
+/** The retention of `days` days as the policy slice retentionCutoff reads (for a bare day count). */
+function retentionOf(days: number): PolicySubject {
+  const policy = defaultPolicy([]);
+  return { federation: '', threshold: 0, regions: [], round: { minContributors: 0, maxParams: 0, maxTrainersPerRound: 0 }, policy: { ...policy, retention: { ...policy.retention, transcriptDays: days } } };
+}
+
 /**
- * Deletes the transcripts in `dir` that ended more than `retentionDays` days before `now`, and
+ * Deletes the transcripts in `dir` that ended more than `retention` days before `now` (the
+ * cutoff is {@link retentionCutoff} of the policy room), and
  * appends one line per deleted file to `dir/prune-log.jsonl`
  * (`{"file","endedAt","ageDays","basis","prunedAt","retentionDays"}`). With `dryRun`, deletes
  * and records nothing and returns what it would delete. Only regular files named
  * `<round>.jsonl` are considered (never the log itself, never symlinks or directories).
  * @param dir - The transcripts directory (`<dataDir>/transcripts`); a missing one has nothing to prune.
+ * @param retention - `policy.retention.transcriptDays`, or the federation holding it.
  * @param now - Milliseconds since the epoch.
- * @throws {RangeError} if retentionDays is not a positive integer.
+ * @throws {RangeError} if the retention is not a positive integer of days.
  * @example
  * await pruneTranscripts('/srv/mpc/eu/transcripts', 90, Date.now(), { dryRun: false });
  */
-export async function pruneTranscripts(dir: string, retentionDays: number, now: number, opts: { dryRun: boolean }): Promise<PruneResult> {
-  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new RangeError(`retentionDays must be a positive integer, got ${retentionDays}`);
-  const cutoff = now - retentionDays * DAY_MS;
+export async function pruneTranscripts(dir: string, retention: number | PolicySubject, now: number, opts: { dryRun: boolean }): Promise<PruneResult> {
+  const subject = typeof retention === 'number' ? retentionOf(retention) : retention;
+  const retentionDays = subject.policy.retention.transcriptDays;
+  if (retentionDays === null || !Number.isInteger(retentionDays) || retentionDays < 1) throw new RangeError(`retentionDays must be a positive integer, got ${retentionDays}`);
+  const cutoff = retentionCutoff(subject, now)!;
   const result: { -readonly [K in keyof PruneResult]: PruneResult[K] } = { removed: [], kept: 0, skipped: [], cutoff: new Date(cutoff).toISOString(), dryRun: opts.dryRun };
   let names: string[];
   try {
@@ -97,7 +110,7 @@ export async function pruneTranscripts(dir: string, retentionDays: number, now: 
     throw err;
   }
   for (const file of names.sort()) {
-    if (file === PRUNE_LOG || !TRANSCRIPT_FILE_RE.test(file)) continue;
+    if (file === PRUNE_LOG || !isTranscriptFile(file)) continue;
     const path = join(dir, file);
     let ended: number;
     let basis: PrunedFile['basis'] = 'mtime';
@@ -136,43 +149,24 @@ export async function pruneTranscripts(dir: string, retentionDays: number, now: 
   return result;
 }
 
-export const PRUNE: CommandSpec = {
-  name: 'prune',
-  summary: 'Delete round transcripts older than policy.retention.transcriptDays and log each deletion.',
-  usage: 'prune (--data-dir DIR | --region ID) [--config PATH] [--dry-run] [--json]',
-  flags: [
-    { name: 'data-dir', kind: 'string', value: 'DIR', help: 'node data directory; transcripts are in DIR/transcripts (default ./mpc-data/ID)' },
-    { name: 'region', kind: 'string', value: 'ID', help: 'region id, for the default data directory' },
-    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file holding the retention (default federation.json)' },
-    { name: 'dry-run', kind: 'boolean', help: 'print what would be deleted; delete and record nothing' },
-    { name: 'json', kind: 'boolean', help: 'print the result as JSON' },
-  ],
-  details: `Deletions are appended to DIR/transcripts/${PRUNE_LOG} (file, round end, age, when). Run it daily, e.g. from cron.`,
-};
-
 /** Runs `mpc-node prune`. @returns exit code. */
-export async function runPrune(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, PRUNE);
-  if (args.help) {
-    io.stdout(commandHelp(PRUNE));
-    return 0;
-  }
-  const dataDirFlag = optionalFlag(args, 'data-dir');
-  const region = optionalFlag(args, 'region');
+export async function runPrune({ opts }: Parsed<SpecOf<'prune'>>, io: CliIo): Promise<number> {
+  const dataDirFlag = opts['data-dir'];
+  const region = opts.region;
   if (dataDirFlag === undefined && region === undefined) throw new UsageError("'prune' needs --data-dir DIR or --region ID; see 'mpc-node prune --help'");
   const dir = resolveNodePaths(dataDirFlag ?? defaultDataDir(region!)).transcripts;
-  const configPath = optionalFlag(args, 'config') ?? 'federation.json';
+  const configPath = opts.config;
   const fed = await loadFederation(configPath);
   const now = Date.now();
   const days = fed.policy.retention.transcriptDays;
   if (days === null) {
     io.stderr(`mpc-node: ${configPath} sets no policy.retention.transcriptDays: transcripts are kept, nothing to prune\n`);
-    if (args.flags['json'] === true) io.stdout(`${JSON.stringify({ removed: [], kept: null, retentionDays: null })}\n`);
+    if (opts.json) io.stdout(`${JSON.stringify({ removed: [], kept: null, retentionDays: null })}\n`);
     return 0;
   }
-  const dryRun = args.flags['dry-run'] === true;
-  const r = await pruneTranscripts(dir, days, now, { dryRun });
-  if (args.flags['json'] === true) {
+  const dryRun = opts['dry-run'];
+  const r = await pruneTranscripts(dir, fed, now, { dryRun });
+  if (opts.json) {
     io.stdout(`${JSON.stringify({ ...r, retentionDays: days, dir })}\n`);
   } else {
     const verb = dryRun ? 'would remove' : 'removed';

@@ -15,46 +15,23 @@ import { RegionNode } from '../node/region-node.js';
 import { enableGcPacing } from '../node/gc-pacer.js';
 import { TrainerApi } from '../node/trainer-api.js';
 import { loadIdentity } from '../transport/identity.js';
-import { commandHelp, optionalFlag, parseArgs, requireFlag, UsageError, type CommandSpec } from './args.js';
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
+import type { CliIo } from './io.js';
 
-export const START: CommandSpec = {
-  name: 'start',
-  summary: "Run this region's node: peer listener, trainer API on loopback, rounds until stopped.",
-  usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]',
-  flags: [
-    { name: 'region', kind: 'string', value: 'ID', help: 'this node’s region id, as in the federation file' },
-    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file (default ./federation.json)' },
-    { name: 'data-dir', kind: 'string', value: 'DIR', help: 'data directory (default ./mpc-data/ID): identity.json, api-token, transcripts/' },
-    { name: 'key', kind: 'string', value: 'PATH', help: 'identity key file (default DIR/identity.json)' },
-    {
-      name: 'peer-listen',
-      kind: 'string',
-      value: 'HOST:PORT',
-      help: "where the peer listener binds (default: host and port of this region's endpoint); for a proxy, NAT or port forward in front of the node",
-    },
-  ],
-  details:
-    "Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.\n" +
-    "Peers always dial the region's endpoint from the federation file; --peer-listen only changes the local bind address (IPv6 as [::1]:7101).",
-};
-
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv[0] === 'start' ? argv.slice(1) : argv, START);
-  if (args.help) {
-    process.stdout.write(commandHelp(START));
-    return 0;
-  }
-  const region = requireFlag(args, START, 'region');
+/** Runs a node until SIGINT/SIGTERM (the hook of `mpc-node start`, see ./main.ts). @returns exit code. */
+export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promise<number> {
+  const region = opts.region;
   // before any round: I/O buffers are collected by bytes moved (src/node/gc-pacer.ts)
   const gcPaced = enableGcPacing();
-  const listenFlag = optionalFlag(args, 'peer-listen');
+  const listenFlag = opts['peer-listen'];
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
-  const configPath = optionalFlag(args, 'config') ?? 'federation.json';
+  const configPath = opts.config;
   const federation = await loadFederation(configPath);
   const federationFile = await readFile(configPath, 'utf8'); // served as is at GET /federation
   const me = regionById(federation, region);
-  const paths = await ensureNodeDirs(optionalFlag(args, 'data-dir') ?? defaultDataDir(region));
-  const identity = await loadIdentity(optionalFlag(args, 'key') ?? paths.identity);
+  const paths = await ensureNodeDirs(opts['data-dir'] ?? defaultDataDir(region));
+  const identity = await loadIdentity(opts.key ?? paths.identity);
   const token = await ensureApiToken(paths.dataDir);
   const level = process.env.MPC_LOG_LEVEL as Parameters<typeof createLogger>[0]['level'];
   const logger = createLogger({ region, ...(level ? { level } : {}) });

@@ -11,22 +11,9 @@ import { loadFederation } from '../config/federation.js';
 import { regionById } from '../federation/index.js';
 import { defaultDataDir, readApiToken } from '../config/node-files.js';
 import { ConfigError } from '../errors.js';
-import { type CommandSpec, UsageError, commandHelp, optionalFlag, parseArgs } from './args.js';
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
-
-export const STATUS: CommandSpec = {
-  name: 'status',
-  summary: "Show a running node's peers, rounds in flight and counters.",
-  usage: 'status (--region ID [--config PATH] | --node URL) [--token TOKEN | --data-dir DIR] [--json]',
-  flags: [
-    { name: 'region', kind: 'string', value: 'ID', help: "the node's region: its API address comes from the federation file" },
-    { name: 'config', kind: 'string', value: 'PATH', help: 'federation file (default federation.json)' },
-    { name: 'node', kind: 'string', value: 'URL', help: 'the node API base URL instead, e.g. http://127.0.0.1:7201' },
-    { name: 'token', kind: 'string', value: 'TOKEN', help: 'API bearer token (visible in ps; prefer MPC_API_TOKEN or --data-dir)' },
-    { name: 'data-dir', kind: 'string', value: 'DIR', help: 'read the token from DIR/api-token (default ./mpc-data/ID with --region)' },
-    { name: 'json', kind: 'boolean', help: "print the node's status JSON unchanged" },
-  ],
-};
 
 /** Milliseconds to wait for the node's answer. */
 export const STATUS_TIMEOUT_MS = 5000;
@@ -71,14 +58,9 @@ export function formatStatus(s: Record<string, unknown>): string {
 }
 
 /** Runs `mpc-node status`. @returns exit code (1 if the node cannot be reached or refuses). */
-export async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, STATUS);
-  if (args.help) {
-    io.stdout(commandHelp(STATUS));
-    return 0;
-  }
-  const nodeFlag = optionalFlag(args, 'node');
-  const region = optionalFlag(args, 'region');
+export async function runStatus({ opts }: Parsed<SpecOf<'status'>>, io: CliIo): Promise<number> {
+  const nodeFlag = opts.node;
+  const region = opts.region;
   if ((nodeFlag === undefined) === (region === undefined)) throw new UsageError("'status' needs exactly one of --region ID (with the federation file) and --node URL");
   let base: string;
   if (nodeFlag !== undefined) {
@@ -91,12 +73,12 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--node must be an http:// or https:// URL, got ${u.protocol}`);
     base = u.origin;
   } else {
-    const fed = await loadFederation(optionalFlag(args, 'config') ?? 'federation.json');
+    const fed = await loadFederation(opts.config);
     const api = regionById(fed, region!).api;
     base = apiUrlOf(api.host, api.port);
   }
-  const tokenFlag = optionalFlag(args, 'token');
-  const dataDir = optionalFlag(args, 'data-dir');
+  const tokenFlag = opts.token;
+  const dataDir = opts['data-dir'];
   if (tokenFlag !== undefined && dataDir !== undefined) throw new UsageError('give either --token or --data-dir, not both');
   let token = tokenFlag ?? (dataDir === undefined ? io.env['MPC_API_TOKEN'] : undefined);
   if (token === undefined) {
@@ -125,6 +107,6 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
     throw new ConfigError('CONFIG_INVALID', `${base}/v1/status: ${res.status} ${e?.code ?? ''} ${e?.message ?? ''}`.trim() + hint);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ConfigError('CONFIG_INVALID', `${base}/v1/status: expected a JSON object`);
-  io.stdout(args.flags['json'] === true ? `${JSON.stringify(body)}\n` : formatStatus(body as Record<string, unknown>));
+  io.stdout(opts.json ? `${JSON.stringify(body)}\n` : formatStatus(body as Record<string, unknown>));
   return 0;
 }

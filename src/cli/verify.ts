@@ -8,22 +8,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { verifyRound } from '../verifier/index.js';
-import { commandHelp, optionalFlag, parseArgs, requireFlag, UsageError, type CommandSpec } from './args.js';
-
-export const VERIFY: CommandSpec = {
-  name: 'verify',
-  summary: "Check round transcripts against the federation file (and a result vector).",
-  usage: 'verify <transcript.jsonl>... --federation PATH [--result PATH] [--json]',
-  positionals: true,
-  flags: [
-    { name: 'federation', kind: 'string', value: 'PATH', help: 'the federation file every region runs with' },
-    { name: 'result', kind: 'string', value: 'PATH', help: 'the aggregate as returned by POST /v1/aggregate (raw float32 LE, sum or mean)' },
-    { name: 'json', kind: 'boolean', help: 'print {"ok","checks":[{"name","ok","detail"}],"errors"} instead of the checklist' },
-  ],
-  details:
-    'Give every region\'s transcript of the round (<dataDir>/transcripts/<round>.jsonl, or GET /transcripts/<round> from each node) to cross-check them.\n' +
-    'Exit codes: 0 every check passed, 1 a check failed, 2 usage error.',
-};
+import { type Parsed, UsageError } from './args.js';
+import type { SpecOf } from './commands.js';
+import type { CliIo } from './io.js';
 
 async function read(path: string, what: string): Promise<Uint8Array> {
   try {
@@ -33,15 +20,11 @@ async function read(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, VERIFY);
-  if (args.help) {
-    process.stdout.write(commandHelp(VERIFY));
-    return 0;
-  }
-  const files = args.positionals;
+/** Runs `mpc-node verify` (a hook, see ./main.ts). @returns exit code. */
+export async function run({ opts, positionals }: Parsed<SpecOf<'verify'>>, _io: CliIo): Promise<number> {
+  const files = positionals;
   if (files.length === 0) throw new UsageError('give at least one transcript file: mpc-node verify <round>.jsonl... --federation federation.json');
-  const fedPath = requireFlag(args, VERIFY, 'federation');
+  const fedPath = opts.federation;
   let federation: unknown;
   try {
     federation = JSON.parse(new TextDecoder().decode(await read(fedPath, 'federation file')));
@@ -49,11 +32,11 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`federation file ${fedPath} is not JSON`);
   }
-  const resultPath = optionalFlag(args, 'result');
+  const resultPath = opts.result;
   const transcripts = await Promise.all(files.map((f) => read(f, 'transcript')));
   const result = resultPath ? await read(resultPath, 'result file') : undefined;
   const report = await verifyRound({ transcripts, federation, names: [...files], ...(result ? { result } : {}) });
-  if (args.flags['json'] === true) {
+  if (opts.json) {
     process.stdout.write(JSON.stringify({ ok: report.ok, checks: report.checks, errors: report.errors }) + '\n');
   } else {
     const round = report.picture?.round;
