@@ -212,6 +212,14 @@ describe('the "$schema" key and the schema pass messages', () => {
     );
   });
 
+  it('names the region ids and jurisdictions for a grant flow that is not strings', () => {
+    const withFlow = (flow: unknown) => mutated((j) => (j.policy = { authority: key(9), grants: [{ federation: 'acme-fl', id: 'g', flow, notBefore: '2026-01-01T00:00:00Z', notAfter: '2026-12-31T23:59:59Z', signature: 'ab'.repeat(64) }] }));
+    expect(() => parseFederation(withFlow({ from: 5, toRegion: 'us' }))).toThrow('policy.grants[0].flow.from: 5 is not a region id of this federation (eu, us, apac)');
+    expect(() => parseFederation(withFlow({ from: 'eu', toRegion: true }))).toThrow('policy.grants[0].flow.toRegion: true is not a region id of this federation (eu, us, apac)');
+    expect(() => parseFederation(withFlow({ from: 'eu', toJurisdiction: 1 }))).toThrow('policy.grants[0].flow.toJurisdiction: 1 is the jurisdiction of no region (this federation has EU, US, APAC)');
+    expect(() => parseFederation(withFlow({ from: 'eu', toJurisdiction: 'US', toRegion: 'us' }))).toThrow('policy.grants[0].flow: give exactly one of "toJurisdiction"');
+  });
+
   it('words every failure itself: no library fallback message reaches the user', () => {
     const bad: unknown[] = [true, 'x', 1.5, -1, null, [], {}, [1], { a: 1 }, 2 ** 60, 'REPLACE-ME'];
     const fields: ((j: S, v: unknown) => void)[] = [

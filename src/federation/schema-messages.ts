@@ -1,7 +1,7 @@
 /**
  * The schema pass's messages that name values from elsewhere in the file: the region count in
  * the threshold's and minContributors' hints, a region's id in the keygen command its publicKey
- * message gives, the federation's name in a grant's. The schema (schema.ts) owns the rules; this
+ * message gives, the federation's name, region ids and jurisdictions in a grant's. The schema (schema.ts) owns the rules; this
  * is the per-parse error map that words their failures, from the raw file read leniently.
  * @module
  */
@@ -86,6 +86,12 @@ export function contextMessage(json: unknown): (iss: Issue) => string | undefine
         `not supported: list the jurisdictions that may receive shares from ${regionId} in "shareTo" (an allow list; omit it to allow every federation member), ` +
         `e.g. "shareTo": [${f.jurisdictions.filter((j) => j !== 'US').slice(0, 2).map((j) => JSON.stringify(j)).join(', ')}]`
       );
+    }
+    if (samePath(iss, 'policy', 'grants', null, 'flow', 'from') || samePath(iss, 'policy', 'grants', null, 'flow', 'toRegion')) {
+      return `${describe(iss.input)} is not a region id of this federation (${f.ids.join(', ')})`;
+    }
+    if (samePath(iss, 'policy', 'grants', null, 'flow', 'toJurisdiction')) {
+      return `${describe(iss.input)} is the jurisdiction of no region (this federation has ${f.jurisdictions.join(', ')})`;
     }
     if (samePath(iss, 'policy', 'grants', null, 'federation')) {
       if (iss.input === undefined) return `missing; add "federation": ${JSON.stringify(f.federation)} (grants made by 'mpc-node policy grant' have it)`;
