@@ -1,14 +1,12 @@
 /**
- * The small validation toolkit the federation readers share. Every failure is a ConfigError whose
- * message starts with the JSON path ("regions[1].publicKey: ...") and says what to write instead.
+ * The small validation toolkit the federation readers share: the ConfigError every failure is
+ * (its message starts with the JSON path, "regions[1].publicKey: ...", and says what to write
+ * instead), did-you-mean suggestions, and the mapping of a schema issue (schema.ts) to that form.
  * @module
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
-import { COMMENT_KEY_PREFIX } from './model.js';
-
-export type Json = Record<string, unknown>;
 
 export class Ctx {
   constructor(readonly source: string | undefined) {}
@@ -57,48 +55,41 @@ export function suggest(key: string, known: readonly string[]): string | undefin
   return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
-/** Checks `v` is a plain object whose keys are all in `known` (comment keys aside). */
-export function object(ctx: Ctx, v: unknown, path: string, known: readonly string[]): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    ctx.fail(path, `expected a JSON object, got ${describe(v)}`);
-  }
-  for (const key of Object.keys(v)) {
-    if (key.startsWith(COMMENT_KEY_PREFIX) || known.includes(key)) continue;
-    const near = suggest(key, known);
-    ctx.fail(
-      join(path, key),
-      `unknown key ${JSON.stringify(key)}` +
-        (near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}?)`) +
-        `; allowed here: ${known.join(', ')} (keys starting with "${COMMENT_KEY_PREFIX}" are comments)`,
-    );
-  }
-  return v as Json;
+/** The range message every integer field shares, from the schema pass and from the cross-field rules alike. */
+export function outOfRange(v: unknown, min: number, max: number, hint = ''): string {
+  return `${describe(v)} is out of range: expected an integer from ${min} to ${max}${hint}`;
 }
 
-export function required(ctx: Ctx, o: Json, key: string, path: string, hint: string): unknown {
-  if (!Object.hasOwn(o, key)) ctx.fail(join(path, key), `missing; ${hint}`);
-  return o[key];
+/** What the readers need of a schema issue (zod's finalized issue, structurally). */
+export interface SchemaIssue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly keys?: readonly string[];
 }
 
-export function string(ctx: Ctx, v: unknown, path: string, re: RegExp, hint: string): string {
-  if (typeof v !== 'string') ctx.fail(path, `expected a string (${hint}), got ${describe(v)}`);
-  if (!re.test(v)) ctx.fail(path, `${describe(v)} is not valid: ${hint}`);
-  return v;
+/** A JSON path as the messages write it: `regions[1].api.port`, `policy.regions.eu`. */
+export function pathText(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out = typeof p === 'number' ? `${out}[${p}]` : join(out, String(p));
+  return out;
 }
 
-export function boolean(ctx: Ctx, v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') ctx.fail(path, `expected true or false, got ${describe(v)}`);
-  return v;
-}
+const isPrefix = (a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean => a.length <= b.length && a.every((p, i) => p === b[i]);
 
-export function integer(ctx: Ctx, v: unknown, path: string, min: number, max: number, hint = ''): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    ctx.fail(path, `expected an integer${hint}, got ${describe(v)}`);
-  }
-  if (v < min || v > max) ctx.fail(path, `${v} is out of range: expected an integer from ${min} to ${max}${hint}`);
-  return v;
+/**
+ * Fails with the issue a reader going through the file top-down meets first: the first in
+ * document order, except that an object's unknown keys come before anything inside it (a typo
+ * must not hide behind the "missing" it causes). An unknown key's path names the key itself.
+ */
+export function failOnIssues(ctx: Ctx, issues: readonly SchemaIssue[]): never {
+  const first = issues[0];
+  if (first === undefined) ctx.fail('', 'is not valid');
+  const typo = issues.filter((i) => i.code === 'unrecognized_keys' && isPrefix(i.path, first.path)).sort((a, b) => a.path.length - b.path.length)[0];
+  const iss = typo ?? first;
+  const path = iss.code === 'unrecognized_keys' && iss.keys?.[0] !== undefined ? [...iss.path, iss.keys[0]] : iss.path;
+  ctx.fail(pathText(path), iss.message);
 }
-
 
 /**
  * RFC 8032 §5.1.3: a public key's 32 bytes (hex) must decode to a curve point; a small-order

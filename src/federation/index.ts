@@ -9,7 +9,6 @@ export * from './model.js';
 export { suggest } from './check.js';
 export { isLoopbackHost } from './regions.js';
 export { overflowBudget, type OverflowHeadroom } from './round-limits.js';
-export { MAX_RETENTION_DAYS, MAX_ROUNDS_IN_FLIGHT } from './policy-section.js';
 export { parseFederation } from './parse.js';
 export { federationDigest, federationDigestHex, regionById, regionPublicKey } from './digest.js';
 export { federationWarnings, GRANT_EXPIRY_WARNING_DAYS } from './warnings.js';

@@ -16,6 +16,10 @@ export const MAX_SCALE_BITS = 40;
 export const OVERFLOW_BUDGET_LOG2 = 62;
 /** `setTimeout` fires at once for delays above 2^31 - 1 ms (~24.8 days), so no timeout may exceed it. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** Upper bound of policy.maxRoundsInFlight: each round in flight holds vectors of up to maxParams elements. */
+export const MAX_ROUNDS_IN_FLIGHT = 1024;
+/** Upper bound of policy.retention.transcriptDays (100 years). */
+export const MAX_RETENTION_DAYS = 36_500;
 /** Keys starting with this prefix are comments: ignored at every level and not part of the digest. */
 export const COMMENT_KEY_PREFIX = '//';
 /** Placeholder prefix `mpc-node init`/`keygen` write where a value must be filled in; refused with a hint. */

@@ -1,19 +1,18 @@
 /**
- * parseFederation: the whole federation file, read strictly in this order: the exact key set at
- * every level (a typo must not silently do nothing), then each field's type and range, then the
- * cross-field rules (threshold vs. region count, unique ids/keys/endpoints, the fixed-point
- * overflow budget, the policy's feasibility). The result is normalized (defaults filled in, hex
+ * parseFederation: the whole federation file, read strictly in two passes: the schema pass
+ * (schema.ts: the exact key set at every level, so a typo cannot silently do nothing, and each
+ * field's type, range and default), then the rules across fields in code (curve points, threshold
+ * vs. region count, unique ids/keys/endpoints, the fixed-point overflow budget, the policy's
+ * feasibility and grant signatures). Comment keys and "$schema" never reach the result. The result is normalized (defaults filled in, hex
  * lower-cased) and deep-frozen, so every node that reads the same file gets the same digest.
  * @module
  */
-import { FEDERATION_NAME_RE, FEDERATION_NAME_RULE, MAX_PARTIES } from '../core/ids.js';
-import { boolean, Ctx, describe, object, required, string } from './check.js';
+import { Ctx } from './check.js';
 import { FEDERATION_FILE_VERSION, type Federation } from './model.js';
-import { parsePolicy } from './policy-section.js';
-import { isLoopbackHost, parseRegion } from './regions.js';
-import { parseRound, refuseRoundOverflow } from './round-limits.js';
-
-const TOP_KEYS = ['federation', 'version', 'threshold', 'allowInsecureThreshold', 'regions', 'round', 'policy'] as const;
+import { checkPolicy } from './policy-section.js';
+import { checkRegion, isLoopbackHost } from './regions.js';
+import { checkRound, refuseRoundOverflow } from './round-limits.js';
+import { readFederationFile } from './schema.js';
 
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
@@ -35,23 +34,9 @@ function deepFreeze<T>(v: T): T {
  */
 export function parseFederation(json: unknown, source?: string): Federation {
   const ctx: Ctx = new Ctx(source);
-  const o = object(ctx, json, '', TOP_KEYS);
-  const name = string(
-    ctx,
-    required(ctx, o, 'federation', '', 'add "federation": "<name>", e.g. "acme-fl"'),
-    'federation',
-    FEDERATION_NAME_RE,
-    `${FEDERATION_NAME_RULE}, e.g. "acme-fl"`,
-  );
-  const version = required(ctx, o, 'version', '', `add "version": ${FEDERATION_FILE_VERSION}`);
-  if (version !== FEDERATION_FILE_VERSION) {
-    ctx.fail('version', `unsupported federation file version ${describe(version)}: this mpc-node reads version ${FEDERATION_FILE_VERSION}`);
-  }
-  const regionsJson = required(ctx, o, 'regions', '', 'add "regions": [ ... ], one entry per region node');
-  if (!Array.isArray(regionsJson)) ctx.fail('regions', `expected an array of regions, got ${describe(regionsJson)}`);
-  if (regionsJson.length === 0) ctx.fail('regions', 'is empty: list every region node (see mpc-node init)');
-  if (regionsJson.length > MAX_PARTIES) ctx.fail('regions', `has ${regionsJson.length} regions, at most ${MAX_PARTIES} are supported (share x-coordinates are one byte)`);
-  const parsed = regionsJson.map((r, i) => parseRegion(ctx, r, `regions[${i}]`));
+  const file = readFederationFile(ctx, json);
+  const name = file.federation;
+  const parsed = file.regions.map((r, i) => checkRegion(ctx, r, `regions[${i}]`));
 
   // Cross-region uniqueness: peers are identified by id and authenticated by key, and two regions
   // sharing a key or an endpoint would make one node able to speak for two.
@@ -77,11 +62,8 @@ export function parseFederation(json: unknown, source?: string): Federation {
   });
 
   const n = parsed.length;
-  const allowInsecureThreshold = o['allowInsecureThreshold'] === undefined ? false : boolean(ctx, o['allowInsecureThreshold'], 'allowInsecureThreshold');
-  const t = required(ctx, o, 'threshold', '', `add "threshold": <2..${n}>, how many nodes it takes to reconstruct`);
-  if (typeof t !== 'number' || !Number.isInteger(t)) ctx.fail('threshold', `expected an integer from 2 to ${n}, got ${describe(t)}`);
+  const { threshold: t, allowInsecureThreshold } = file;
   if (t > n) ctx.fail('threshold', `threshold ${t} is impossible with ${n} region${n === 1 ? '' : 's'}: lower threshold or add regions`);
-  if (t < 1) ctx.fail('threshold', `threshold ${t} is impossible: it must be at least 1 (2 or more for privacy)`);
   if (t === 1 && !allowInsecureThreshold) {
     ctx.fail(
       'threshold',
@@ -89,7 +71,7 @@ export function parseFederation(json: unknown, source?: string): Federation {
         '(add regions if needed), or add "allowInsecureThreshold": true for a test setup',
     );
   }
-  const round = parseRound(ctx, o['round'], n);
+  const round = checkRound(ctx, file.round, n);
   // The field module's own guard, checkOverflowBudget({ scaleBits, maxAbs: clipL2 * maxWeight,
   // summands: maxTrainersPerRound * regions }) in src/field/fixed-point.ts, allows up to p/2 ~ 2^63
   // (plus 1/2 per summand for rounding); this stricter 2^62 rule implies it, so a file accepted
@@ -97,7 +79,7 @@ export function parseFederation(json: unknown, source?: string): Federation {
   // refuses weights above maxWeight and updates beyond maxTrainersPerRound, and the encoder
   // refuses any value above clipL2 x weight after clipping (assembly/codec.ts encodeF32).
   refuseRoundOverflow(round, n, source);
-  const policy = parsePolicy(ctx, o['policy'], name, parsed.map(({ id, jurisdiction }) => ({ id, jurisdiction })), t, round);
+  const policy = checkPolicy(ctx, file.policy, name, parsed.map(({ id, jurisdiction }) => ({ id, jurisdiction })), t, round);
 
   const federation: Federation = {
     federation: name,

@@ -1,14 +1,12 @@
 /**
- * The reader of one `regions[i]` entry: id, jurisdiction, peer endpoint, public key and the
- * trainer API address, each checked with a fix in its message.
+ * The rules of one `regions[i]` entry that are more than its shape (schema.ts): what a peer
+ * endpoint may be, the public key being a point on the curve, and a non-loopback trainer API
+ * needing allowRemoteTrainers; each refusal names the fix.
  * @module
  */
-import { JURISDICTION_RE, JURISDICTION_RULE, REGION_ID_RE, REGION_ID_RULE } from '../core/ids.js';
-import { boolean, Ctx, describe, ed25519PointKind, integer, join, object, required, string } from './check.js';
-import { DEFAULT_API_HOST, PLACEHOLDER_PREFIX, type Region, type RegionApi } from './model.js';
-
-const REGION_KEYS = ['id', 'jurisdiction', 'endpoint', 'publicKey', 'api'] as const;
-const API_KEYS = ['host', 'port', 'allowRemoteTrainers'] as const;
+import { Ctx, describe, ed25519PointKind, join } from './check.js';
+import { PLACEHOLDER_PREFIX, type Region } from './model.js';
+import type { FederationFile } from './schema.js';
 
 /** True for 127.0.0.0/8, ::1 and `localhost`: addresses only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -17,42 +15,39 @@ export function isLoopbackHost(host: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-function parseEndpoint(ctx: Ctx, v: unknown, path: string): { text: string; host: string; port: number } {
-  const hint = 'expected ws://host:port or wss://host:port, e.g. "wss://mpc.eu.example.com:7101"';
-  if (typeof v !== 'string') ctx.fail(path, `${hint}, got ${describe(v)}`);
-  if (v.startsWith(PLACEHOLDER_PREFIX)) ctx.fail(path, `still a placeholder: write this node's peer address; ${hint}`);
+const ENDPOINT_HINT = 'expected ws://host:port or wss://host:port, e.g. "wss://mpc.eu.example.com:7101"';
+
+/** The explicit ":port" of an endpoint's text (URL drops the default 80/443 from .port). */
+function explicitPort(v: string, url: URL): string | undefined {
+  const authority = v.slice(url.protocol.length + 2).split('/')[0] ?? '';
+  return /:(\d+)$/.exec(authority)?.[1];
+}
+
+/** The endpoint rule (the schema's refinement): undefined if `v` is a valid peer endpoint, else what is wrong and how to fix it. */
+export function endpointProblem(v: string): string | undefined {
+  if (v.startsWith(PLACEHOLDER_PREFIX)) return `still a placeholder: write this node's peer address; ${ENDPOINT_HINT}`;
   let url: URL;
   try {
     url = new URL(v);
   } catch {
-    ctx.fail(path, `${describe(v)} is not a URL; ${hint}`);
+    return `${describe(v)} is not a URL; ${ENDPOINT_HINT}`;
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    ctx.fail(path, `scheme ${JSON.stringify(url.protocol.slice(0, -1))} is not allowed; ${hint}`);
-  }
-  if (url.username !== '' || url.password !== '') ctx.fail(path, 'must not contain user:password@; peers authenticate with their keys');
-  if (url.search !== '' || url.hash !== '') ctx.fail(path, 'must not contain a ?query or #fragment');
-  // URL drops the default port (80/443) from .port, so look for an explicit ":port" in the text.
-  const authority = v.slice(url.protocol.length + 2).split('/')[0] ?? '';
-  const m = /:(\d+)$/.exec(authority);
-  if (m === null) ctx.fail(path, `${describe(v)} has no port; write it explicitly, e.g. "${url.protocol}//${url.hostname}:7101"`);
-  const port = Number(m[1]);
-  if (port < 1 || port > 65535) ctx.fail(path, `port ${port} is out of range 1..65535`);
-  return { text: v, host: url.hostname, port };
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return `scheme ${JSON.stringify(url.protocol.slice(0, -1))} is not allowed; ${ENDPOINT_HINT}`;
+  if (url.username !== '' || url.password !== '') return 'must not contain user:password@; peers authenticate with their keys';
+  if (url.search !== '' || url.hash !== '') return 'must not contain a ?query or #fragment';
+  const port = explicitPort(v, url);
+  if (port === undefined) return `${describe(v)} has no port; write it explicitly, e.g. "${url.protocol}//${url.hostname}:7101"`;
+  if (Number(port) < 1 || Number(port) > 65535) return `port ${Number(port)} is out of range 1..65535`;
+  return undefined;
 }
 
-function parsePublicKey(ctx: Ctx, v: unknown, path: string, regionId: string): string {
-  const from = `an Ed25519 public key from 'mpc-node keygen --region ${regionId}'`;
-  if (typeof v !== 'string') ctx.fail(path, `expected 64 hex characters (${from}), got ${describe(v)}`);
-  if (v.startsWith(PLACEHOLDER_PREFIX)) {
-    ctx.fail(
-      path,
-      `still the placeholder from 'mpc-node init': run 'mpc-node keygen --region ${regionId}' on the ${regionId} node and paste the publicKey it prints here`,
-    );
-  }
-  if (v.length !== 64) ctx.fail(path, `expected 64 hex characters (${from}), got ${v.length}`);
-  const bad = /[^0-9a-fA-F]/.exec(v);
-  if (bad !== null) ctx.fail(path, `expected 64 hex characters (${from}), found ${JSON.stringify(bad[0])} at position ${bad.index}`);
+/** Host and port of an endpoint that passed {@link endpointProblem}. */
+function endpointAddress(v: string): { host: string; port: number } {
+  const url = new URL(v);
+  return { host: url.hostname, port: Number(explicitPort(v, url)) };
+}
+
+function checkPublicKey(ctx: Ctx, v: string, path: string, regionId: string): string {
   const hex = v.toLowerCase();
   const point = ed25519PointKind(hex);
   if (point === 'not-a-point') ctx.fail(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of 'mpc-node keygen --region ${regionId}'`);
@@ -60,47 +55,17 @@ function parsePublicKey(ctx: Ctx, v: unknown, path: string, regionId: string): s
   return hex;
 }
 
-function parseApi(ctx: Ctx, v: unknown, path: string): RegionApi {
-  const o = object(ctx, v, path, API_KEYS);
-  const host =
-    o['host'] === undefined
-      ? DEFAULT_API_HOST
-      : string(ctx, o['host'], join(path, 'host'), /^[A-Za-z0-9.:[\]-]{1,253}$/, 'a host name or IP address, e.g. "127.0.0.1"');
-  const port = integer(ctx, required(ctx, o, 'port', path, 'add "port": <1..65535>, the trainer API port of this node'), join(path, 'port'), 1, 65535);
-  const allowRemoteTrainers = o['allowRemoteTrainers'] === undefined ? false : boolean(ctx, o['allowRemoteTrainers'], join(path, 'allowRemoteTrainers'));
+/** One region after the schema pass, checked and normalized (hex lower-cased), with its endpoint's address. */
+export function checkRegion(ctx: Ctx, r: FederationFile['regions'][number], path: string): Region & { endpointHost: string; endpointPort: number } {
+  const publicKey = checkPublicKey(ctx, r.publicKey, join(path, 'publicKey'), r.id);
+  const { host, port, allowRemoteTrainers } = r.api;
   if (!isLoopbackHost(host) && !allowRemoteTrainers) {
     ctx.fail(
-      join(path, 'host'),
+      join(path, 'api.host'),
       `${JSON.stringify(host)} is not a loopback address, so trainers on other machines could reach the API; ` +
         'use "127.0.0.1", or add "allowRemoteTrainers": true to this "api" object if that is intended',
     );
   }
-  return { host, port, allowRemoteTrainers };
-}
-
-export function parseRegion(ctx: Ctx, v: unknown, path: string): Region & { endpointHost: string; endpointPort: number } {
-  const o = object(ctx, v, path, REGION_KEYS);
-  const id = string(
-    ctx,
-    required(ctx, o, 'id', path, 'add "id": "<region id>", e.g. "eu"'),
-    join(path, 'id'),
-    REGION_ID_RE,
-    REGION_ID_RULE,
-  );
-  const jurisdiction = string(
-    ctx,
-    required(ctx, o, 'jurisdiction', path, 'add "jurisdiction": "<label>", e.g. "EU"'),
-    join(path, 'jurisdiction'),
-    JURISDICTION_RE,
-    JURISDICTION_RULE,
-  );
-  const ep = parseEndpoint(ctx, required(ctx, o, 'endpoint', path, 'add "endpoint": "wss://host:port"'), join(path, 'endpoint'));
-  const publicKey = parsePublicKey(
-    ctx,
-    required(ctx, o, 'publicKey', path, `add "publicKey": the hex key printed by 'mpc-node keygen --region ${id}'`),
-    join(path, 'publicKey'),
-    id,
-  );
-  const api = parseApi(ctx, required(ctx, o, 'api', path, 'add "api": { "host": "127.0.0.1", "port": <port> }'), join(path, 'api'));
-  return { id, jurisdiction, endpoint: ep.text, publicKey, api, endpointHost: ep.host, endpointPort: ep.port };
+  const ep = endpointAddress(r.endpoint);
+  return { id: r.id, jurisdiction: r.jurisdiction, endpoint: r.endpoint, publicKey, api: { host, port, allowRemoteTrainers }, endpointHost: ep.host, endpointPort: ep.port };
 }

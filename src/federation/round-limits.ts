@@ -1,50 +1,33 @@
 /**
- * The `round` section and the fixed-point overflow rule that bounds it (docs/field.md,
- * "Fixed-point encoding and the overflow budget").
+ * The rules of the `round` section beyond its shape (schema.ts): minContributors against the
+ * region count, timeouts that fit in each other, and the fixed-point overflow rule that bounds
+ * the section (docs/field.md, "Fixed-point encoding and the overflow budget").
  * @module
  */
-import { Ctx, describe, integer, join, object } from './check.js';
-import { MAX_SCALE_BITS, MAX_TIMEOUT_MS, OVERFLOW_BUDGET_LOG2, ROUND_DEFAULTS, type RoundConfig } from './model.js';
+import { Ctx, outOfRange } from './check.js';
+import { OVERFLOW_BUDGET_LOG2, type RoundConfig } from './model.js';
+import type { FederationFile } from './schema.js';
 
-const ROUND_KEYS = [
-  'scaleBits',
-  'clipL2',
-  'clipMode',
-  'minContributors',
-  'maxParams',
-  'maxTrainersPerRound',
-  'maxWeight',
-  'collectMs',
-  'phaseTimeoutMs',
-  'roundTimeoutMs',
-] as const;
-
-export function parseRound(ctx: Ctx, v: unknown, regionCount: number): RoundConfig {
-  const path = 'round';
-  const o = v === undefined ? {} : object(ctx, v, path, ROUND_KEYS);
-  const get = <K extends keyof RoundConfig>(key: K, dflt: RoundConfig[K], check: (v: unknown, p: string) => RoundConfig[K]): RoundConfig[K] =>
-    o[key] === undefined ? dflt : check(o[key], join(path, key));
-  const positiveFinite = (v: unknown, p: string): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) ctx.fail(p, `expected a finite number > 0, got ${describe(v)}`);
-    return v;
-  };
-  const ms = (v: unknown, p: string): number => integer(ctx, v, p, 1, MAX_TIMEOUT_MS, ' (milliseconds)');
+/**
+ * The `round` section after the schema pass (which filled in every default but minContributors),
+ * checked against the region count and for timeouts that fit in each other.
+ */
+export function checkRound(ctx: Ctx, r: FederationFile['round'], regionCount: number): RoundConfig {
+  const minContributors = r.minContributors ?? Math.min(2, regionCount);
+  if (minContributors > regionCount) {
+    ctx.fail('round.minContributors', outOfRange(minContributors, 1, regionCount, ` (contributing regions; this federation has ${regionCount} regions)`));
+  }
   const round: RoundConfig = {
-    scaleBits: get('scaleBits', ROUND_DEFAULTS.scaleBits, (v, p) => integer(ctx, v, p, 0, MAX_SCALE_BITS, ' (fractional bits of the fixed-point encoding)')),
-    clipL2: get('clipL2', ROUND_DEFAULTS.clipL2, positiveFinite),
-    clipMode: get('clipMode', ROUND_DEFAULTS.clipMode, (v, p) => {
-      if (v !== 'clip' && v !== 'reject') ctx.fail(p, `expected "clip" (scale large updates down to clipL2) or "reject" (refuse them), got ${describe(v)}`);
-      return v;
-    }),
-    minContributors: get('minContributors', Math.min(2, regionCount), (v, p) =>
-      integer(ctx, v, p, 1, regionCount, ` (contributing regions; this federation has ${regionCount} regions)`),
-    ),
-    maxParams: get('maxParams', ROUND_DEFAULTS.maxParams, (v, p) => integer(ctx, v, p, 1, Number.MAX_SAFE_INTEGER)),
-    maxTrainersPerRound: get('maxTrainersPerRound', ROUND_DEFAULTS.maxTrainersPerRound, (v, p) => integer(ctx, v, p, 1, Number.MAX_SAFE_INTEGER)),
-    maxWeight: get('maxWeight', ROUND_DEFAULTS.maxWeight, positiveFinite),
-    collectMs: get('collectMs', ROUND_DEFAULTS.collectMs, ms),
-    phaseTimeoutMs: get('phaseTimeoutMs', ROUND_DEFAULTS.phaseTimeoutMs, ms),
-    roundTimeoutMs: get('roundTimeoutMs', ROUND_DEFAULTS.roundTimeoutMs, ms),
+    scaleBits: r.scaleBits,
+    clipL2: r.clipL2,
+    clipMode: r.clipMode,
+    minContributors,
+    maxParams: r.maxParams,
+    maxTrainersPerRound: r.maxTrainersPerRound,
+    maxWeight: r.maxWeight,
+    collectMs: r.collectMs,
+    phaseTimeoutMs: r.phaseTimeoutMs,
+    roundTimeoutMs: r.roundTimeoutMs,
   };
   if (round.phaseTimeoutMs > round.roundTimeoutMs) {
     ctx.fail(
