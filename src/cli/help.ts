@@ -48,8 +48,7 @@ export function flagDescription(f: FlagSpec): string {
 
 /** Help text of one command: usage, summary, positional arguments, options, details. */
 export function commandHelp(spec: CommandSpec): string {
-  const rows: [string, string][] = [...spec.flags.map((f): [string, string] => [flagLabel(f), flagDescription(f)])];
-  if (spec.passThrough !== true || rows.length > 0) rows.push(['-h, --help', 'show this help']);
+  const rows: [string, string][] = [...spec.flags.map((f): [string, string] => [flagLabel(f), flagDescription(f)]), ['-h, --help', 'show this help']];
   const operands = spec.operands ?? [];
   const width = Math.max(0, ...rows.map(([l]) => l.length), ...operands.map((o) => o.name.length));
   const lines = [`Usage: mpc-node ${spec.usage}`, '', spec.summary];
@@ -58,6 +57,7 @@ export function commandHelp(spec: CommandSpec): string {
     for (const o of operands) lines.push(`  ${o.name.padEnd(width)}  ${o.help}`);
   }
   if (spec.details !== undefined) lines.push('', spec.details);
+  // a pass-through command's options belong to what it runs (its details say which)
   if (spec.passThrough !== true) {
     lines.push('', 'Options:');
     for (const [l, d] of rows) lines.push(`  ${l.padEnd(width)}  ${d}`);
