@@ -4,10 +4,11 @@
  * node:util parseArgs errors come out in the CLI's words (did-you-mean, "needs a value", no
  * stack, no parseArgs wording). Run in-process through main(); no command is executed.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseArgs, parseCommand, UsageError } from '../src/cli/args.js';
 import { COMMANDS, GROUPS, commandSpec, subcommandsOf, type CommandSpec } from '../src/cli/commands.js';
-import { commandHelp, mainHelp } from '../src/cli/help.js';
+import { commandHelp, mainHelp, optionsMarkdown } from '../src/cli/help.js';
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
 
@@ -154,3 +155,38 @@ describe('parseCommand', () => {
     expect(commandHelp(spec)).toContain('-o, --out PATH');
   });
 });
+
+describe('the docs agree with the table', () => {
+  const doc = (p: string): string => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  it('docs/configuration.md lists every command with its usage and holds the option reference generated from the table', () => {
+    const conf = doc('docs/configuration.md');
+    for (const c of TABLE) expect(conf, c.name).toContain(`| \`mpc-node ${esc(c.usage)}\``);
+    expect(conf).toContain(optionsMarkdown());
+  });
+  it('README.md names every command', () => {
+    const readme = doc('README.md');
+    for (const c of TABLE) expect(readme, c.name).toContain(`mpc-node ${c.name === 'start' ? '--region' : c.name}`);
+  });
+  it('every `mpc-node CMD --option` example in README.md and docs/ uses options of that command', () => {
+    const docs = readdirSync(new URL('../docs', import.meta.url)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    for (const file of ['README.md', ...docs]) {
+      for (const line of doc(file).split('\n')) {
+        const m = /mpc-node((?: [a-z][a-z-]*){0,2})([^`|#'"]*)/.exec(line);
+        if (m === null) continue;
+        const spec = findSpec(m[1]!.trim());
+        if (spec === undefined || spec.passThrough === true) continue;
+        for (const [, name] of (m[2] ?? '').matchAll(/--([a-z][a-z-]*)/g)) {
+          if (name === 'help') continue;
+          expect(spec.flags.map((f) => f.name), `${file}: ${line.trim()}`).toContain(name);
+        }
+      }
+    }
+  });
+});
+
+/** The table entry a doc line's `mpc-node WORDS` refers to (`mpc-node --region` is start). */
+function findSpec(words: string): CommandSpec | undefined {
+  const [a, b] = words.split(' ');
+  return TABLE.find((c) => c.name === `${a} ${b}`) ?? TABLE.find((c) => c.name === a) ?? (words === '' ? TABLE.find((c) => c.name === 'start') : undefined);
+}

@@ -64,3 +64,22 @@ export function commandHelp(spec: CommandSpec): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/**
+ * The option reference of docs/configuration.md ("Options of each command"), from the table:
+ * test/cli.args.test.ts checks the doc contains exactly this, so the doc cannot drift from it.
+ */
+export function optionsMarkdown(): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  return COMMANDS.map((c: CommandSpec) => {
+    let out = `#### \`mpc-node ${c.name}\`\n\n\`mpc-node ${esc(c.usage)}\`: ${c.summary}\n\n`;
+    if ((c.operands?.length ?? 0) > 0) out += c.operands!.map((o) => `- \`${esc(o.name)}\`: ${o.help}\n`).join('') + '\n';
+    if (c.passThrough === true) return out + 'Options after the benchmark name are passed to it (e.g. `--json`, `--quick`, `--reps N`).\n';
+    out += '| option | default | description |\n| --- | --- | --- |\n';
+    for (const f of c.flags) {
+      const d = f.required === true ? 'required' : f.default !== undefined ? `\`${f.default}\`` : (f.defaultNote ?? '');
+      out += `| \`${esc(flagLabel(f))}\` | ${esc(d)} | ${esc(f.help)} |\n`;
+    }
+    return out;
+  }).join('\n');
+}
