@@ -2,7 +2,7 @@
  * Help text, generated from the command table (./commands.ts) only: the top-level command list
  * (`mpc-node --help`, `mpc-node help`), a group's subcommands (`mpc-node policy --help`) and a
  * command's usage, options with defaults and positional arguments (`mpc-node CMD --help`,
- * `mpc-node help CMD`: the same text).
+ * `mpc-node help CMD`: the same text), and the option reference of docs/configuration.md.
  * @module
  */
 import { COMMANDS, type CommandSpec, type FlagSpec, type GroupSpec, subcommandsOf } from './commands.js';
