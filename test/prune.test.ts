@@ -10,7 +10,10 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/io.js';
-import { PRUNE_LOG, pruneTranscripts } from '../src/cli/prune.js';
+import { PRUNE_LOG, isTranscriptFile, pruneTranscripts } from '../src/cli/prune.js';
+import { loadFederation } from '../src/config/federation.js';
+import { isRoundId } from '../src/core/ids.js';
+import { retentionCutoff } from '../src/policy/index.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-06-15T12:00:00Z');
@@ -128,6 +131,27 @@ describe('mpc-node prune', () => {
     const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {} };
     return { code: await main(argv, io), stdout, stderr };
   }
+
+  it('takes the retention from a federation: the cutoff is the policy room\'s retentionCutoff', async () => {
+    const cfg = await fed({ retention: { transcriptDays: 30 } });
+    const f = await loadFederation(cfg);
+    await transcript('r-old.jsonl', 30.01);
+    await transcript('r-new.jsonl', 29.99);
+    const r = await pruneTranscripts(tdir, f, NOW, { dryRun: true });
+    expect(r.cutoff).toBe(new Date(retentionCutoff(f, NOW)!).toISOString());
+    expect(r.cutoff).toBe((await pruneTranscripts(tdir, 30, NOW, { dryRun: true })).cutoff);
+    expect(r.removed.map((x) => x.file)).toEqual(['r-old.jsonl']);
+    await expect(pruneTranscripts(tdir, await loadFederation(await fed({})), NOW, { dryRun: true })).rejects.toThrow(RangeError);
+  });
+
+  it('considers exactly the files named <round id>.jsonl (isRoundId)', async () => {
+    for (const name of ['ok-1.jsonl', 'a:b.c_d.jsonl', 'bad name.jsonl', `${'x'.repeat(129)}.jsonl`, '.jsonl', 'r.jsonl.bak']) {
+      expect(isTranscriptFile(name), name).toBe(name.endsWith('.jsonl') && isRoundId(name.slice(0, -6)));
+      await transcript(name, 100);
+    }
+    const r = await pruneTranscripts(tdir, 1, NOW, { dryRun: true });
+    expect(r.removed.map((x) => x.file).sort()).toEqual(['a:b.c_d.jsonl', 'ok-1.jsonl']);
+  });
 
   it('prints what it removed and what it kept', async () => {
     const cfg = await fed({ retention: { transcriptDays: 30 } });

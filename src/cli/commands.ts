@@ -72,7 +72,7 @@ export const PRUNE_LOG = 'prune-log.jsonl';
 export const COMMANDS = [
   {
     name: 'start',
-    summary: "Run this region's node: peer listener, trainer API on loopback, rounds until stopped (the default command: 'mpc-node --region ID ...').",
+    summary: "Run this region's node until stopped: peer listener, trainer API on loopback, rounds (also 'mpc-node --region ID ...').",
     usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]',
     flags: [
       { name: 'region', kind: 'string', value: 'ID', required: true, help: 'this node’s region id, as in the federation file' },

@@ -2,7 +2,7 @@
  * Help text, generated from the command table (./commands.ts) only: the top-level command list
  * (`mpc-node --help`, `mpc-node help`), a group's subcommands (`mpc-node policy --help`) and a
  * command's usage, options with defaults and positional arguments (`mpc-node CMD --help`,
- * `mpc-node help CMD`: the same text).
+ * `mpc-node help CMD`: the same text), and the option reference of docs/configuration.md.
  * @module
  */
 import { COMMANDS, type CommandSpec, type FlagSpec, type GroupSpec, subcommandsOf } from './commands.js';
@@ -48,8 +48,7 @@ export function flagDescription(f: FlagSpec): string {
 
 /** Help text of one command: usage, summary, positional arguments, options, details. */
 export function commandHelp(spec: CommandSpec): string {
-  const rows: [string, string][] = [...spec.flags.map((f): [string, string] => [flagLabel(f), flagDescription(f)])];
-  if (spec.passThrough !== true || rows.length > 0) rows.push(['-h, --help', 'show this help']);
+  const rows: [string, string][] = [...spec.flags.map((f): [string, string] => [flagLabel(f), flagDescription(f)]), ['-h, --help', 'show this help']];
   const operands = spec.operands ?? [];
   const width = Math.max(0, ...rows.map(([l]) => l.length), ...operands.map((o) => o.name.length));
   const lines = [`Usage: mpc-node ${spec.usage}`, '', spec.summary];
@@ -58,9 +57,29 @@ export function commandHelp(spec: CommandSpec): string {
     for (const o of operands) lines.push(`  ${o.name.padEnd(width)}  ${o.help}`);
   }
   if (spec.details !== undefined) lines.push('', spec.details);
+  // a pass-through command's options belong to what it runs (its details say which)
   if (spec.passThrough !== true) {
     lines.push('', 'Options:');
     for (const [l, d] of rows) lines.push(`  ${l.padEnd(width)}  ${d}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The option reference of docs/configuration.md ("Options of each command"), from the table:
+ * test/cli.args.test.ts checks the doc contains exactly this, so the doc cannot drift from it.
+ */
+export function optionsMarkdown(): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  return COMMANDS.map((c: CommandSpec) => {
+    let out = `#### \`mpc-node ${c.name}\`\n\n\`mpc-node ${esc(c.usage)}\`: ${c.summary}\n\n`;
+    if ((c.operands?.length ?? 0) > 0) out += c.operands!.map((o) => `- \`${esc(o.name)}\`: ${o.help}\n`).join('') + '\n';
+    if (c.passThrough === true) return out + 'Options after the benchmark name are passed to it (e.g. `--json`, `--quick`, `--reps N`).\n';
+    out += '| option | default | description |\n| --- | --- | --- |\n';
+    for (const f of c.flags) {
+      const d = f.required === true ? 'required' : f.default !== undefined ? `\`${f.default}\`` : (f.defaultNote ?? '');
+      out += `| \`${esc(flagLabel(f))}\` | ${esc(d)} | ${esc(f.help)} |\n`;
+    }
+    return out;
+  }).join('\n');
 }
