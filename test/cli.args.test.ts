@@ -9,16 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, parseCommand, UsageError } from '../src/cli/args.js';
 import { COMMANDS, GROUPS, commandSpec, subcommandsOf, type CommandSpec } from '../src/cli/commands.js';
 import { commandHelp, mainHelp, optionsMarkdown } from '../src/cli/help.js';
-import type { CliIo } from '../src/cli/io.js';
-import { main } from '../src/cli/main.js';
+import { runCli } from './support/cli.js';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {} };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 const TABLE: readonly CommandSpec[] = COMMANDS;
 const words = (c: CommandSpec): string[] => c.name.split(' ');

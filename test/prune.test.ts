@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
-import type { CliIo } from '../src/cli/io.js';
+import { runCli } from './support/cli.js';
 import { PRUNE_LOG, isTranscriptFile, pruneTranscripts } from '../src/cli/prune.js';
 import { loadFederation } from '../src/config/federation.js';
 import { isRoundId } from '../src/core/ids.js';
@@ -125,12 +124,7 @@ describe('mpc-node prune', () => {
     );
     return p;
   }
-  async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {} };
-    return { code: await main(argv, io), stdout, stderr };
-  }
+  const run = runCli;
 
   it('takes the retention from a federation: the cutoff is the policy room\'s retentionCutoff', async () => {
     const cfg = await fed({ retention: { transcriptDays: 30 } });

@@ -68,6 +68,9 @@ export interface GroupSpec {
 /** The append-only record of deletions `prune` keeps, inside the transcripts directory. */
 export const PRUNE_LOG = 'prune-log.jsonl';
 
+/** `--config PATH`, the federation file, as most commands take it. */
+const CONFIG_FLAG = { name: 'config', kind: 'string', value: 'PATH', default: 'federation.json', help: 'federation file' } as const satisfies FlagSpec;
+
 /** Every command, in the order of the top-level help. */
 export const COMMANDS = [
   {
@@ -76,7 +79,7 @@ export const COMMANDS = [
     usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]',
     flags: [
       { name: 'region', kind: 'string', value: 'ID', required: true, help: 'this node’s region id, as in the federation file' },
-      { name: 'config', kind: 'string', value: 'PATH', default: 'federation.json', help: 'federation file' },
+      CONFIG_FLAG,
       { name: 'data-dir', kind: 'string', value: 'DIR', defaultNote: './mpc-data/ID', help: 'data directory: identity.json, api-token, transcripts/' },
       { name: 'key', kind: 'string', value: 'PATH', defaultNote: 'DIR/identity.json', help: 'identity key file' },
       {
@@ -128,7 +131,7 @@ export const COMMANDS = [
     summary: 'Validate a federation file and print a summary with its digest.',
     usage: 'config check [--config PATH] [--region ID [--data-dir DIR | --identity PATH]]',
     flags: [
-      { name: 'config', kind: 'string', value: 'PATH', default: 'federation.json', help: 'federation file' },
+      CONFIG_FLAG,
       { name: 'region', kind: 'string', value: 'ID', help: "also check this node's identity file against the region's publicKey" },
       { name: 'data-dir', kind: 'string', value: 'DIR', defaultNote: './mpc-data/ID', help: 'node data directory holding identity.json' },
       { name: 'identity', kind: 'string', value: 'PATH', help: 'identity file to check instead' },
@@ -141,7 +144,7 @@ export const COMMANDS = [
     usage: 'status (--region ID [--config PATH] | --node URL) [--token TOKEN | --data-dir DIR] [--json]',
     flags: [
       { name: 'region', kind: 'string', value: 'ID', help: "the node's region: its API address comes from the federation file" },
-      { name: 'config', kind: 'string', value: 'PATH', default: 'federation.json', help: 'federation file' },
+      CONFIG_FLAG,
       { name: 'node', kind: 'string', value: 'URL', help: 'the node API base URL instead, e.g. http://127.0.0.1:7201' },
       { name: 'token', kind: 'string', value: 'TOKEN', defaultNote: 'MPC_API_TOKEN', help: 'API bearer token (visible in ps; prefer MPC_API_TOKEN or --data-dir)' },
       { name: 'data-dir', kind: 'string', value: 'DIR', defaultNote: './mpc-data/ID with --region', help: 'read the token from DIR/api-token' },

@@ -19,19 +19,26 @@ import type { Effect, Mut, StepContext } from './state.js';
 export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: boolean): void {
   if (s.self !== coordinatorOf(s.params) || s.decision || !(s.phase === 'decide' || (force && s.phase !== 'combine'))) return;
   const t = s.params.threshold;
+  // one policy decision per (dealer, holder) for this step: the D/R search below asks many times
+  const flows = new Map<string, boolean>();
+  const flowAllowed = (d: string, h: string): boolean => {
+    let ok = flows.get(`${d}>${h}`);
+    if (ok === undefined) flows.set(`${d}>${h}`, (ok = flowDecision(ctx.policy, d, h, now).outcome === 'allowed'));
+    return ok;
+  };
   const alive = [s.self, ...s.matched];
   if (!force) {
     // wait for commits from every live participant and a receipt for every committed share
     for (const p of alive) {
       const c = s.commits[p];
       if (!c) return;
-      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && flowDecision(ctx.policy, p, h, now).outcome === 'allowed') return;
+      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && flowAllowed(p, h)) return;
     }
   }
   // valid receipt: its digest equals the dealer's commitment to that holder
   const valid = (d: string, h: string): boolean => {
     const c = s.commits[d];
-    return !!c && c.contributes && c.digests[h] !== undefined && s.receipts[d]?.[h] === c.digests[h] && flowDecision(ctx.policy, d, h, now).outcome === 'allowed';
+    return !!c && c.contributes && c.digests[h] !== undefined && s.receipts[d]?.[h] === c.digests[h] && flowAllowed(d, h);
   };
   const holdersAll = s.params.participants.filter((h) => Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined) || h === s.self);
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
