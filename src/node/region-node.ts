@@ -26,7 +26,7 @@ import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../polic
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
 import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
 import { RoundRegistry, type Round } from './round-registry.js';
-import { TrainerIntake } from './trainer-intake.js';
+import { fitsMaxParams, TrainerIntake } from './trainer-intake.js';
 import { dealShares, publishAggregate, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
@@ -230,7 +230,7 @@ export class RegionNode {
         this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_UNEXPECTED_MESSAGE', reason: `${msg.type} for a round this node has not opened` });
         return;
       }
-      if (msg.params.params < 1 || msg.params.params > this.federation.round.maxParams) {
+      if (!fitsMaxParams(this.federation.round, msg.params.params)) {
         this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_LIMIT_EXCEEDED', reason: `round of ${msg.params.params} parameters is outside 1..${this.federation.round.maxParams} (round.maxParams)` });
         return;
       }

@@ -19,12 +19,18 @@ export function maxUpdateBytes(cfg: Pick<RoundConfig, 'maxParams'>): number {
   return cfg.maxParams * 4;
 }
 
+/** True if a round of `params` values fits round.maxParams (trainer updates and peers' rounds alike). */
+export function fitsMaxParams(cfg: Pick<RoundConfig, 'maxParams'>, params: number): boolean {
+  return Number.isSafeInteger(params) && params >= 1 && params <= cfg.maxParams;
+}
+
 /**
  * The one check of an update's length against round.maxParams (the HTTP edge calls it on the
  * announced length before reading the body, the node again on every submission).
  * @throws {MpcError} WIRE_TOO_LARGE above maxParams, API_BAD_REQUEST for no values or a non-integer.
  */
 export function checkUpdateLength(cfg: Pick<RoundConfig, 'maxParams'>, params: number): void {
+  if (fitsMaxParams(cfg, params)) return;
   if (!Number.isSafeInteger(params) || params < 1) throw new MpcError('API_BAD_REQUEST', `update must have 1..${cfg.maxParams} values (round.maxParams), got ${params}`);
   if (params > cfg.maxParams) throw new MpcError('WIRE_TOO_LARGE', `update of ${params} values exceeds round.maxParams = ${cfg.maxParams} (${maxUpdateBytes(cfg)} bytes)`);
 }
