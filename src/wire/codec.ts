@@ -28,7 +28,8 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
 const DATA_KEY = Uint8Array.of(0xa4, 0x64, 0x61, 0x74, 0x61); // fixstr "data"
 
 /**
- * The same bytes as `encodePeerMessage`, as parts that need not be copied together: for the
+ * The same message as `encodePeerMessage` (it decodes to the same fields; `data` is always a
+ * bin32 here, where msgpackr picks the shortest bin), as parts that need not be copied together: for the
  * vector chunks (`share`, `agg`) a small msgpack header ending in the bin32 header of `data`,
  * then `data` itself (often a view of WASM memory, which the caller must not change until the
  * parts are consumed). The peer link encrypts the parts straight into its frame.
