@@ -58,7 +58,11 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'API_BAD_REQUEST'
   | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
-  | 'API_UNAUTHORIZED';
+  | 'API_UNAUTHORIZED'
+  | 'API_UNSUPPORTED_MEDIA_TYPE' // an update body that is not application/octet-stream (HTTP 415)
+  | 'API_BODY_TIMEOUT' // an update body (or the request headers) stalled past the body timeout (HTTP 408)
+  | 'API_LENGTH_REQUIRED' // too many bodies of unknown length at once: send Content-Length (HTTP 411)
+  | 'API_HEADERS_TOO_LARGE'; // request headers above the HTTP limit (HTTP 431)
 
 export class MpcError extends Error {
   readonly code: ErrorCode;

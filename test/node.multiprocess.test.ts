@@ -238,14 +238,14 @@ describe('rounds between real node processes', () => {
     expect(await bad({ weight: -1 })).toMatchObject({ code: 'API_BAD_REQUEST' });
     expect(await bad({ round: 'bad round!' })).toMatchObject({ code: 'API_BAD_REQUEST' });
     // oversized: above maxParams (set small for this federation's round)
-    const res = await fetch(`${r0.api}/v1/aggregate?round=big`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(3) });
+    const res = await fetch(`${r0.api}/v1/aggregate?round=big`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}`, 'content-type': 'application/octet-stream' }, body: new Uint8Array(3) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not a whole number of float32/);
     // an announced length above round.maxParams x 4 is refused before the body is read: 413
     const tooLarge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(`${r0.api}/v1/aggregate?round=too-large`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${r0.token}`, 'content-length': ROUND_DEFAULTS.maxParams * 4 + 4 },
+        headers: { authorization: `Bearer ${r0.token}`, 'content-type': 'application/octet-stream', 'content-length': ROUND_DEFAULTS.maxParams * 4 + 4 },
       }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
@@ -257,7 +257,7 @@ describe('rounds between real node processes', () => {
     expect(tooLarge.status).toBe(413);
     expect(JSON.parse(tooLarge.body)).toMatchObject({ error: { code: 'WIRE_TOO_LARGE', message: `update of ${ROUND_DEFAULTS.maxParams + 1} values exceeds round.maxParams = ${ROUND_DEFAULTS.maxParams} (${ROUND_DEFAULTS.maxParams * 4} bytes)` } });
     // no such route, no such transcript: 404 API_NOT_FOUND
-    const noRoute = await fetch(`${r0.api}/v1/aggregat`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}` }, body: new Uint8Array(4) });
+    const noRoute = await fetch(`${r0.api}/v1/aggregat`, { method: 'POST', headers: { authorization: `Bearer ${r0.token}`, 'content-type': 'application/octet-stream' }, body: new Uint8Array(4) });
     expect(noRoute.status).toBe(404);
     expect(((await noRoute.json()) as { error: { code: string } }).error.code).toBe('API_NOT_FOUND');
     const noTranscript = await fetch(`${r0.api}/transcripts/never-ran`);

@@ -26,6 +26,7 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
   const gcPaced = enableGcPacing();
   const listenFlag = opts['peer-listen'];
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
+  const bodyTimeoutMs = opts['body-timeout-ms'] === undefined ? undefined : positiveInt(opts['body-timeout-ms'], '--body-timeout-ms');
   const configPath = opts.config;
   const federation = await loadFederation(configPath);
   const federationFile = await readFile(configPath, 'utf8'); // served as is at GET /federation
@@ -50,7 +51,7 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
     ...(peerListen ? { peerListen } : {}),
     ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
   });
-  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile });
+  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}) });
   const { peerPort } = await node.start();
   const { port } = await api.start();
   // retention: prune transcripts past policy.retention.transcriptDays at start and then periodically
@@ -96,4 +97,11 @@ export function parseHostPort(s: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`--peer-listen expects HOST:PORT (e.g. 127.0.0.1:7101 or [::1]:7101, port 0..65535), got ${JSON.stringify(s)}`);
   return { host: m[1] ?? m[2]!, port };
+}
+
+/** A flag's value as a whole number of at least 1. @throws {UsageError} otherwise. */
+function positiveInt(s: string, flag: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of at least 1, got ${JSON.stringify(s.slice(0, 32))}`);
+  return n;
 }

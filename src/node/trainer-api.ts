@@ -31,7 +31,8 @@ import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
 import { noteMoved } from './gc-pacer.js';
 import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
-import type { RoundConfig } from '../federation/index.js';
+import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, streamExact, UnsizedBodies } from './upload-body.js';
+import type { Socket } from 'node:net';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
@@ -49,7 +50,26 @@ const STATUS: Record<string, number> = {
   POLICY_ROUNDS_IN_FLIGHT: 429,
   STORAGE_CONFLICT: 409,
   STORAGE_FAILED: 500,
+  API_UNSUPPORTED_MEDIA_TYPE: 415,
+  API_BODY_TIMEOUT: 408,
+  API_LENGTH_REQUIRED: 411,
+  API_HEADERS_TOO_LARGE: 431,
 };
+
+/** The reason phrases of the statuses written straight to a socket (replies to unparsable requests). */
+const REASON: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * The update being read on a connection. Bytes that follow its body and do not parse as a
+ * request (a body longer than its Content-Length) make the HTTP parser fail on that connection:
+ * while the update is not committed it is refused (never counted); once committed, its answer is
+ * still sent, and the connection is closed after it.
+ */
+interface UploadOnSocket {
+  committed: boolean;
+  refused: MpcError | undefined;
+}
+const uploads = new WeakMap<Socket, UploadOnSocket>();
 
 export interface TrainerApiOptions {
   node: RegionNode;
@@ -60,19 +80,26 @@ export interface TrainerApiOptions {
   transcriptsDir?: string;
   /** The federation file's text as read from disk, served at GET /federation (default: the parsed form). */
   federationFile?: string;
+  /** Idle time allowed between two chunks of an update body (default DEFAULT_BODY_TIMEOUT_MS). */
+  bodyTimeoutMs?: number;
+  /** Bytes of bodies of unknown length held at once, node-wide (default DEFAULT_UNSIZED_BODY_BYTES). */
+  unsizedBodyBytes?: number;
 }
 
 export class TrainerApi {
   private server: Server | undefined;
   private readonly token: Buffer;
+  private readonly unsized: UnsizedBodies;
   constructor(private readonly o: TrainerApiOptions) {
     this.token = Buffer.from(o.token);
+    this.unsized = new UnsizedBodies(o.unsizedBodyBytes ?? DEFAULT_UNSIZED_BODY_BYTES);
   }
 
   async start(): Promise<{ port: number }> {
     const server = createServer((req, res) => void this.handle(req, res));
     server.requestTimeout = 0; // a round may take minutes; deadlines are the protocol's
     server.headersTimeout = 30_000;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -124,8 +151,16 @@ export class TrainerApi {
       throw new MpcError('API_NOT_FOUND', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
     } catch (e) {
       const err = e instanceof MpcError ? e : new MpcError('API_BAD_REQUEST', (e as Error).message);
-      if (!res.headersSent) json(res, STATUS[err.code] ?? (err.code.startsWith('PROTOCOL') ? 409 : 400), { error: { code: err.code, message: err.message } });
+      // a connection whose request stream is not clean (a body cut or stalled, bytes after it) is closed after the reply
+      const close = err.code === 'API_BODY_TIMEOUT' || err.code === 'API_LENGTH_REQUIRED' || uploads.get(req.socket)?.refused !== undefined || !req.complete;
+      if (!res.headersSent) json(res, STATUS[err.code] ?? (err.code.startsWith('PROTOCOL') ? 409 : 400), { error: { code: err.code, message: err.message } }, close ? { connection: 'close' } : {});
       else res.destroy();
+    } finally {
+      res.once('finish', () => {
+        const up = uploads.get(req.socket);
+        if (up && (up.refused || up.committed && !req.socket.readable)) req.socket.destroy();
+        uploads.delete(req.socket);
+      });
     }
   }
 
@@ -154,35 +189,56 @@ export class TrainerApi {
     const expectRaw = q('expect');
     const expect = expectRaw === undefined ? undefined : Number(expectRaw);
     if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
+    // the media type first: a JSON array or a form is never read as float32
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/octet-stream') {
+      throw new MpcError('API_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/octet-stream (the update as raw little-endian float32), got ${type ? JSON.stringify(type.slice(0, 64)) : 'none'}`);
+    }
     const cfg = this.o.node.federation.round;
     const maxBytes = maxUpdateBytes(cfg);
     const len = Number(req.headers['content-length'] ?? NaN);
     // refused before a byte of the body is read: the node's one length rule, on the announced length
     if (len > maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
-    // With a Content-Length the body streams straight into WASM memory as it arrives (no
-    // model-sized JavaScript array); a chunked body is gathered first to learn its length.
+    // A body of announced length (Content-Length, or x-mpc-params on a chunked body) streams
+    // straight into WASM memory as it arrives; one of unknown length is gathered first, within
+    // the node-wide UnsizedBodies budget.
+    const announced = q('params');
     const known = Number.isSafeInteger(len) && len >= 0;
-    const pre = known ? null : await readChunked(req, cfg);
-    const bytes = known ? len : pre!.total;
-    if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
-    const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+    if (!known && announced !== undefined) {
+      const n = Number(announced);
+      if (!Number.isSafeInteger(n)) throw new MpcError('API_BAD_REQUEST', 'x-mpc-params must be the number of float32 values in the body');
+      checkUpdateLength(cfg, n);
+    }
+    const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    const pre = known || announced !== undefined ? null : await this.unsized.gather(req, maxBytes, timeoutMs, (b) => checkUpdateLength(cfg, Math.ceil(b / 4)));
     let pending: Promise<AggregateAnswer>;
     try {
-      let total = 0;
-      const take = (b: Buffer): void => {
-        if (total + b.length > bytes) throw new MpcError('API_BAD_REQUEST', `body is longer than its Content-Length (${bytes} bytes)`);
-        upload.write(b);
-        noteMoved(b.length);
-        total += b.length;
-        b.fill(0); // secret: trainer input
-      };
-      if (pre) for (const c of pre.chunks) take(c);
-      else for await (const c of req) take(c as Buffer);
-      if (total !== bytes) throw new MpcError('API_BAD_REQUEST', `body of ${total} bytes is shorter than its Content-Length (${bytes} bytes)`);
-      pending = upload.commit();
-    } catch (e) {
-      upload.abort();
-      throw e;
+      const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
+      if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
+      const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+      // bytes after the body that do not parse as a request: refused below while uncommitted
+      const inFlight: UploadOnSocket = { committed: false, refused: undefined };
+      uploads.set(req.socket, inFlight);
+      try {
+        const take = (b: Buffer): void => {
+          if (inFlight.refused) throw inFlight.refused;
+          upload.write(b);
+          noteMoved(b.length);
+          b.fill(0); // secret: trainer input
+        };
+        if (pre) for (const c of pre.chunks) take(c);
+        else await streamExact(req, bytes, timeoutMs, take);
+        // the parser may still be reading what followed the body in the same packet
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (inFlight.refused) throw inFlight.refused;
+        pending = upload.commit();
+        inFlight.committed = true;
+      } catch (e) {
+        upload.abort();
+        throw e;
+      }
+    } finally {
+      if (pre) this.unsized.release(pre.chunks);
     }
     const answer = await pending;
     try {
@@ -232,26 +288,28 @@ async function writeAnswer(res: ServerResponse, a: AggregateAnswer): Promise<voi
   res.end();
 }
 
+/**
+ * A request the HTTP parser could not read (malformed, headers too large, timed out): the JSON
+ * error of docs/api.md, written straight to the socket, then the connection is closed. Bytes that
+ * follow an update's body are the update's business (see UploadOnSocket).
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  const up = uploads.get(socket);
+  if (up) {
+    if (!up.committed) up.refused = new MpcError('API_BAD_REQUEST', 'bytes after the body that are not an HTTP request (a body longer than its Content-Length?): the update was not counted');
+    return; // the update's own reply follows, then the connection is closed
+  }
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'API_HEADERS_TOO_LARGE', 'request headers are too large'] as const
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'API_BODY_TIMEOUT', 'the request headers did not arrive in time'] as const
+    : [400, 'API_BAD_REQUEST', `not a valid HTTP/1.1 request (${/^[A-Z_]{1,40}$/.test(err.code ?? '') ? err.code : 'parse error'})`] as const;
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${REASON[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const s = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s), ...headers });
   res.end(s);
-}
-
-/** Reads a body without a Content-Length (chunked) into a chunk list, up to maxUpdateBytes(cfg). */
-async function readChunked(req: IncomingMessage, cfg: RoundConfig): Promise<{ chunks: Buffer[]; total: number }> {
-  const chunks: Buffer[] = [];
-  const maxBytes = maxUpdateBytes(cfg);
-  let total = 0;
-  try {
-    for await (const c of req) {
-      total += (c as Buffer).length;
-      if (total > maxBytes) checkUpdateLength(cfg, Math.ceil(total / 4));
-      chunks.push(c as Buffer);
-    }
-  } catch (e) {
-    for (const c of chunks) c.fill(0);
-    throw e;
-  }
-  return { chunks, total };
 }
