@@ -56,6 +56,8 @@ export type ErrorCode =
   | 'STORAGE_FAILED' // a transcript or data file could not be written or read
   // config / api
   | 'CONFIG_INVALID'
+  | 'CONFIG_DATA_DIR_IN_USE' // another live node process holds this data directory (its node.lock)
+  | 'CONFIG_ADDRESS_IN_USE' // the peer or API address is taken by another process
   | 'API_BAD_REQUEST'
   | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
   | 'API_UNAUTHORIZED'
