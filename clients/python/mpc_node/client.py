@@ -154,13 +154,14 @@ class Client:
                 raise MpcNodeError("CLIENT_CONNECTION", "TLS with %s:%s failed: %s" % (self._host, self._port, e.reason or e))
             except OSError as e:
                 sent = e  # refused, reset, or closed while sending: an early answer may still be there
+            if sent is not None and conn.sock is None:
+                return [self._no_answer(sent), 0.0]
             try:
                 res = conn.getresponse()
             except (socket.timeout, TimeoutError):
                 raise MpcNodeError("CLIENT_TIMEOUT", "no answer from %s:%s within %ss" % (self._host, self._port, self.timeout))
             except (OSError, http.client.HTTPException) as e:
-                why = sent or e
-                return [MpcNodeError("CLIENT_CONNECTION", "connection to %s:%s failed before any answer: %s" % (self._host, self._port, type(why).__name__)), 0.0]
+                return [self._no_answer(sent or e), 0.0]
             # from here an answer byte arrived: a failure is never retried (the update may be counted)
             try:
                 return self._read(res, count)
@@ -174,6 +175,9 @@ class Client:
                 raise
         finally:
             conn.close()
+
+    def _no_answer(self, e):
+        return MpcNodeError("CLIENT_CONNECTION", "connection to %s:%s failed before any answer: %s" % (self._host, self._port, type(e).__name__))
 
     def _read(self, res, count):
         headers = {k.lower(): v for k, v in res.getheaders()}

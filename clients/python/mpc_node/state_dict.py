@@ -109,8 +109,7 @@ def aggregate_state_dict(client, state_dict, round, weight=1.0, reduce="mean", i
     got = headers.get("x-mpc-manifest-digest")
     if got != digest(manifest):
         raise MpcNodeError("CLIENT_BAD_RESPONSE", "the answer's manifest digest %s is not the one sent (%s)" % (got, digest(manifest)), 200)
-    out, offset, k = {}, 0, 0
-    agg = {}
+    agg, offset = {}, 0
     for (name, v), n in zip(sent, counts):
         agg[name] = _restore(buf, offset, n, v)
         offset += 4 * n
