@@ -56,6 +56,7 @@ export type ErrorCode =
   | 'STORAGE_FAILED' // a transcript or data file could not be written or read
   // config / api
   | 'CONFIG_INVALID'
+  | 'CONFIG_TLS_REQUIRED' // the trainer API would listen beyond loopback without TLS (--tls-cert, --tls-key)
   | 'API_BAD_REQUEST'
   | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
   | 'API_UNAUTHORIZED'
