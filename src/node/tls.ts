@@ -169,11 +169,6 @@ export class ServerTls {
     }
   }
 
-  /** Waits for a reload in progress (tests, shutdown). */
-  settled(): Promise<void> {
-    return this.reloading;
-  }
-
   close(): void {
     for (const w of this.watchers.splice(0)) w.close();
     if (this.timer) clearTimeout(this.timer);
