@@ -117,7 +117,7 @@ const sameFiles = (a: TlsMaterial['files'], b: TlsMaterial['files']): boolean =>
  * and the reload when they change. A changed set is read whole (certificate, key and client CA
  * together) once the folders have been quiet for {@link SETTLE_MS}, checked as at start, and
  * only then handed to the server (`server.setSecureContext`), so the next handshake presents
- * the new certificate; a set that does not check out is logged (`tls-reload-refused`) and the
+ * the new certificate; a set that does not check out is logged (`tls-reload-failed`) and the
  * old one stays. The folders are watched, not the files, so files replaced by rename (and
  * Kubernetes' symlink swaps) are seen too.
  */
@@ -190,14 +190,14 @@ export class ServerTls {
       next = await loadTlsMaterial(this.paths);
     } catch (e) {
       // a half-written rotation reads as a mismatched pair: the write of the other file retries
-      this.log({ event: 'tls-reload-refused', reason: (e as Error).message, serving: this.current.facts });
+      this.log({ event: 'tls-reload-failed', reason: (e as Error).message, serving: this.current.facts });
       return;
     }
     if (sameFiles(next.files, this.current.files)) return;
     try {
       apply(next.files);
     } catch (e) {
-      this.log({ event: 'tls-reload-refused', reason: `the server refused the new set (${(e as NodeJS.ErrnoException).code ?? 'error'})`, serving: this.current.facts });
+      this.log({ event: 'tls-reload-failed', reason: `the server refused the new set (${(e as NodeJS.ErrnoException).code ?? 'error'})`, serving: this.current.facts });
       return;
     }
     this.current = next;
