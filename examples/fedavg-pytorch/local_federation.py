@@ -11,10 +11,12 @@ SCRIPT = os.path.join(ROOT, "dist", "examples", "fedavg-pytorch", "federation.js
 class LocalFederation:
     """``with LocalFederation(["eu", "us", "apac"], threshold=2, round={...}) as fed:`` starts
     one node process per region on 127.0.0.1 (free ports); ``fed.regions`` is a list of dicts
-    with ``id``, ``api`` (the trainer API URL), ``tokenFile`` and ``pid``."""
+    with ``id``, ``api`` (the trainer API URL), ``tokenFile`` and ``pid``. ``node_args``: more
+    ``mpc-node start`` flags per region id (e.g. ``--tls-cert``/``--tls-key``: that region then
+    serves https)."""
 
-    def __init__(self, regions=("eu", "us", "apac"), threshold=2, round=None, node="node"):
-        self.args = [node, SCRIPT, "--regions", ",".join(regions), "--threshold", str(threshold), "--round", json.dumps(round or {})]
+    def __init__(self, regions=("eu", "us", "apac"), threshold=2, round=None, node_args=None, node="node"):
+        self.args = [node, SCRIPT, "--regions", ",".join(regions), "--threshold", str(threshold), "--round", json.dumps(round or {}), "--node-args", json.dumps(node_args or {})]
         self.proc = None
         self.regions = []
 
