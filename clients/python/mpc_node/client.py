@@ -127,13 +127,13 @@ class Client:
         attempt = 0
         while True:
             attempt += 1
-            retry_in = self._attempt(path, headers, pieces, count)
-            if isinstance(retry_in, tuple):
-                return retry_in + (attempt,)
-            err, delay = retry_in
-            if attempt > self.retries:
-                raise err
-            time.sleep(delay)
+            try:
+                buf, answer = self._attempt(path, headers, pieces, count)
+                return buf, answer, attempt
+            except _Retry as r:
+                if attempt > self.retries:
+                    raise r.error from None
+                time.sleep(r.delay)
 
     def _connection(self):
         if self._https:
@@ -141,8 +141,8 @@ class Client:
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
 
     def _attempt(self, path, headers, pieces, count):
-        """One request: (buffer, headers) on success; [error, delay] when it may be retried;
-        raises otherwise."""
+        """One request: (buffer, headers), or raises ``_Retry`` when it may be retried, else
+        ``MpcNodeError``."""
         conn = self._connection()
         try:
             try:
@@ -155,13 +155,13 @@ class Client:
             except OSError as e:
                 sent = e  # refused, reset, or closed while sending: an early answer may still be there
             if sent is not None and conn.sock is None:
-                return [self._no_answer(sent), 0.0]
+                raise _Retry(self._no_answer(sent), 0.0)
             try:
                 res = conn.getresponse()
             except (socket.timeout, TimeoutError):
                 raise MpcNodeError("CLIENT_TIMEOUT", "no answer from %s:%s within %ss" % (self._host, self._port, self.timeout))
             except (OSError, http.client.HTTPException) as e:
-                return [self._no_answer(sent or e), 0.0]
+                raise _Retry(self._no_answer(sent or e), 0.0)
             # from here an answer byte arrived: a failure is never retried (the update may be counted)
             try:
                 return self._read(res, count)
@@ -171,7 +171,7 @@ class Client:
                 raise MpcNodeError("CLIENT_BAD_RESPONSE", "the answer of %s:%s broke off: %s" % (self._host, self._port, type(e).__name__))
             except MpcNodeError as e:
                 if e.status in RETRY_STATUSES:
-                    return [e, _retry_after(res.getheader("retry-after"))]
+                    raise _Retry(e, _retry_after(res.getheader("retry-after")))
                 raise
         finally:
             conn.close()
@@ -204,6 +204,15 @@ class Client:
         if res.read(1):
             raise MpcNodeError("CLIENT_BAD_RESPONSE", "the aggregate is longer than %d bytes" % want, res.status)
         return buf, headers
+
+
+class _Retry(Exception):
+    """An attempt that may be repeated: ``error`` if no retry is left, after ``delay`` seconds."""
+
+    def __init__(self, error, delay):
+        super().__init__(error)
+        self.error = error
+        self.delay = delay
 
 
 def _chunks(pieces):
