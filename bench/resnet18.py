@@ -34,14 +34,17 @@ def status_kib(pid, key):
     raise KeyError(key)
 
 
-def state(seed):
-    """The region's model: ResNet-18 initialised from ``seed``, its BatchNorm counters set to
-    distinct integers so that averaging them is visible."""
+def state(seed, dtype="float32"):
+    """The region's model: ResNet-18 initialised from ``seed``, its floating tensors in
+    ``dtype``, its BatchNorm counters set to distinct integers so that averaging them is visible."""
     import torch
     import torchvision
 
     torch.manual_seed(seed)
     sd = torchvision.models.resnet18(weights=None).state_dict()
+    for k, v in sd.items():
+        if v.dtype.is_floating_point:
+            sd[k] = v.to(getattr(torch, dtype))
     for i, k in enumerate(k for k in sd if k.endswith("num_batches_tracked")):
         sd[k] = torch.tensor(seed * 100 + i, dtype=torch.int64)
     return sd
@@ -54,7 +57,7 @@ def trainer(a):
     torch.set_num_threads(1)
     from mpc_node import Client, aggregate_state_dict
 
-    sd = state(a.seed)
+    sd = state(a.seed, a.dtype)
     client = Client(a.api, token_file=a.token_file, timeout=600)
     before = status_kib("self", "VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
@@ -144,6 +147,7 @@ if __name__ == "__main__":
             p.add_argument(k, required=True)
         p.add_argument("--seed", type=int, required=True)
         p.add_argument("--weight", type=float, required=True)
+        p.add_argument("--dtype", default="float32")
         p.add_argument("--trainer", action="store_true")
         trainer(p.parse_args())
     else:

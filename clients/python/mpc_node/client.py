@@ -107,10 +107,12 @@ class Client:
         buf, headers, attempts = self.post(round, "application/octet-stream", [w.data], len(w.data), w.count, weight, reduce, expect, idempotency_key)
         return Result(w.restore(buf), headers, attempts)
 
-    def post(self, round, content_type, pieces, length, count, weight=1.0, reduce="mean", expect=None, idempotency_key=None):
-        """The one POST /v1/aggregate: ``pieces`` (byte memoryviews, ``length`` bytes in all) is the
-        body, sent again as a whole on a retry; ``count`` the float32 values the answer must hold.
-        Returns (bytearray of the answer, lowercase headers dict, attempts)."""
+    def post(self, round, content_type, pieces, length, count, weight=1.0, reduce="mean", expect=None, idempotency_key=None, reader=None):
+        """The one POST /v1/aggregate: ``pieces`` (an iterable of byte memoryviews, ``length``
+        bytes in all, iterated again on a retry) is the body; ``count`` the float32 values the
+        answer must hold. ``reader(fill, size)`` takes the answer's ``size`` bytes, calling
+        ``fill(view)`` to read the next ``len(view)`` bytes into a byte memoryview; by default
+        they go into one bytearray. Returns (what ``reader`` returned, lowercase headers dict, attempts)."""
         if reduce not in REDUCES:
             raise ValueError("reduce: expected 'mean' or 'sum', got %r" % (reduce,))
         query = "round=%s&weight=%s&reduce=%s" % (quote(str(round), safe=""), _param(weight), reduce)
@@ -128,7 +130,7 @@ class Client:
         while True:
             attempt += 1
             try:
-                buf, answer = self._attempt(path, headers, pieces, count)
+                buf, answer = self._attempt(path, headers, pieces, count, reader or _one_buffer)
                 return buf, answer, attempt
             except _Retry as r:
                 if attempt > self.retries:
@@ -140,7 +142,7 @@ class Client:
             return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
 
-    def _attempt(self, path, headers, pieces, count):
+    def _attempt(self, path, headers, pieces, count, reader):
         """One request: (buffer, headers), or raises ``_Retry`` when it may be retried, else
         ``MpcNodeError``."""
         conn = self._connection()
@@ -164,7 +166,7 @@ class Client:
                 raise _Retry(self._no_answer(sent or e), 0.0)
             # from here an answer byte arrived: a failure is never retried (the update may be counted)
             try:
-                return self._read(res, count)
+                return self._read(res, count, reader)
             except (socket.timeout, TimeoutError):
                 raise MpcNodeError("CLIENT_TIMEOUT", "the answer of %s:%s stalled for %ss" % (self._host, self._port, self.timeout))
             except (OSError, http.client.HTTPException) as e:
@@ -179,7 +181,7 @@ class Client:
     def _no_answer(self, e):
         return MpcNodeError("CLIENT_CONNECTION", "connection to %s:%s failed before any answer: %s" % (self._host, self._port, type(e).__name__))
 
-    def _read(self, res, count):
+    def _read(self, res, count, reader):
         headers = {k.lower(): v for k, v in res.getheaders()}
         if res.status != 200:
             raw = res.read(65536)
@@ -193,17 +195,29 @@ class Client:
         got = headers.get("content-length")
         if got is not None and got != str(want):
             raise MpcNodeError("CLIENT_BAD_RESPONSE", "the aggregate has %s bytes, expected %d" % (got, want), res.status)
-        buf = bytearray(want)
-        view = memoryview(buf)
-        n = 0
-        while n < want:
-            k = res.readinto(view[n:])
-            if not k:
-                raise MpcNodeError("CLIENT_BAD_RESPONSE", "the aggregate ended after %d of %d bytes" % (n, want), res.status)
-            n += k
+        done = [0]
+
+        def fill(view):
+            n = 0
+            while n < len(view):
+                k = res.readinto(view[n:])
+                if not k:
+                    raise MpcNodeError("CLIENT_BAD_RESPONSE", "the aggregate ended after %d of %d bytes" % (done[0] + n, want), res.status)
+                n += k
+            done[0] += n
+
+        out = reader(fill, want)
+        if done[0] != want:
+            raise MpcNodeError("CLIENT_BAD_RESPONSE", "read %d of the aggregate's %d bytes" % (done[0], want), res.status)
         if res.read(1):
             raise MpcNodeError("CLIENT_BAD_RESPONSE", "the aggregate is longer than %d bytes" % want, res.status)
-        return buf, headers
+        return out, headers
+
+
+def _one_buffer(fill, size):
+    buf = bytearray(size)
+    fill(memoryview(buf))
+    return buf
 
 
 class _Retry(Exception):

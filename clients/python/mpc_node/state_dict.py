@@ -53,17 +53,62 @@ class _Values:
                 yield memoryview(a.view(np.uint8))
 
 
-def _restore(buf, offset, count, like):
+def _reader(sent, counts):
+    """Reads the answer tensor by tensor: a float32 CPU tensor (or float32 numpy array) straight
+    into its own new memory, any other into one scratch buffer of the largest such tensor and
+    converted from there. So the answer never exists twice: the trainer holds the returned
+    tensors plus at most one tensor's float32 values."""
+
+    def read(fill, size):
+        out, scratch = {}, None
+        for (name, v), n in zip(sent, counts):
+            if _direct(v):
+                out[name] = _filled(fill, v)
+                continue
+            if scratch is None:
+                scratch = bytearray(4 * max(c for (_, w), c in zip(sent, counts) if not _direct(w)))
+            fill(memoryview(scratch)[: 4 * n])
+            out[name] = _converted(scratch, n, v)
+        return out
+
+    return read
+
+
+def _direct(v):
+    """Whether the answer for ``v`` is read straight into a new float32 CPU tensor/array."""
+    if kind_of(v) == "torch":
+        return str(v.dtype) == "torch.float32" and v.device.type == "cpu"
+    return v.dtype.name == "float32"
+
+
+def _filled(fill, like):
+    """A new float32 CPU tensor (or float32 array) shaped like ``like``, read from the answer."""
     if kind_of(like) == "torch":
-        t = torch_from(buf, offset, count, like)
+        import torch
+
+        t = torch.empty(like.shape, dtype=torch.float32)
+        fill(torch_bytes(t))
+        return t
+    import numpy as np
+
+    a = np.empty(like.shape, dtype="<f4")
+    fill(memoryview(a.reshape(-1).view(np.uint8)))
+    return a.astype(np.float32, copy=False)
+
+
+def _converted(scratch, count, like):
+    """The first ``count`` float32 values of ``scratch`` as a new tensor/array like ``like``
+    (never a view of ``scratch``, which the next tensor reuses)."""
+    if kind_of(like) == "torch":
+        t = torch_from(scratch, 0, count, like)  # a copy: another dtype or device
         if not like.dtype.is_floating_point:
             t = t.round().to(like.dtype)
         return t
     import numpy as np
 
-    a = np.frombuffer(buf, dtype="<f4", count=count, offset=offset).reshape(like.shape)
+    a = np.frombuffer(scratch, dtype="<f4", count=count).reshape(like.shape)
     if like.dtype.kind == "f":
-        return a.astype(like.dtype, copy=False)
+        return a.astype(like.dtype)
     return np.rint(a).astype(like.dtype)
 
 
@@ -103,16 +148,12 @@ def aggregate_state_dict(client, state_dict, round, weight=1.0, reduce="mean", i
     head = prefix(manifest)
     counts = [_numel(v) for _, v in sent]
     total = sum(counts)
-    buf, headers, attempts = client.post(
-        round, CONTENT_TYPE, _Values(head, [v for _, v in sent]), len(head) + 4 * total, total, weight, reduce, expect, idempotency_key
+    agg, headers, attempts = client.post(
+        round, CONTENT_TYPE, _Values(head, [v for _, v in sent]), len(head) + 4 * total, total, weight, reduce, expect, idempotency_key, reader=_reader(sent, counts)
     )
     got = headers.get("x-mpc-manifest-digest")
     if got != digest(manifest):
         raise MpcNodeError("CLIENT_BAD_RESPONSE", "the answer's manifest digest %s is not the one sent (%s)" % (got, digest(manifest)), 200)
-    agg, offset = {}, 0
-    for (name, v), n in zip(sent, counts):
-        agg[name] = _restore(buf, offset, n, v)
-        offset += 4 * n
     out = type(state_dict)() if isinstance(state_dict, dict) and type(state_dict) is not dict else {}
     for name, v in state_dict.items():
         out[name] = agg[name] if name in agg else v

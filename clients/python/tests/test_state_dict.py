@@ -87,11 +87,14 @@ def test_a_dict_of_numpy_arrays_works_the_same_way():
     assert out["b"].dtype == np.float16 and out["b"][0] == 1.5
 
 
-def test_float32_cpu_results_are_views_of_the_one_answer_buffer():
-    sd = OrderedDict(a=torch.randn(100), b=torch.randn(10, 10))
+def test_the_answer_is_read_tensor_by_tensor_into_results_that_own_their_memory():
+    sd = OrderedDict(a=torch.randn(100), h1=torch.randn(50).half(), b=torch.randn(10, 10), h2=torch.randn(7).half(), d=torch.randn(3).double())
     with StubNode() as node:
         out = aggregate_state_dict(Client(node.url), sd, "r")
-    assert out["b"].data_ptr() - out["a"].data_ptr() == 400  # consecutive in the answer, no per-tensor copy
+    ptrs = [t.storage().data_ptr() for t in out.values()]
+    assert len(set(ptrs)) == len(ptrs)  # no result is a view of a shared buffer (the half ones reuse one scratch)
+    for k, v in sd.items():
+        assert torch.equal(out[k], v.float().to(v.dtype)), k
 
 
 def test_an_answer_for_another_manifest_is_refused():
