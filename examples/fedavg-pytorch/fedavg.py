@@ -210,11 +210,13 @@ def plot(rows, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     r = [x["round"] for x in rows]
     ax.plot(r, [x["plaintext"] for x in rows], "o-", label="plaintext FedAvg (in process)", linewidth=2.5, alpha=0.6)
     ax.plot(r, [x["secure"] for x in rows], "x--", label="mpc-node, 3 regions", color="black")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("round")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("FedAvg of an MLP on digits, label-skewed across eu, us, apac")

@@ -7,6 +7,7 @@ same on each retry, so a retried update is never counted twice.
 """
 import http.client
 import json
+import re
 import socket
 import ssl
 import time
@@ -20,6 +21,7 @@ CHUNK = 1 << 20
 REDUCES = ("mean", "sum")
 RETRY_STATUSES = (429, 503)
 RETRY_AFTER_DEFAULT = 1.0
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
 
 
 class Result:
@@ -115,6 +117,8 @@ class Client:
         they go into one bytearray. Returns (what ``reader`` returned, lowercase headers dict, attempts)."""
         if reduce not in REDUCES:
             raise ValueError("reduce: expected 'mean' or 'sum', got %r" % (reduce,))
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.match(str(idempotency_key)):
+            raise ValueError("idempotency_key: 1-128 characters of A-Z a-z 0-9 . _ : - (a UUID fits)")
         query = "round=%s&weight=%s&reduce=%s" % (quote(str(round), safe=""), _param(weight), reduce)
         if expect is not None:
             query += "&expect=%d" % int(expect)

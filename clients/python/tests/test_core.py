@@ -83,6 +83,8 @@ def test_token_file_and_bad_arguments(tmp_path):
         Client("http://127.0.0.1:1").aggregate("r", [1.0, 2.0])
     with pytest.raises(ValueError, match="http"):
         Client("ftp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="idempotency_key"):
+        Client("http://127.0.0.1:1").aggregate("r", f32(1), idempotency_key="has space")
     with pytest.raises(ValueError, match="https"):
         Client("http://127.0.0.1:1", ca_file="ca.pem")
 
