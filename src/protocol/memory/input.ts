@@ -115,7 +115,8 @@ export class RegionalInput {
   }
 
   private release(s: UpdateStaging): void {
-    this.K.bytes(s.ptr, s.bytes).fill(0); // secret: raw trainer values
+    // secret: raw trainer values (a separate staging is wiped by the allocator as it is freed)
+    if (s.inPlace) this.K.bytes(s.ptr, s.bytes).fill(0);
     this.forget(s);
   }
 
@@ -155,8 +156,7 @@ export class RegionalInput {
 
   private wipeSum(): void {
     if (this.sum) {
-      this.K.zeroize(this.sum);
-      this.K.free(this.sum);
+      this.K.free(this.sum); // wipes
     }
     this.sum = null;
     this.ready = false;
