@@ -76,7 +76,7 @@ export const COMMANDS = [
   {
     name: 'start',
     summary: "Run this region's node until stopped: peer listener, trainer API on loopback, rounds (also 'mpc-node --region ID ...').",
-    usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT] [--body-timeout-ms MS]',
+    usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT] [--body-timeout-ms MS] [--memory-budget SIZE]',
     flags: [
       { name: 'region', kind: 'string', value: 'ID', required: true, help: 'this node’s region id, as in the federation file' },
       CONFIG_FLAG,
@@ -90,6 +90,13 @@ export const COMMANDS = [
         help: 'where the peer listener binds; for a proxy, NAT or port forward in front of the node',
       },
       { name: 'body-timeout-ms', kind: 'string', value: 'MS', defaultNote: '30000', help: 'idle time allowed within a trainer’s upload before it is refused (408)' },
+      {
+        name: 'memory-budget',
+        kind: 'string',
+        value: 'SIZE',
+        defaultNote: 'min(3.5GiB, half the machine’s memory)',
+        help: 'WASM memory this node’s rounds may reserve at once, e.g. 2GiB or 512MiB; a round beyond it is refused (503 RESOURCE_MEMORY_BUDGET)',
+      },
     ],
     details:
       'Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.\n' +
