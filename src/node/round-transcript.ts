@@ -1,10 +1,11 @@
 /**
  * A round's transcript as the node keeps it. For a round this node's trainers opened, every
  * record goes to its file at once. For a round a peer's params opened, records are held in
- * memory until one is worth keeping, that is anything but the round's own parameters and its
- * abort (a round that took part in dealing, deciding or a policy decision): a peer's params for
- * a round that never gets further (no input of this node, aborted in collection) leave no file;
- * they are counted and logged instead (docs/transcript.md).
+ * memory until one is worth keeping: anything but this node's own bookkeeping of a round that
+ * went nowhere (its parameters, dropouts, its own commitment to contribute nothing, the abort).
+ * So a peer's params for a round that never gets anything (no trainer of this node, no other
+ * party's signed message, no policy decision) leave no file; the round is counted and logged
+ * instead (docs/transcript.md "Which rounds leave a file").
  * @module
  */
 import { existsSync } from 'node:fs';
@@ -13,7 +14,14 @@ import type { RecordBody } from '../protocol/records.js';
 import { TranscriptFile, transcriptPath } from './transcript-file.js';
 
 /** Records that alone do not make a transcript worth a file for a round a peer opened. */
-const NOT_KEPT_ALONE: ReadonlySet<RecordBody['kind']> = new Set(['params', 'abort']);
+const BOOKKEEPING: ReadonlySet<RecordBody['kind']> = new Set(['params', 'dropout', 'abort']);
+
+/** Is `rec` more than `self`'s own bookkeeping of a round that went nowhere? */
+function worthKeeping(rec: RecordBody, self: string): boolean {
+  if (BOOKKEEPING.has(rec.kind)) return false;
+  if (rec.kind === 'commits') return rec.body.dealer !== self || rec.body.contributes;
+  return true;
+}
 
 export class RoundTranscript {
   private file: TranscriptFile | null = null;
@@ -46,7 +54,7 @@ export class RoundTranscript {
     if (this.closed) return;
     if (this.file) return this.file.append(rec);
     this.held.push(rec);
-    if (!NOT_KEPT_ALONE.has(rec.kind)) this.keep();
+    if (worthKeeping(rec, this.region)) this.keep();
   }
 
   /** Creates the file and writes what was held. */
