@@ -90,6 +90,7 @@ describe('bounded memory per node (--memory-budget)', () => {
     // 100 header-only uploads at eu, each announcing 1.5M values (a round of ~24 MiB): closed at
     // once or left hanging until the body timeout; those beyond the budget are refused at once
     const eu = fed.regions.find((r) => r.id === 'eu')!;
+    const wasmBefore = (await status(eu)).memory.wasm;
     const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => headersOnly(eu, `hdr-${i % 40}`, 4 * 1_500_000, i % 2 === 0)));
     const statuses = replies.map((l) => Number(/^HTTP\/1\.1 (\d{3})/.exec(l)?.[1] ?? 0));
     for (const s of statuses) expect([400, 408, 503]).toContain(s);
@@ -100,6 +101,7 @@ describe('bounded memory per node (--memory-budget)', () => {
     await until('eu holds no pending upload', async () => (await status(eu)).uploadsPending.length === 0);
     const after = await status(eu);
     expect([after.roundsInFlight, after.memory.reserved, after.memory.wasmInUse]).toEqual([[], 0, 0]);
+    expect(after.memory.wasm).toBe(wasmBefore); // a body that never came allocated nothing
     for (const i of [0, 1, 39]) expect((await fetch(`${eu.api}/transcripts/hdr-${i}`)).status).toBe(404);
 
     // legitimate rounds afterwards succeed, the largest the budget allows among them
