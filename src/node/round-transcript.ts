@@ -3,8 +3,9 @@
  * record goes to its file at once. For a round a peer's params opened, records are held in
  * memory until one is worth keeping: anything but this node's own bookkeeping of a round that
  * went nowhere (its parameters, dropouts, its own commitment to contribute nothing, the abort).
- * So a peer's params for a round that never gets anything (no trainer of this node, no other
- * party's signed message, no policy decision) leave no file; the round is counted and logged
+ * A trainer of this node committing an update into such a round keeps it too. So a peer's params
+ * for a round that never gets anything (no trainer of this node, no other party's signed
+ * message, no policy decision) leave no file; the round is counted and logged
  * instead (docs/transcript.md "Which rounds leave a file").
  * @module
  */
@@ -57,8 +58,14 @@ export class RoundTranscript {
     if (worthKeeping(rec, this.region)) this.keep();
   }
 
-  /** Creates the file and writes what was held. */
-  private keep(): void {
+  /**
+   * Creates the file and writes what was held (a no-op once kept or closed): at once for a round
+   * of this node's trainers, at the first record worth keeping, or when a trainer of this node
+   * uploads into a round a peer opened.
+   * @throws {MpcError} STORAGE_CONFLICT, STORAGE_FAILED.
+   */
+  keep(): void {
+    if (this.file || this.closed) return;
     const f = new TranscriptFile(this.dir, this.round, this.region, this.sign);
     this.file = f;
     for (const r of this.held.splice(0)) f.append(r);

@@ -180,8 +180,10 @@ export class TrainerIntake {
       throw new ProtocolError(ended?.code ?? 'PROTOCOL_ABORTED', `round ${u.id} ended while the update was uploading${ended?.detail ? `: ${ended.detail}` : ''}`);
     }
     let r = u.round;
-    if (r) this.checkAccepting(r, req.params);
-    else {
+    if (r) {
+      this.checkAccepting(r, req.params);
+      r.tx?.keep(); // a round a peer opened keeps its transcript once this node's trainers take part
+    } else {
       // a round of another length opened meanwhile (a peer's params), or ended
       this.checkNotEnded(u.id);
       const other = h.rounds.get(u.id);
