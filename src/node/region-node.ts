@@ -96,16 +96,14 @@ export class RegionNode {
       wakeSumWaiters: (u) => this.intake.wakeSumWaiters(u),
     });
     this.intake = new TrainerIntake({
-      federation: f,
-      rounds: this.rounds,
-      peerWaitMs: this.timing.peerWaitMs,
-      log: this.log,
+      federation: f, rounds: this.rounds, peerWaitMs: this.timing.peerWaitMs, log: this.log,
       closing: () => this.closing,
       prepare: (id, params) => this.admission.prepare(id, params),
       reserveStaging: (id, params) => this.admission.reserveStaging(id, params),
       openRound: (u) => this.openRound(u.id, u.params, undefined, u),
       dropPending: (u) => this.admission.dropPending(u),
       apply: (round, ev) => this.apply(round, ev),
+      updateAccepted: (clipFactor) => this.metrics.updateAccepted(clipFactor < 1),
     });
     this.streams = {
       isLive: (round) => this.rounds.isLive(round),

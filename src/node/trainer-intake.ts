@@ -63,6 +63,8 @@ export interface IntakeHost {
   /** Gives pending uploads up: wipes their memory, releases their reservation. Idempotent. */
   dropPending(uploads: Uploads): void;
   apply(r: Round, ev: RoundEvent): void;
+  /** An update is in the regional sum, scaled by `clipFactor` (1: not clipped). */
+  updateAccepted(clipFactor: number): void;
 }
 
 export class TrainerIntake {
@@ -113,7 +115,11 @@ export class TrainerIntake {
         if (u.uploading === 0) h.dropPending(u); // nothing committed: no round, no memory left
       } else if (u.uploading === 0 && r.collectDue) this.closeCollection(r);
     };
+    let clipFactor: number | undefined;
     return {
+      get clipFactor() {
+        return clipFactor;
+      },
       write: (chunk) => {
         if (settled || u.dropped || (u.round && !h.rounds.isLive(u.round))) throw new MpcError('PROTOCOL_ABORTED', `round ${req.round} ended while the update was uploading`);
         u.memory.writeUpdate(staging, chunk);
@@ -122,9 +128,10 @@ export class TrainerIntake {
         // the upload is settled once its update is in the sum (or refused), not when the round
         // ends: a committed trainer counts once (in `trainers`), and does not hold the
         // collection open as if it were still uploading
-        let committed: { answer: Promise<AggregateAnswer> };
+        let committed: { answer: Promise<AggregateAnswer>; clipFactor: number };
         try {
           committed = await this.commitUpload(u, staging, req);
+          clipFactor = committed.clipFactor;
         } finally {
           settle();
         }
@@ -168,9 +175,9 @@ export class TrainerIntake {
 
   /**
    * Adds the staged update to the regional sum, opening the round if it is the first; resolves
-   * (wrapped, so it is not awaited) with the trainer's answer to come.
+   * (wrapped, so it is not awaited) with the trainer's answer to come and the update's clipping factor.
    */
-  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer> }> {
+  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
     const gone = (): boolean => u.dropped || (u.round !== undefined && !h.rounds.isLive(u.round));
@@ -191,7 +198,7 @@ export class TrainerIntake {
     }
     // validates (NaN, bound, length) before touching the regional sum, and before the round opens:
     // a refused update opens no round
-    u.memory.commitUpdate(staging, req.weight, h.federation.round);
+    const clipFactor = u.memory.commitUpdate(staging, req.weight, h.federation.round);
     if (!r) {
       try {
         r = h.openRound(u);
@@ -201,11 +208,13 @@ export class TrainerIntake {
       }
     }
     r.trainers++;
+    h.updateAccepted(clipFactor);
     if (req.expect !== undefined) r.expect = req.expect;
     const answer = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
-    h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers });
+    // clipped: the trainer is told too (x-mpc-clip-factor); the factor, never the values
+    h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers, ...(clipFactor < 1 ? { clipped: true, clipFactor: Number(clipFactor.toPrecision(6)) } : {}) });
     if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
-    return { answer };
+    return { answer, clipFactor };
   }
 
   /**
