@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MpcError } from '../src/errors.js';
 import { TranscriptFile, transcriptPath } from '../src/node/transcript-file.js';
 import { RoundTranscript } from '../src/node/round-transcript.js';
+import type { RecordBody } from '../src/protocol/records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mpc-tx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,9 +53,9 @@ describe('TranscriptFile', () => {
 });
 
 describe('RoundTranscript: which rounds a peer opened leave a file', () => {
-  const abort = { kind: 'abort', body: { by: 'eu', code: 'PROTOCOL_TIMEOUT', reason: 'test', culprits: [] } } as const;
-  const ownEmpty = { kind: 'commits', body: { dealer: 'eu', contributes: false, trainers: 0, digests: {}, sig: '00' } } as const;
-  const dropout = { kind: 'dropout', body: { region: 'us', phase: 'collect', reason: 'test' } } as const;
+  const abort: RecordBody = { kind: 'abort', body: { by: 'eu', code: 'PROTOCOL_TIMEOUT', reason: 'test', culprits: [] } };
+  const ownEmpty: RecordBody = { kind: 'commits', body: { dealer: 'eu', contributes: false, trainers: 0, digests: {}, sig: '00' } };
+  const dropout: RecordBody = { kind: 'dropout', body: { region: 'us', phase: 'collect', reason: 'test' } };
 
   it("a round that holds only this node's bookkeeping (dropout, its own empty commitment, abort) leaves no file", () => {
     const tx = new RoundTranscript(dir, 'peer-1', 'eu', sign, false);
