@@ -327,6 +327,20 @@ describe('reconstruction memory (memory/projection.ts, memory/result.ts)', () =>
 });
 
 describe('the round as a whole (RoundMemory)', () => {
+  it('allocates nothing until it is used: an upload at its first bytes, the share memory at the first share in', async () => {
+    const K = await loadKernelsFresh();
+    const L = 3 * WIRE_CHUNK_ELEMS + EXTRA_ELEMS;
+    const v = new RoundMemory(K, L, nobleSha256, aesCtrRandom);
+    const s = v.beginUpdate();
+    expect(K.usedBytes).toBe(0); // headers only: nothing allocated, nothing to wipe later
+    v.abortUpdate(s);
+    expect(K.usedBytes).toBe(0);
+    v.acceptShare('us', 0, elements(8, 3));
+    expect(K.usedBytes).toBeGreaterThanOrEqual(8 * L); // the held sum and the receive scratch
+    v.zeroize();
+    expect(K.usedBytes).toBe(0);
+  });
+
   it('after zeroize nothing of the round is left in WASM memory: input, shares, aggregate share, projection, result', async () => {
     const K = await loadKernelsFresh();
     const P = CHUNK_ELEMS + 3;

@@ -67,6 +67,10 @@ describe('rounds opened by a peer', () => {
       return opened + st.refusedMessages === 300;
     });
     const opened = node.logs.filter((l) => l.event === 'round-open' && l.from === 'apac').length;
+    // the rounds it opened have their memory reserved, and nothing allocated: no share has come
+    const st = (await (await fetch(`${eu.api}/v1/status`, auth(eu))).json()) as { roundsInFlight: unknown[]; memory: { reserved: number; wasmInUse: number } };
+    expect(st.memory.wasmInUse).toBe(0);
+    expect(st.memory.reserved > 0).toBe(st.roundsInFlight.length > 0);
     const max = federation.policy.maxRoundsInFlight;
     expect(opened).toBeGreaterThanOrEqual(1);
     expect(opened).toBeLessThanOrEqual(max); // they stay open for seconds: the in-flight bound holds them
