@@ -31,6 +31,14 @@ describe('MemoryBudget', () => {
     a.release(); // idempotent
     expect(b.reserved).toBe(0);
     b.reserve(10 * MiB, 'round c').release();
+    // a hold keeps the bytes reserved past release (a result still being answered), until let go
+    const r = b.reserve(4 * MiB, 'round d');
+    const letGo = r.hold();
+    r.release();
+    expect(b.reserved).toBe(4 * MiB);
+    letGo();
+    letGo();
+    expect(b.reserved).toBe(0);
     expect(() => new MemoryBudget(0)).toThrow(RangeError);
   });
 

@@ -358,9 +358,9 @@ export class RegionNode {
     // every answer reads the result from WASM memory in pieces (no model-sized JavaScript
     // array); the result vector outlives the round's other vectors until the last release
     for (const w of r.waiters) {
-      const release = r.memory.retainResult();
+      const [release, held] = [r.memory.retainResult(), r.uploads.reservation.hold()]; // the result's memory stays reserved too
       const reduce = w.reduce;
-      w.resolve({ params: res.params, totalWeight: res.totalWeight, contributors, holders, read: (o, out) => res.read(o, out, reduce), release });
+      w.resolve({ params: res.params, totalWeight: res.totalWeight, contributors, holders, read: (o, out) => res.read(o, out, reduce), release: () => (release(), held()) });
     }
     r.waiters = [];
     this.counters.roundsDone++;

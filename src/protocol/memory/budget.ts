@@ -40,10 +40,15 @@ export function stagingBytes(params: number): number {
   return 4 * params;
 }
 
-/** Bytes held against the budget until `release` (idempotent). */
+/**
+ * Bytes held against the budget until `release` (idempotent) and every `hold` has been let go:
+ * a round's result outlives the round while trainers' answers are still being written.
+ */
 export interface Reservation {
   readonly bytes: number;
   release(): void;
+  /** Keeps the bytes reserved past `release` until the returned function is called (idempotent). */
+  hold(): () => void;
 }
 
 const MiB = (b: number): string => `${(b / 1024 ** 2).toFixed(1)} MiB`;
@@ -76,12 +81,28 @@ export class MemoryBudget {
     }
     this.held += bytes;
     let released = false;
+    let holds = 0;
+    let returned = false;
+    const settle = (): void => {
+      if (returned || !released || holds > 0) return;
+      returned = true;
+      this.held -= bytes;
+    };
     return {
       bytes,
       release: () => {
-        if (released) return;
         released = true;
-        this.held -= bytes;
+        settle();
+      },
+      hold: () => {
+        holds++;
+        let letGo = false;
+        return () => {
+          if (letGo) return;
+          letGo = true;
+          holds--;
+          settle();
+        };
       },
     };
   }
