@@ -35,7 +35,6 @@ from local_federation import LocalFederation  # noqa: E402
 from mpc_node import Client, aggregate_state_dict  # noqa: E402
 
 REGIONS = ("eu", "us", "apac")
-FLAT = os.environ.get("FEDAVG_FLAT") == "1"
 #: the digits each region holds most of (label skew)
 HOME = {"eu": (0, 1, 2, 3), "us": (4, 5, 6), "apac": (7, 8, 9)}
 SCALE_BITS = 16  # round.scaleBits, the default (docs/configuration.md)
@@ -118,27 +117,27 @@ def apply(sd, mean):
     return OrderedDict((k, (v.double() + mean[k].double()).float()) for k, v in sd.items())
 
 
-def secure_round(fed, round_id, deltas, trainers):
-    """Every trainer posts its delta to its region's node at once; returns each one's Result."""
+def secure_round(fed, round_id, deltas, trainers, flat=False):
+    """Every trainer posts its delta to its region's node at once; returns each one's Result.
+    ``flat``: one float32 vector per trainer with ``Client.aggregate`` instead of named tensors
+    (for nodes that do not take them yet; the nodes then cannot check the models match)."""
     results, errors = [None] * len(trainers), []
 
     def post(i):
         t = trainers[i]
         r = fed.region(t["region"])
+        client = Client(r["api"], token_file=r["tokenFile"], timeout=180)
         try:
-            if FLAT:  # TEMPORARY until the node takes named tensors
-                flat = torch.cat([v.reshape(-1) for v in deltas[i].values()])
-                res = Client(r["api"], token_file=r["tokenFile"], timeout=180).aggregate_detailed(round_id, flat, weight=len(t["y"]), expect=t["per_region"])
-                out, o = OrderedDict(), 0
-                for k, v in deltas[i].items():
-                    out[k] = res.values[o : o + v.numel()].reshape(v.shape)
-                    o += v.numel()
-                res.values = out
-                results[i] = res
+            if not flat:
+                results[i] = aggregate_state_dict(client, deltas[i], round_id, weight=len(t["y"]), expect=t["per_region"], detailed=True)
                 return
-            results[i] = aggregate_state_dict(
-                Client(r["api"], token_file=r["tokenFile"], timeout=180), deltas[i], round_id, weight=len(t["y"]), expect=t["per_region"], detailed=True
-            )
+            res = client.aggregate_detailed(round_id, torch.cat([v.reshape(-1) for v in deltas[i].values()]), weight=len(t["y"]), expect=t["per_region"])
+            out, o = OrderedDict(), 0
+            for k, v in deltas[i].items():
+                out[k] = res.values[o : o + v.numel()].reshape(v.shape)
+                o += v.numel()
+            res.values = out
+            results[i] = res
         except Exception as e:  # reported below, after every thread ended
             errors.append("%s: %s" % (t["name"], e))
 
@@ -172,7 +171,7 @@ def run(args, fed=None):
         # the same through the nodes
         sd = [local_delta(secure, t, args.hidden, args.local_epochs, args.lr, args.batch, s) for t, s in zip(trainers, seeds)]
         t0 = time.perf_counter()
-        results = secure_round(fed, "%s-r%d" % (args.run_id, rnd), sd, trainers)
+        results = secure_round(fed, "%s-r%d" % (args.run_id, rnd), sd, trainers, args.flat)
         took = time.perf_counter() - t0
         got = results[0].values
         for res in results[1:]:  # every trainer received the same aggregate
@@ -238,6 +237,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-id", default="fedavg-%d" % os.getpid())
+    p.add_argument("--flat", action="store_true", help="send one flat float32 vector per trainer instead of named tensors (nodes without them)")
     p.add_argument("--plot", help="write the accuracy per round as a PNG here")
     p.add_argument("--json", help="write the figures as JSON here")
     args = p.parse_args(argv)

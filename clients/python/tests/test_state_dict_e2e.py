@@ -14,10 +14,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "examples", "fedavg-pytorch"))
 
 from fedavg import tolerance  # noqa: E402
-from local_federation import LocalFederation  # noqa: E402
+from local_federation import LocalFederation, node_takes_named_tensors  # noqa: E402
 from mpc_node import Client, MpcNodeError, aggregate_state_dict  # noqa: E402
 from mpc_node.manifest import manifest_bytes  # noqa: E402
 
+pytestmark = pytest.mark.skipif(not node_takes_named_tensors(), reason="this checkout's node does not take named tensors yet (dist/src/node has no application/vnd.mpc-node.tensors)")
 REGIONS = ("eu", "us", "apac")
 ROUND = {"clipL2": 1e4, "maxWeight": 1e4, "maxTrainersPerRound": 10, "collectMs": 20000, "minContributors": 3}
 
