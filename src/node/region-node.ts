@@ -101,6 +101,9 @@ export class RegionNode {
     this.net.on('peer-up', (p) => {
       for (const r of this.rounds.list()) this.apply(r, { kind: 'peer-up', peer: p, now: Date.now() });
     });
+    this.net.on('peer-down', (p) => {
+      for (const r of this.rounds.list()) this.apply(r, { kind: 'peer-down', peer: p, now: Date.now() });
+    });
     this.net.on('refused', (info: { code?: string }) => {
       this.counters.refusedConnections++;
       this.metrics.refusedConnection(String(info.code ?? 'OTHER'));
