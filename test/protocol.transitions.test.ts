@@ -118,7 +118,7 @@ describe('guards beyond the phase', () => {
   it('aborts on the first differing parameter, naming it with both values', () => {
     const { state } = step(inPhase('collect'), { kind: 'message', from: 'us', msg: { type: 'params', round: 'r', params: { ...params, threshold: 3 } }, now: 1 }, ctx('eu'));
     expect(state.error?.code).toBe('PROTOCOL_PARAMS_MISMATCH');
-    expect(state.error?.message).toMatch(/region us has threshold = 3, eu has 2/);
+    expect(state.error?.message).toMatch(/parameters differ, threshold: 2 at eu, 3 at us;/);
   });
   it('refuses a message handed to the wrong round without touching this one', () => {
     const state = inPhase('collect');

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
-import { regionById, regionPublicKey, type Federation } from '../federation/index.js';
+import { federationSummary, regionById, regionPublicKey, type Federation, type FederationSummary } from '../federation/index.js';
 import { MpcError, PolicyError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
@@ -48,6 +48,8 @@ export class RegionNode {
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly timing: RoundTiming;
+  /** Sent with our parameters, so that a peer's mismatch names the fields (src/federation/summary.ts). */
+  private readonly summary: FederationSummary | null;
   private tick: NodeJS.Timeout | undefined;
   private readonly lastSend = new Map<string, Promise<void>>();
   private closing = false;
@@ -69,6 +71,7 @@ export class RegionNode {
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     const r = f.round;
     this.timing = roundTiming(r);
+    this.summary = federationSummary(f);
     this.intake = new TrainerIntake({
       federation: f,
       rounds: this.rounds,
@@ -268,6 +271,7 @@ export class RegionNode {
       verify: this.verifier,
       projectionRng: () => aesCtrRandom(r.projSeed),
       policy: this.federation,
+      summary: this.summary,
     };
     let out;
     try {

@@ -7,12 +7,14 @@
  * @module
  */
 import type { ErrorCode } from '../errors.js';
+import type { FederationSummary } from '../federation/index.js';
 import { lengthPrefixed, type RoundParams } from './params.js';
 
 export const PROTOCOL_VERSION = 1;
 
 export type PeerMessage =
-  | { type: 'params'; round: string; params: RoundParams }
+  /** `summary`: the sender's federation summary (src/federation/summary.ts), so a mismatch can name the fields. */
+  | { type: 'params'; round: string; params: RoundParams; summary?: FederationSummary }
   /** A chunk of the share vector the sender dealt to the receiver (elements offset..). */
   | { type: 'share'; round: string; offset: number; data: Uint8Array }
   /** Sent to everyone when the sender finished dealing (or has nothing to contribute). */

@@ -36,9 +36,9 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
   }
   switch (msg.type) {
     case 'params': {
-      const mm = paramsMismatch(s.params, msg.params);
+      const mm = paramsMismatch(s.params, msg.params, s.self, from, { ours: ctx.summary, theirs: msg.summary });
       if (mm) {
-        throw new ProtocolError('PROTOCOL_PARAMS_MISMATCH', `round ${s.params.round}: region ${from} has ${mm.key} = ${mm.found}, ${s.self} has ${mm.expected}; align the federation files / trainer updates and retry`, { expected: mm.expected, found: mm.found, culprits: [from] });
+        throw new ProtocolError('PROTOCOL_PARAMS_MISMATCH', `round ${s.params.round}: parameters differ, ${mm.detail}; align the federation files / trainer updates and retry`, { expected: mm.expected, found: mm.found, culprits: [from] });
       }
       if (!s.matched.includes(from)) s.matched = [...s.matched, from];
       tryDeal(s, fx, now, ctx);

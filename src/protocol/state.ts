@@ -8,7 +8,7 @@ import { ProtocolError, type ErrorCode } from '../errors.js';
 import type { RandomFill } from '../field/random.js';
 import type { MessageType, PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
-import type { RoundConfig } from '../federation/index.js';
+import type { FederationSummary, RoundConfig } from '../federation/index.js';
 import type { RecordBody } from './records.js';
 import type { RoundResult, RoundMemory } from './memory/index.js';
 
@@ -122,6 +122,11 @@ export interface StepContext {
    * without it (unit tests, the vector harness) every flow is allowed and nothing is recorded.
    */
   policy?: PolicySubject;
+  /**
+   * This node's federation summary (src/federation/summary.ts), sent with our parameters and
+   * compared with a peer's when the digests differ; without it a mismatch names the digests.
+   */
+  summary?: FederationSummary | null;
 }
 
 /** What one step returns: the next state and the effects, in order. */

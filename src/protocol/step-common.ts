@@ -6,7 +6,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
-import { signedBytes, type Signed, type Unsigned } from './messages.js';
+import { signedBytes, type PeerMessage, type Signed, type Unsigned } from './messages.js';
 import { xOf } from './params.js';
 import type { Effect, Mut, RoundState, StepContext } from './state.js';
 
@@ -24,6 +24,11 @@ export function isDown(s: RoundState, peer: string): boolean {
 /** This node and the peers whose parameters matched and whose link is up: the ones worth waiting for. */
 export function live(s: RoundState): string[] {
   return [s.self, ...s.matched.filter((p) => !isDown(s, p))];
+}
+
+/** Our parameters as a `params` message, with our federation summary when there is one. */
+export function paramsMessage(s: RoundState, ctx: StepContext): PeerMessage {
+  return { type: 'params', round: s.params.round, params: s.params, ...(ctx.summary ? { summary: ctx.summary } : {}) };
 }
 
 /** `regions` sorted by share x-coordinate (the order reconstruction and the transcript use). */

@@ -11,7 +11,7 @@ import { onDealt, tryDeal } from './deal.js';
 import { tryDecide } from './decide.js';
 import { tryFinish, trySeal, unseal } from './finish.js';
 import { onMessage } from './receive.js';
-import { abort, isDown, others, signed } from './step-common.js';
+import { abort, isDown, others, paramsMessage, signed } from './step-common.js';
 import type { Effect, Mut, Out, RoundEvent, RoundState, StepContext } from './state.js';
 
 /** The single transition function. Pure apart from driving `ctx.memory` (the round's secret memory). */
@@ -26,7 +26,7 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
           fx.push({ kind: 'record', record: { kind: 'params', body: { params: s.params, digest: paramsDigestHex(s.params), policy: s.params.policy } } });
         }
         if (s.phase === 'collect' && s.matched.length === 0) {
-          for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: { type: 'params', round: s.params.round, params: s.params } });
+          for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: paramsMessage(s, ctx) });
         }
         break;
       case 'input':
@@ -57,7 +57,7 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         // our parameters may have been sent before the link was up: send them again (public,
         // idempotent at the receiver). Later messages are not replayed: deadlines handle them.
         if ((s.phase === 'collect' || s.phase === 'deal' || s.phase === 'decide') && others(s).includes(ev.peer)) {
-          fx.push({ kind: 'send', to: ev.peer, msg: { type: 'params', round: s.params.round, params: s.params } });
+          fx.push({ kind: 'send', to: ev.peer, msg: paramsMessage(s, ctx) });
         }
         break;
       case 'peer-down':
