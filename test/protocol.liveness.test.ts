@@ -142,6 +142,22 @@ describe('a region that dies mid-round', () => {
     }
   });
 
+  it('a dead dealer\'s commits are in: the coordinator still waits for the live holders\' receipts of its shares', () => {
+    // apac (coordinator) has everything from eu and itself, and us's commits, but not eu's receipt
+    // of us's share; us then dies: deciding now would leave us out of D while eu holds its share
+    const ctx = { memory: {} as never, sign: () => new Uint8Array(64), verify: () => true, projectionRng: () => () => {} };
+    const all = { apac: 'a1', eu: 'e1', us: 'u1' };
+    const s = {
+      ...initialState('apac', params(REGIONS3, 2), timing, 0), phase: 'decide' as const, matched: ['eu', 'us'],
+      commits: Object.fromEntries(REGIONS3.map((d) => [d, { contributes: true, trainers: 1, digests: { ...all } }])),
+      receipts: { apac: { ...all }, eu: { ...all }, us: { apac: 'u1', us: 'u1' } },
+    };
+    const { state, effects } = step(s, { kind: 'peer-down', peer: 'us', now: 1 }, ctx);
+    expect(state.decision).toBeNull();
+    expect(state.phase).toBe('decide');
+    expect(effects.filter((e) => e.kind !== 'log')).toEqual([]);
+  });
+
   it('peer-up clears peer-down: a reconnected peer is waited for again', () => {
     const ctx = { memory: {} as never, sign: () => new Uint8Array(64), verify: () => true, projectionRng: () => () => {} };
     let s = { ...initialState('eu', params(REGIONS3, 2), timing, 0), matched: ['apac', 'us'] };

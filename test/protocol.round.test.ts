@@ -120,7 +120,7 @@ describe('runLocal round', () => {
     // every honest region refuses (the corrupting one sees only its own, consistent, view)
     for (const o of out.filter((o) => o.region !== 'sa')) {
       expect(o.result).toBeUndefined();
-      // the same code whether this region found it or was told (docs/protocol.md, "Aborts")
+      // the same code whether this region found it or was told (docs/protocol.md, "Dropouts and aborts")
       expect(o.error!.code).toBe('PROTOCOL_INCONSISTENT_AGGREGATE');
       expect(o.error!.culprits).toEqual(['sa']);
     }

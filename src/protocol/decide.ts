@@ -27,11 +27,10 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     return ok;
   };
   if (!force) {
-    // wait for commits from every live participant and a receipt for every committed share
-    // (not from a peer whose link went down: it sends nothing more)
-    for (const p of live(s)) {
-      const c = s.commits[p];
-      if (!c) return;
+    // wait for commits from every live participant, and a receipt from every live holder for
+    // every committed share, a dead dealer's included (its receipts come from the live holders)
+    if (!live(s).every((p) => s.commits[p])) return;
+    for (const [p, c] of Object.entries(s.commits)) {
       for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) return;
     }
   }
@@ -42,7 +41,7 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   };
   // a holder must be live: its parameters matched, its own commits arrived (it got through
   // dealing) and its link is up. One that received shares and then died is no holder: in R it
-  // would be waited for until the round's deadline (docs/protocol.md, "Faults").
+  // would be waited for until the round's deadline (docs/protocol.md, "Dropouts and aborts").
   const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h));
   const holdersAll = s.params.participants.filter((h) => (h === s.self || Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined)) && liveHolder(h));
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
