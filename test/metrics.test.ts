@@ -45,8 +45,12 @@ describe('node metrics', () => {
     m.roundEnded('done', 1.5);
     m.roundEnded('done', 0.2);
     m.roundEnded('aborted', 30);
+    m.roundAborted('PROTOCOL_BELOW_MIN_CONTRIBUTORS');
+    m.roundAborted('not a code');
     m.roundEnded('refused', 0);
     const text = await m.metricsText();
+    expect(sample(text, 'mpc_node_round_aborts_total', { code: 'PROTOCOL_BELOW_MIN_CONTRIBUTORS' })).toBe(1);
+    expect(sample(text, 'mpc_node_round_aborts_total', { code: 'OTHER' })).toBe(1);
     expect(text).toContain('mpc_node_rounds_total{outcome="done",region="eu"} 2');
     expect(text).toContain('mpc_node_rounds_total{outcome="aborted",region="eu"} 1');
     expect(text).toContain('mpc_node_rounds_total{outcome="refused",region="eu"} 1');

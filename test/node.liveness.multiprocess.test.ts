@@ -77,7 +77,7 @@ describe('liveness and failure codes between real node processes', () => {
     expect(transcript(apac, 'kill-eu').find((e) => e.kind === 'dropout')?.body).toMatchObject({ region: 'eu', phase: 'decide' });
   }, 60_000);
 
-  it('below minContributors: the same code in every region (trainers, late trainers, logs, transcripts), naming the region that found it', async () => {
+  it('below minContributors: the same code in every region (trainers, late trainers, logs, metrics, transcripts), naming the region that found it', async () => {
     const fed = await federation({ minContributors: 3 });
     await fx.start(fed);
     await waitConnected(fed);
@@ -96,6 +96,8 @@ describe('liveness and failure codes between real node processes', () => {
       expect(transcript(r, 'too-few').at(-1)).toMatchObject({ kind: 'abort', body: { by: 'apac', code: 'PROTOCOL_BELOW_MIN_CONTRIBUTORS' } });
       const logged = procs.find((p) => p.region === r.id)!.logs.find((l) => l.event === 'round-aborted' && l.round === 'too-few');
       expect(logged).toMatchObject({ code: 'PROTOCOL_BELOW_MIN_CONTRIBUTORS', reason: expect.stringMatching(/\(found by apac\)$/) });
+      const metrics = await (await fetch(`${r.api}/metrics`, { headers: { authorization: `Bearer ${r.token}` } })).text();
+      expect(metrics).toMatch(new RegExp(`mpc_node_round_aborts_total\\{code="PROTOCOL_BELOW_MIN_CONTRIBUTORS",region="${r.id}"\\} 1`));
     }
   }, 60_000);
 

@@ -54,6 +54,8 @@ export interface NodeMetrics {
   readonly contentType: string;
   /** A round ended (or was refused before opening) after `seconds`. */
   roundEnded(outcome: RoundOutcome, seconds: number): void;
+  /** A round aborted, by its cause's code (the same in every region: docs/protocol.md). */
+  roundAborted(code: string): void;
   /** A refused policy decision (log it too: see logger.violation). */
   policyViolation(kind: ViolationKind): void;
   /** The peer network refused a connection; `code` is RefusedInfo.code, e.g. TRANSPORT_UNKNOWN_PEER. */
@@ -74,6 +76,9 @@ export interface NodeMetrics {
  * m.roundEnded('done', 1.2);
  * res.setHeader('content-type', m.contentType); res.end(await m.metricsText());
  */
+/** Codes are the closed ErrorCode set; anything else is clamped so a label cannot grow unbounded. */
+const codeLabel = (code: string): string => (/^[A-Z][A-Z0-9_]{0,47}$/.test(code) ? code : 'OTHER');
+
 export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ region: opts.region });
@@ -90,6 +95,7 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     registers,
   });
   const violations = new Counter({ name: `${METRIC_PREFIX}policy_violations_total`, help: 'Refused policy decisions, by rule or grant refusal reason.', labelNames: ['kind'], registers });
+  const aborts = new Counter({ name: `${METRIC_PREFIX}round_aborts_total`, help: "Rounds aborted at this node, by the cause's error code.", labelNames: ['code'], registers });
   const refused = new Counter({ name: `${METRIC_PREFIX}refused_connections_total`, help: 'Peer connections refused by the transport, by error code.', labelNames: ['code'], registers });
   const sent = new Counter({ name: `${METRIC_PREFIX}peer_bytes_sent_total`, help: 'Bytes sent to each peer (encrypted frames).', labelNames: ['peer'], registers });
   const received = new Counter({ name: `${METRIC_PREFIX}peer_bytes_received_total`, help: 'Bytes received from each peer (encrypted frames).', labelNames: ['peer'], registers });
@@ -132,9 +138,11 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     policyViolation(kind) {
       violations.inc({ kind });
     },
+    roundAborted(code) {
+      aborts.inc({ code: codeLabel(code) });
+    },
     refusedConnection(code) {
-      // Codes are the closed ErrorCode set; clamp anything else so a label cannot grow unbounded.
-      refused.inc({ code: /^[A-Z][A-Z0-9_]{0,47}$/.test(code) ? code : 'OTHER' });
+      refused.inc({ code: codeLabel(code) });
     },
     addBytesSent(peer, bytes) {
       if (Number.isFinite(bytes) && bytes > 0) sent.inc({ peer: peerLabel(peer) }, bytes);

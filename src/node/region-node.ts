@@ -373,6 +373,7 @@ export class RegionNode {
     r.waiters = [];
     this.counters.roundsAborted++;
     this.metrics.roundEnded('aborted', (Date.now() - r.startedAt) / 1000);
+    this.metrics.roundAborted(err.code);
     this.log({ event: 'round-aborted', round: r.id, code: err.code, reason: err.message });
     this.cleanup(r, outcome, err.message, err.code);
   }
