@@ -16,6 +16,8 @@ import { enableGcPacing } from '../node/gc-pacer.js';
 import { TrainerApi } from '../node/trainer-api.js';
 import { loadIdentity } from '../transport/identity.js';
 import { type Parsed, UsageError } from './args.js';
+import { lockDataDir } from '../config/data-dir-lock.js';
+import { ConfigError, MpcError } from '../errors.js';
 import type { SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
 
@@ -32,6 +34,28 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
   const federationFile = await readFile(configPath, 'utf8'); // served as is at GET /federation
   const me = regionById(federation, region);
   const paths = await ensureNodeDirs(opts['data-dir'] ?? defaultDataDir(region));
+  // one live node per data directory (its identity and transcripts): refused before anything starts
+  const unlock = await lockDataDir(paths.dataDir);
+  try {
+    return await serve(opts, { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, gcPaced });
+  } finally {
+    await unlock();
+  }
+}
+
+interface Prepared {
+  federation: Awaited<ReturnType<typeof loadFederation>>;
+  federationFile: string;
+  me: ReturnType<typeof regionById>;
+  paths: Awaited<ReturnType<typeof ensureNodeDirs>>;
+  peerListen: { host: string; port: number } | undefined;
+  bodyTimeoutMs: number | undefined;
+  gcPaced: boolean;
+}
+
+/** Runs the node of a locked data directory until SIGINT/SIGTERM. */
+async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, gcPaced }: Prepared): Promise<number> {
+  const region = opts.region;
   const identity = await loadIdentity(opts.key ?? paths.identity);
   const token = await ensureApiToken(paths.dataDir);
   const level = process.env.MPC_LOG_LEVEL as Parameters<typeof createLogger>[0]['level'];
@@ -52,8 +76,19 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
     ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
   });
   const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}) });
-  const { peerPort } = await node.start();
-  const { port } = await api.start();
+  // a node that cannot serve exits non-zero: nothing keeps running half started
+  let peerPort: number;
+  let port: number;
+  try {
+    ({ peerPort } = await node.start());
+    ({ port } = await api.start().catch((e: NodeJS.ErrnoException) => {
+      throw e instanceof MpcError ? e : listenError(e, 'trainer API', `${me.api.host}:${me.api.port}`, 'regions[].api.port in the federation file');
+    }));
+  } catch (e) {
+    await api.close();
+    await node.close();
+    throw e;
+  }
   // retention: prune transcripts past policy.retention.transcriptDays at start and then periodically
   const days = federation.policy.retention.transcriptDays;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -104,4 +139,10 @@ function positiveInt(s: string, flag: string): number {
   const n = Number(s);
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of at least 1, got ${JSON.stringify(s.slice(0, 32))}`);
   return n;
+}
+
+/** A listener that could not bind, as a config error that names the address and what to change. */
+function listenError(e: NodeJS.ErrnoException, what: string, addr: string, knob: string): ConfigError {
+  if (e.code === 'EADDRINUSE') return new ConfigError('CONFIG_ADDRESS_IN_USE', `cannot listen for the ${what} on ${addr}: the address is in use by another process (another node?); stop it or change ${knob}`);
+  return new ConfigError('CONFIG_INVALID', `cannot listen for the ${what} on ${addr}: ${e.code ?? e.message}`);
 }

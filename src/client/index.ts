@@ -28,6 +28,12 @@ export interface AggregateResult {
   vector: Float32Array;
   totalWeight: number;
   contributors: string[];
+  /**
+   * The factor the node scaled this update by: 1, or round.clipL2 / the update's L2 norm when
+   * the norm was above clipL2 (see docs/api.md "Clipping"). Below 1, consider a lower learning
+   * rate, or a larger clipL2 in the federation file.
+   */
+  clipFactor: number;
 }
 
 /** A refusal or failure reported by the node; `code` is from the catalogue in docs/errors.md. */
@@ -98,6 +104,7 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
             vector,
             totalWeight: Number(res.headers['x-mpc-total-weight']),
             contributors: String(res.headers['x-mpc-contributors'] ?? '').split(',').filter(Boolean),
+            clipFactor: res.headers['x-mpc-clip-factor'] === undefined ? 1 : Number(res.headers['x-mpc-clip-factor']),
           });
         });
       },

@@ -25,7 +25,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
-import type { AggregateAnswer, RegionNode } from './region-node.js';
+import type { AggregateAnswer, RegionNode, UpdateUpload } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
@@ -211,11 +211,12 @@ export class TrainerApi {
     }
     const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     const pre = known || announced !== undefined ? null : await this.unsized.gather(req, maxBytes, timeoutMs, (b) => checkUpdateLength(cfg, Math.ceil(b / 4)));
+    let upload: UpdateUpload;
     let pending: Promise<AggregateAnswer>;
     try {
       const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
       if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
-      const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
       // bytes after the body that do not parse as a request: refused below while uncommitted
       const inFlight: UploadOnSocket = { committed: false, refused: undefined };
       uploads.set(req.socket, inFlight);
@@ -249,6 +250,8 @@ export class TrainerApi {
         'x-mpc-total-weight': String(answer.totalWeight),
         'x-mpc-contributors': answer.contributors.join(','),
         'x-mpc-holders': answer.holders.join(','),
+        // this trainer's own update: 1, or clipL2 / its norm when it was clipped
+        'x-mpc-clip-factor': String(Number((upload.clipFactor ?? 1).toPrecision(6))),
       });
       await writeAnswer(res, answer);
     } finally {
