@@ -1,7 +1,7 @@
 /**
- * Dealing: once the local collection has closed and every peer's parameters matched (or the wait
- * for them ran out), pick the holders this region may deal to under the locality policy, ask the
- * node to stream the shares, and when they are out commit to their digests (the `commits`
+ * Dealing: once the local collection has closed and every peer's parameters matched or its link
+ * went down (or the wait for them ran out), pick the live holders this region may deal to under
+ * the locality policy, ask the node to stream the shares, and when they are out commit to their digests (the `commits`
  * message) and receipt our own share.
  * @module
  */

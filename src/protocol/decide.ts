@@ -1,8 +1,9 @@
 /**
  * The decision: the coordinator picks the dealers D whose shares enough live holders received
  * intact and the live holders R that received from every dealer in D, checks the policy's
- * minimums, and signs `decision`; every node checks the decision it receives (signature, sizes, the policy of every
- * flow it uses) and enters the combine phase with the Lagrange coefficients of the first t holders.
+ * minimums, and signs `decision`; every node checks the decision it receives (signature, sizes,
+ * the policy of every flow it uses) and enters the combine phase with the Lagrange coefficients
+ * of the first t holders.
  * @module
  */
 import { ProtocolError } from '../errors.js';
