@@ -5,12 +5,13 @@
  * parameter mismatch give the same code in every region, each naming the region that found it,
  * and the mismatch names the differing federation field. Needs the built CLI (npm test builds it).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregateDetailed, AggregateError } from '../src/client/index.js';
-import { startNodeProcess, waitConnected, type LocalFederation, type LocalRegion } from '../src/node/local-federation.js';
+import { cliPath, startNodeProcess, waitConnected, type LocalFederation, type LocalRegion } from '../src/node/local-federation.js';
 import { useFederations } from './support/federation.js';
 
 const fx = useFederations('mpc-node-liveness-');
@@ -75,6 +76,11 @@ describe('liveness and failure codes between real node processes', () => {
     }
     // the coordinator's transcript says why eu is no holder
     expect(transcript(apac, 'kill-eu').find((e) => e.kind === 'dropout')?.body).toMatchObject({ region: 'eu', phase: 'decide' });
+    // and the auditor accepts both surviving transcripts
+    const files = [apac, us].map((r) => join(r.dataDir, 'transcripts', 'kill-eu.jsonl'));
+    const verified = spawnSync(process.execPath, [cliPath(), 'verify', ...files, '--federation', fed.config, '--json'], { encoding: 'utf8' });
+    expect((JSON.parse(verified.stdout) as { errors: string[] }).errors).toEqual([]);
+    expect(verified.status).toBe(0);
   }, 60_000);
 
   it('below minContributors: the same code in every region (trainers, late trainers, logs, metrics, transcripts), naming the region that found it', async () => {
