@@ -7,6 +7,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { describe, expect, it } from 'vitest';
 import { federationSummary, parseFederation, summaryDifferences, summaryProblem, SUMMARY_MAX_ENTRIES, type Federation } from '../src/federation/index.js';
+import { MAX_ABORT_REASON } from '../src/protocol/messages.js';
 import { paramsMismatch, roundParamsFor } from '../src/protocol/params.js';
 import { initialState, step, type StepContext } from '../src/protocol/round.js';
 import { decodePeerMessage, encodePeerMessage } from '../src/wire/codec.js';
@@ -75,6 +76,13 @@ describe('paramsMismatch', () => {
     const other = fed((j) => (round(j).collectMs = 500));
     const mm = paramsMismatch(ours, roundParamsFor(other, 'r1', 10), 'us', 'eu', { ours: federationSummary(fed()) })!;
     expect(mm.detail).toMatch(/^policy digest: "[0-9a-f]{12}…" at us, "[0-9a-f]{12}…" at eu; federation digest: "[0-9a-f]{12}…" at us, "[0-9a-f]{12}…" at eu$/);
+  });
+
+  it('a peer\'s long field paths are cut: the message stays short enough to be an abort reason', () => {
+    const ours = federationSummary(fed())!;
+    const theirs = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`${'p'.repeat(250)}${i}`, 'x'.repeat(64)]));
+    const mm = paramsMismatch(roundParamsFor(fed(), 'r1', 10), { ...roundParamsFor(fed(), 'r1', 10), policy: 'e'.repeat(64) }, 'us', 'eu', { ours, theirs })!;
+    expect(mm.detail.length).toBeLessThan(MAX_ABORT_REASON / 2);
   });
 
   it('lists at most four fields and counts the rest', () => {

@@ -45,6 +45,9 @@ export const ABORT_CAUSES: readonly ErrorCode[] = [
 
 export const isAbortCause = (code: string): code is ErrorCode => (ABORT_CAUSES as readonly string[]).includes(code);
 
+/** Longest `abort` reason (characters): a longer one is cut when sent. */
+export const MAX_ABORT_REASON = 2048;
+
 export type MessageType = PeerMessage['type'];
 export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'abort', 'seal'];
 

@@ -111,7 +111,8 @@ export function paramsMismatch(
   const value = (k: (typeof PARAM_KEYS)[number], p: RoundParams) => (k === 'policy' || k === 'federation' ? `"${p[k].slice(0, 12)}…"` : JSON.stringify(p[k]));
   let listed = keys.map((k) => ({ field: PARAM_FIELD[k], ours: value(k, ours), theirs: value(k, theirs) }));
   const named = !fieldsFirst.length && summaries.ours && summaries.theirs ? summaryDifferences(summaries.ours, summaries.theirs) : [];
-  if (named.length) listed = named.map((d) => ({ field: d.path, ours: show(d.ours), theirs: show(d.theirs) }));
+  // a path as a peer sent it, cut to 96 characters (the message must stay an abort reason)
+  if (named.length) listed = named.map((d) => ({ field: d.path.length > 96 ? `${d.path.slice(0, 95)}…` : d.path, ours: show(d.ours), theirs: show(d.theirs) }));
   const parts = listed.slice(0, MISMATCH_SHOWN).map((d) => `${d.field}: ${d.ours} at ${self}, ${d.theirs} at ${peer}`);
   if (listed.length > MISMATCH_SHOWN) parts.push(`${listed.length - MISMATCH_SHOWN} more field(s)`);
   return { key, expected: JSON.stringify(ours[key]), found: JSON.stringify(theirs[key]), detail: parts.join('; ') };

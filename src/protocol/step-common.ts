@@ -6,7 +6,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
-import { signedBytes, type PeerMessage, type Signed, type Unsigned } from './messages.js';
+import { MAX_ABORT_REASON, signedBytes, type PeerMessage, type Signed, type Unsigned } from './messages.js';
 import { xOf } from './params.js';
 import type { Effect, Mut, RoundState, StepContext } from './state.js';
 
@@ -71,7 +71,8 @@ export function abort(s: Mut, fx: Effect[], e: ProtocolError, broadcast: boolean
   s.error = { code: e.code, message: reported.message, culprits };
   fx.push({ kind: 'record', record: { kind: 'abort', body: { by, code: e.code, reason, culprits } } });
   if (broadcast) {
-    for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: { type: 'abort', round: s.params.round, code: e.code, reason, culprits } });
+    const sent = reason.length > MAX_ABORT_REASON ? `${reason.slice(0, MAX_ABORT_REASON - 1)}…` : reason;
+    for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: { type: 'abort', round: s.params.round, code: e.code, reason: sent, culprits } });
   }
   fx.push({ kind: 'aborted', error: reported });
 }

@@ -9,7 +9,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 import { WireError, type ErrorCode } from '../errors.js';
-import { MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
+import { MAX_ABORT_REASON, MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
 import { roundParamsProblem, summaryProblem, type RoundParams } from '../protocol/params.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
 import { ERROR_CODE_RE } from '../core/hex.js';
@@ -135,7 +135,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       break;
     case 'abort':
       str(m, 'code', ERROR_CODE_RE);
-      if (typeof m.reason !== 'string' || m.reason.length > 2048) fail('WIRE_MALFORMED', 'abort.reason must be a string of at most 2048 characters');
+      if (typeof m.reason !== 'string' || m.reason.length > MAX_ABORT_REASON) fail('WIRE_MALFORMED', `abort.reason must be a string of at most ${MAX_ABORT_REASON} characters`);
       regions(m, 'culprits');
       break;
   }
