@@ -58,6 +58,7 @@ export type ErrorCode =
   | 'STORAGE_FAILED' // a transcript or data file could not be written or read
   // config / api
   | 'CONFIG_INVALID'
+  | 'CONFIG_TLS_REQUIRED' // the trainer API would listen beyond loopback without TLS (--tls-cert, --tls-key)
   | 'CONFIG_DATA_DIR_IN_USE' // another live node process holds this data directory (its node.lock)
   | 'CONFIG_ADDRESS_IN_USE' // the peer or API address is taken by another process
   | 'API_BAD_REQUEST'
