@@ -137,7 +137,7 @@ def main(argv=None):
     os.rmdir(out_dir)
     model_mib = params * 4 / 2**20
     print("all %d tensors equal the plaintext weighted mean within the fixed-point tolerance (worst %.3f of it), in all 3 regions" % (checked, worst))
-    print("round (trainers' aggregate_state_dict): %s s; wall %.2f s" % (", ".join("%s %.2f" % (r, reports[r]["seconds"]) for r in REGIONS), wall))
+    print("round (each trainer's call): %s s; wall %.2f s" % (", ".join("%s %.2f" % (r, reports[r]["seconds"]) for r in REGIONS), wall))
     for r in REGIONS:
         n, t = nodes[r], reports[r]
         print("%-5s node peak RSS %.0f MiB (idle %.0f MiB); trainer RSS growth during the call %.0f MiB (%.2f x the float32 model, %.0f MiB)"
