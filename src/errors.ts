@@ -59,6 +59,8 @@ export type ErrorCode =
   | 'API_BAD_REQUEST'
   | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
   | 'API_UNAUTHORIZED'
+  | 'API_FORBIDDEN' // a valid credential whose role may not use this route (HTTP 403)
+  | 'API_DUPLICATE_UPDATE' // a trainer's second, different update to the same round (HTTP 409)
   | 'API_UNSUPPORTED_MEDIA_TYPE' // an update body that is not application/octet-stream (HTTP 415)
   | 'API_BODY_TIMEOUT' // an update body (or the request headers) stalled past the body timeout (HTTP 408)
   | 'API_LENGTH_REQUIRED' // too many bodies of unknown length at once: send Content-Length (HTTP 411)

@@ -55,9 +55,8 @@ export const CREDENTIAL_NAME_RULE = 'a credential name is 1-64 characters of a-z
 
 const TOKEN_RE = /^mpc_([0-9a-f]{16})_[0-9a-f]{64}$/;
 const TRAINER_ID_TAG = 'mpc-node/trainer-id/v1\0';
-/** Bytes of HMAC kept in a trainer id (hex: 32 characters). */
+/** Bytes of HMAC kept in a trainer id (hex: 32 characters, core/ids.ts TRAINER_ID_RE). */
 export const TRAINER_ID_BYTES = 16;
-export const TRAINER_ID_RE = /^[0-9a-f]{32}$/;
 
 /** One credential as stored: never the token, only its hash. */
 export interface StoredCredential {

@@ -196,7 +196,7 @@ export class RegionNode {
     nodeRandom(projSeed);
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), memory: new RoundMemory(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
-      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
+      waiters: [], trainers: 0, trainerIds: new Set(), expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
       uploading: 0, sumWaiters: [],
     };
     this.rounds.add(r);

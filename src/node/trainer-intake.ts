@@ -13,6 +13,7 @@ import type { RoundEvent } from '../protocol/round.js';
 import type { UpdateStaging } from '../protocol/memory/index.js';
 import type { AggregateAnswer, Logger, SubmitRequest, UpdateUpload } from './node-options.js';
 import type { Round, RoundRegistry } from './round-registry.js';
+import { Submissions } from './submissions.js';
 
 /** The largest update body in bytes (float32 values): round.maxParams x 4. */
 export function maxUpdateBytes(cfg: Pick<RoundConfig, 'maxParams'>): number {
@@ -49,6 +50,8 @@ export interface IntakeHost {
 }
 
 export class TrainerIntake {
+  /** Which trainer sent what to which round: retries join, never count twice. */
+  private readonly submissions = new Submissions();
   constructor(private readonly host: IntakeHost) {}
 
   /**
@@ -58,6 +61,9 @@ export class TrainerIntake {
   submit(req: SubmitRequest): UpdateUpload {
     const h = this.host;
     if (h.closing()) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
+    // a retry of an upload this trainer already sent: hashed only, then joins the first one
+    const retry = this.submissions.retryOf(req);
+    if (retry) return retry;
     const cfg = h.federation.round;
     if (!isRoundId(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
     if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
@@ -86,7 +92,7 @@ export class TrainerIntake {
       if (staging.inPlace) this.wakeSumWaiters(round);
       if (round.uploading === 0 && round.collectDue) this.closeCollection(round);
     };
-    return {
+    const tracked = this.submissions.track(req, {
       write: (chunk) => {
         if (settled || !h.rounds.isLive(round)) throw new MpcError('PROTOCOL_ABORTED', `round ${round.id} ended while the update was uploading`);
         round.memory.writeUpdate(staging, chunk);
@@ -97,14 +103,15 @@ export class TrainerIntake {
         // collection open as if it were still uploading
         let committed: { answer: Promise<AggregateAnswer> };
         try {
-          committed = await this.commitUpload(round, staging, req);
+          committed = await this.commitUpload(round, staging, req, (w) => tracked.committed(w));
         } finally {
           settle();
         }
         return committed.answer;
       },
       abort: settle,
-    };
+    });
+    return tracked.upload;
   }
 
   /** Starts the collection clock of a round that has just opened. */
@@ -131,7 +138,7 @@ export class TrainerIntake {
   }
 
   /** Adds the staged update to the regional sum; resolves (wrapped, so it is not awaited) with the trainer's answer to come. */
-  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer> }> {
+  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest, counted: (keep: Promise<AggregateAnswer>) => void): Promise<{ answer: Promise<AggregateAnswer> }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
     while (!staging.inPlace && r.memory.sumBusy && h.rounds.isLive(r)) await new Promise<void>((res) => r.sumWaiters.push(res));
@@ -143,11 +150,18 @@ export class TrainerIntake {
     // validates (NaN, bound, length) before touching the regional sum
     r.memory.commitUpdate(staging, req.weight, h.federation.round);
     r.trainers++;
+    if (req.trainer) r.trainerIds.add(req.trainer.id);
     if (req.expect !== undefined) r.expect = req.expect;
-    const answer = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
+    const answer = this.waitFor(r, req);
+    if (req.trainer?.slot !== undefined) counted(this.waitFor(r, req));
     h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers });
     if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
     return { answer };
+  }
+
+  /** A waiter for the round's answer in `req`'s reduction. */
+  private waitFor(r: Round, req: SubmitRequest): Promise<AggregateAnswer> {
+    return new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
   }
 
   /**
@@ -169,6 +183,11 @@ export class TrainerIntake {
     if (r.collectTimer) clearTimeout(r.collectTimer);
     r.collectTimer = undefined;
     if (r.state.input || !this.host.rounds.isLive(r)) return;
-    this.host.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, now: Date.now() });
+    this.host.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, ...this.trainerIdsOf(r), now: Date.now() });
+  }
+
+  /** The pseudonymous ids of the round's trainers, for the transcript; none when an update came without one. */
+  private trainerIdsOf(r: Round): { trainerIds?: string[] } {
+    return r.trainers === 0 || r.trainerIds.size > 0 ? { trainerIds: [...r.trainerIds].sort() } : {};
   }
 }
