@@ -141,13 +141,11 @@ export class TrainerApi {
     return m ? this.o.credentials.authenticate(m[1]!) : undefined;
   }
 
-  /** The credentialed request's principal, checked against the route's right. @throws {MpcError} API_UNAUTHORIZED, API_FORBIDDEN. */
-  private admit(req: IncomingMessage, route: string): Principal {
-    const who = this.authenticate(req);
+  /** Refuses a request without a known credential, or whose role lacks the route's right. @throws {MpcError} API_UNAUTHORIZED, API_FORBIDDEN. */
+  private admit(who: Principal | undefined, route: string): asserts who is Principal {
     if (!who) throw new MpcError('API_UNAUTHORIZED', 'missing, wrong or revoked bearer token: send "Authorization: Bearer <token>" (a credential from \'mpc-node credential add\', or the node data dir api-token file)');
     const right = ROUTE_RIGHTS[route];
     if (right && !mayDo(who.role, right)) throw new MpcError('API_FORBIDDEN', `credential '${who.name}' has the role ${who.role}, which may not use ${route}`);
-    return who;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -168,9 +166,9 @@ export class TrainerApi {
       }
       if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
       const route = `${req.method} ${url.pathname}`;
-      attributed = { route: ROUTE_RIGHTS[route] ? route : `${req.method} (other)`, who: undefined };
-      const who = this.admit(req, route);
-      attributed.who = who;
+      const who = this.authenticate(req);
+      attributed = { route: ROUTE_RIGHTS[route] ? route : `${req.method} (other)`, who };
+      this.admit(who, route);
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const body = await this.o.node.metrics.metricsText();
