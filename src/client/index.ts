@@ -9,15 +9,22 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MpcError, type ErrorCode } from '../errors.js';
 
 export interface AggregateOptions {
-  /** The region node's trainer API, e.g. http://127.0.0.1:7201 */
+  /** The region node's trainer API, e.g. http://127.0.0.1:7201 or https://mpc.eu.example.com:7201 */
   node: string | URL;
-  /** Bearer token (the node's data dir api-token file). */
-  token: string;
+  /** Bearer token (the node's data dir api-token file); may be left out when `cert` and `key` identify the trainer. */
+  token?: string;
+  /** https: only. The CA that issued the node's certificate (PEM text, or the path of a PEM file); default: the system's CAs. */
+  ca?: string | Buffer;
+  /** https: only. This trainer's client certificate (PEM text or path), for a node started with --tls-client-ca. */
+  cert?: string | Buffer;
+  /** https: only. The private key of `cert` (PEM text or path). */
+  key?: string | Buffer;
   /** Round id shared by every trainer of the round, e.g. 'epoch-7'. */
   round: string;
   update: Float32Array;
@@ -40,6 +47,12 @@ export interface AggregateResult {
   vector: Float32Array;
   totalWeight: number;
   contributors: string[];
+  /**
+   * The factor the node scaled this update by: 1, or round.clipL2 / the update's L2 norm when
+   * the norm was above clipL2 (see docs/api.md "Clipping"). Below 1, consider a lower learning
+   * rate, or a larger clipL2 in the federation file.
+   */
+  clipFactor: number;
 }
 
 /** A refusal or failure reported by the node; `code` is from the catalogue in docs/errors.md. */
@@ -70,15 +83,16 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
   url.searchParams.set('weight', String(o.weight ?? 1));
   url.searchParams.set('reduce', o.reduce ?? 'mean');
   if (o.expect !== undefined) url.searchParams.set('expect', String(o.expect));
+  const tls = await tlsOptions(o, url);
   const body = Buffer.from(o.update.buffer, o.update.byteOffset, o.update.byteLength);
   const key = o.idempotencyKey ?? randomUUID();
   try {
-    return await postOnce(url, o, body, key);
+    return await postOnce(url, o, body, key, tls);
   } catch (e) {
     // nothing of an answer arrived (a reused keep-alive socket the node had closed): once more, same key
     if (!(e instanceof NoAnswer) || o.signal?.aborted) throw e instanceof NoAnswer ? e.error : e;
     try {
-      return await postOnce(url, o, body, key);
+      return await postOnce(url, o, body, key, tls);
     } catch (again) {
       throw again instanceof NoAnswer ? again.error : again;
     }
@@ -93,7 +107,7 @@ class NoAnswer extends Error {
 }
 
 /** One POST of the update. @throws {NoAnswer} wrapping the error when no response byte was received. */
-function postOnce(url: URL, o: AggregateOptions, body: Buffer, key: string): Promise<AggregateResult> {
+function postOnce(url: URL, o: AggregateOptions, body: Buffer, key: string, tls: Awaited<ReturnType<typeof tlsOptions>>): Promise<AggregateResult> {
   // node:http rather than fetch: the update goes out as one write from its own memory and the
   // answer lands in one Float32Array of the announced length (measured in bench/RESULTS.md)
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -103,8 +117,9 @@ function postOnce(url: URL, o: AggregateOptions, body: Buffer, key: string): Pro
       url,
       {
         method: 'POST',
-        headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-mpc-idempotency-key': key },
+        headers: { ...(o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {}), 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-mpc-idempotency-key': key },
         ...(o.signal ? { signal: o.signal } : {}),
+        ...tls,
       },
       (res) => {
         answered = true;
@@ -135,6 +150,7 @@ function postOnce(url: URL, o: AggregateOptions, body: Buffer, key: string): Pro
             vector,
             totalWeight: Number(res.headers['x-mpc-total-weight']),
             contributors: String(res.headers['x-mpc-contributors'] ?? '').split(',').filter(Boolean),
+            clipFactor: res.headers['x-mpc-clip-factor'] === undefined ? 1 : Number(res.headers['x-mpc-clip-factor']),
           });
         });
       },
@@ -145,6 +161,24 @@ function postOnce(url: URL, o: AggregateOptions, body: Buffer, key: string): Pro
     });
     req.end(body);
   });
+}
+
+/** The `ca`, `cert` and `key` options as node:https takes them: PEM text as is, a path read. */
+async function tlsOptions(o: AggregateOptions, url: URL): Promise<{ ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string }> {
+  const given = (['ca', 'cert', 'key'] as const).filter((k) => o[k] !== undefined);
+  if (given.length === 0) return {};
+  if (url.protocol !== 'https:') throw new TypeError(`"${given.join('", "')}" apply to an https: node URL, got ${url.protocol}`);
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new TypeError('"cert" and "key" go together');
+  const out: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string } = {};
+  for (const k of given) {
+    const v = o[k]!;
+    try {
+      out[k] = typeof v !== 'string' || v.includes('-----BEGIN') ? v : await readFile(v);
+    } catch (e) {
+      throw new TypeError(`"${k}": cannot read ${v} (${(e as NodeJS.ErrnoException).code ?? 'error'}); give PEM text or the path of a PEM file`);
+    }
+  }
+  return out;
 }
 
 /** The node's JSON error `{ error: { code, message } }` as an AggregateError (else the status line). */

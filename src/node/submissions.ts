@@ -37,6 +37,8 @@ interface Slot {
   failure: Error | undefined;
   /** The round's answer to the slot, kept for retries (from the commit on). */
   outcome: Promise<KeptAnswer> | undefined;
+  /** The first upload (its clipFactor is the retries' too). */
+  readonly first: UpdateUpload;
 }
 
 /** A kept answer, shared by retries: released once expired and every retry has released its view. */
@@ -63,6 +65,9 @@ export class Submissions {
     if (!slot) return undefined;
     const body = createHash('sha256');
     return {
+      get clipFactor() {
+        return slot.first.clipFactor;
+      },
       write: (chunk) => void body.update(chunk),
       commit: async () => {
         await slot.settled;
@@ -88,7 +93,7 @@ export class Submissions {
     const settled = new Promise<void>((res) => (settle = res));
     const body = createHash('sha256');
     const slot: Slot = {
-      fingerprint: undefined, settled, failure: undefined, outcome: undefined,
+      fingerprint: undefined, settled, failure: undefined, outcome: undefined, first: upload,
       settle: (failure) => {
         if (slot.fingerprint === undefined && slot.failure === undefined) {
           slot.failure = failure ?? new MpcError('API_BAD_REQUEST', `the first upload of this update to round ${req.round} was not counted; send it again`);
@@ -104,6 +109,9 @@ export class Submissions {
     };
     return {
       upload: {
+        get clipFactor() {
+          return upload.clipFactor;
+        },
         write: (chunk) => {
           upload.write(chunk);
           body.update(chunk);

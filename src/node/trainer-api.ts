@@ -1,5 +1,7 @@
 /**
- * The trainer-facing HTTP API of a region node (loopback by default, bearer credentials).
+ * The trainer-facing HTTP API of a region node (loopback by default, bearer credentials). Beyond
+ * loopback it is HTTPS only (src/node/tls.ts), where a verified client certificate is a trainer's
+ * credential too (mTLS, `--tls-client-ca`).
  *
  *   POST /v1/aggregate?round=ID&weight=W&reduce=mean|sum[&expect=N]
  *        Authorization: Bearer <token>; Content-Type: application/octet-stream
@@ -30,8 +32,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { MpcError } from '../errors.js';
-import type { AggregateAnswer, RegionNode } from './region-node.js';
+import type { AggregateAnswer, RegionNode, UpdateUpload } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
@@ -42,6 +45,7 @@ import type { Socket } from 'node:net';
 import { mayDo, SHARED_CREDENTIAL, type CredentialStore, type Principal, type Right } from './credentials.js';
 import type { Logger } from './node-options.js';
 import { IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_RE } from './submissions.js';
+import { peerCertificateIdentity, requireTlsBeyondLoopback, type ServerTls } from './tls.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
@@ -82,6 +86,9 @@ interface UploadOnSocket {
 }
 const uploads = new WeakMap<Socket, UploadOnSocket>();
 
+/** The name prefix of a client certificate's principal (never a credential name: those have no `:`). */
+const CERT_PREFIX = 'cert:';
+
 /** The right each credentialed route needs (others answer 404 to any credential). */
 const ROUTE_RIGHTS: Record<string, Right> = { 'GET /v1/status': 'read', 'GET /metrics': 'read', 'POST /v1/aggregate': 'aggregate' };
 
@@ -101,17 +108,23 @@ export interface TrainerApiOptions {
   bodyTimeoutMs?: number;
   /** Bytes of bodies of unknown length held at once, node-wide (default DEFAULT_UNSIZED_BODY_BYTES). */
   unsizedBodyBytes?: number;
+  /** Serve HTTPS with these files, reloaded when they change; required beyond loopback. */
+  tls?: ServerTls;
 }
 
 export class TrainerApi {
-  private server: Server | undefined;
+  private server: Server | HttpsServer | undefined;
   private readonly unsized: UnsizedBodies;
+  /** @throws {ConfigError} CONFIG_TLS_REQUIRED for a host beyond loopback without `tls`. */
   constructor(private readonly o: TrainerApiOptions) {
+    requireTlsBeyondLoopback(o.host, o.tls);
     this.unsized = new UnsizedBodies(o.unsizedBodyBytes ?? DEFAULT_UNSIZED_BODY_BYTES);
   }
 
   async start(): Promise<{ port: number }> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const tls = this.o.tls;
+    const server = tls ? createHttpsServer(tls.serverOptions(), handler) : createServer(handler);
     server.requestTimeout = 0; // a round may take minutes; deadlines are the protocol's
     server.headersTimeout = 30_000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
@@ -120,6 +133,8 @@ export class TrainerApi {
       server.once('error', reject);
       server.listen(this.o.port, this.o.host, () => resolve());
     });
+    // a rotated certificate is presented from the next handshake on
+    tls?.watch((ctx) => (server as HttpsServer).setSecureContext(ctx));
     const addr = server.address();
     return { port: typeof addr === 'object' && addr ? addr.port : this.o.port };
   }
@@ -127,23 +142,30 @@ export class TrainerApi {
   async close(): Promise<void> {
     const s = this.server;
     if (!s) return;
+    this.o.tls?.close();
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
   /**
-   * Who sent `req`: the credential its bearer token stands for (name and role), or undefined.
-   * The one place a request is authenticated: another kind of credential (a client
-   * certificate) becomes one more case here.
+   * Who sent `req`: the credential its bearer token stands for (name and role), else its verified
+   * client certificate (a trainer named `cert:<CN or sha256:fingerprint>`), else undefined. The
+   * one place a request is authenticated.
+   * @throws {MpcError} API_UNAUTHORIZED for a client certificate that does not verify, whatever else the request carries.
    */
   authenticate(req: IncomingMessage): Principal | undefined {
+    const cert = peerCertificateIdentity(req);
     const m = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '');
-    return m ? this.o.credentials.authenticate(m[1]!) : undefined;
+    const byToken = m ? this.o.credentials.authenticate(m[1]!) : undefined;
+    return byToken ?? (cert ? { name: `${CERT_PREFIX}${cert.name}`, role: cert.role } : undefined);
   }
 
   /** Refuses a request without a known credential, or whose role lacks the route's right. @throws {MpcError} API_UNAUTHORIZED, API_FORBIDDEN. */
   private admit(who: Principal | undefined, route: string): asserts who is Principal {
-    if (!who) throw new MpcError('API_UNAUTHORIZED', 'missing, wrong or revoked bearer token: send "Authorization: Bearer <token>" (a credential from \'mpc-node credential add\', or the node data dir api-token file)');
+    if (!who) {
+      const cert = this.o.tls?.mutual ? ", or a client certificate issued by the node's --tls-client-ca" : '';
+      throw new MpcError('API_UNAUTHORIZED', `missing, wrong or revoked bearer token: send "Authorization: Bearer <token>" (a credential from 'mpc-node credential add', or the node data dir api-token file)${cert}`);
+    }
     const right = ROUTE_RIGHTS[route];
     if (right && !mayDo(who.role, right)) throw new MpcError('API_FORBIDDEN', `credential '${who.name}' has the role ${who.role}, which may not use ${route}`);
   }
@@ -241,11 +263,12 @@ export class TrainerApi {
     }
     const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     const pre = known || announced !== undefined ? null : await this.unsized.gather(req, maxBytes, timeoutMs, (b) => checkUpdateLength(cfg, Math.ceil(b / 4)));
+    let upload: UpdateUpload;
     let pending: Promise<AggregateAnswer>;
     try {
       const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
       if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
-      const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}), trainer: this.trainerOf(req, who) });
+      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}), trainer: this.trainerOf(req, who) });
       // bytes after the body that do not parse as a request: refused below while uncommitted
       const inFlight: UploadOnSocket = { committed: false, refused: undefined };
       uploads.set(req.socket, inFlight);
@@ -279,6 +302,8 @@ export class TrainerApi {
         'x-mpc-total-weight': String(answer.totalWeight),
         'x-mpc-contributors': answer.contributors.join(','),
         'x-mpc-holders': answer.holders.join(','),
+        // this trainer's own update: 1, or clipL2 / its norm when it was clipped
+        'x-mpc-clip-factor': String(Number((upload.clipFactor ?? 1).toPrecision(6))),
       });
       await writeAnswer(res, answer);
     } finally {
