@@ -14,8 +14,12 @@ import { createHash, type Hash } from 'node:crypto';
 import { MpcError } from '../errors.js';
 import type { AggregateAnswer, SubmitRequest, UpdateUpload } from './node-options.js';
 
-/** How long a round's outcome stays available to retries after the round's answer (ms). */
-export const RETRY_ANSWER_MS = 60_000;
+/**
+ * How long a round's outcome stays available to retries after the round's answer (ms). The node
+ * holds the round's result vector that much longer: short, so back-to-back rounds of a large
+ * model do not hold several results at once.
+ */
+export const RETRY_ANSWER_MS = 15_000;
 
 /** The header a trainer names one logical upload with (required to deduplicate the shared api-token). */
 export const IDEMPOTENCY_HEADER = 'x-mpc-idempotency-key';
