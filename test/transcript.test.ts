@@ -146,6 +146,7 @@ describe('the trainers entry (pseudonymous trainer ids)', () => {
     }
     const rep = await verify(named, named.transcripts, named.mean!);
     expect(rep.errors).toEqual([]);
+    expect(rep.checks.find((c) => c.name === 'protocol')!.detail).toBe('entries follow the protocol order, no duplicates; apac 1 update(s) from 1 trainer id(s), eu 1 update(s) from 1 trainer id(s), us 1 update(s) from 1 trainer id(s)');
     expect(parseLines(good.transcripts.eu!).some((e) => e.kind === 'trainers')).toBe(false);
   });
 
