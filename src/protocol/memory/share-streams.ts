@@ -4,8 +4,9 @@
  * aggregate share) back out.
  *
  * Lifetimes, all secret:
- * - the sum of held shares (own share plus every share received) is born, zeroed, with the
- *   round's memory and wiped when the round ends; reconstruction reads it (`heldSum`);
+ * - the sum of held shares (own share plus every share received) is born, zeroed, when it is
+ *   first needed (the first share in, or this node's dealing) and wiped when the round ends;
+ *   reconstruction reads it (`heldSum`);
  * - a dealing's output chunks (one per participant) are born when the dealing starts and wiped
  *   when it ends, finished or abandoned.
  * @module
@@ -36,27 +37,28 @@ export interface DealtChunk {
 
 /** Shares in and out, and the sum of held shares. */
 export class ShareStreams {
-  private acc: FieldVec | null;
+  /** The sum of held shares: allocated (zero) on first use, null again once wiped. */
+  private acc: FieldVec | null = null;
+  private wiped = false;
   private readonly streams = new Map<string, Stream>();
 
-  /** Allocates the sum of held shares, zeroed. */
   constructor(
     private readonly K: WasmKernels,
     /** Elements per share vector (params + EXTRA_ELEMS). */
     private readonly length: number,
     private readonly hash: HashFactory,
     private readonly intake: ChunkIntake,
-  ) {
-    this.acc = K.allocZero(length);
-  }
+  ) {}
 
   /**
-   * The sum of held shares (for reconstruction and the seal's projection).
+   * The sum of held shares (for reconstruction and the seal's projection), allocated zeroed the
+   * first time it is needed: a round a peer opened holds no share memory until shares arrive or
+   * this node deals.
    * @throws {Error} once wiped.
    */
   get heldSum(): FieldVec {
-    if (!this.acc) throw new Error('the round vectors were wiped');
-    return this.acc;
+    if (this.wiped) throw new Error('the round vectors were wiped');
+    return (this.acc ??= this.K.allocZero(this.length));
   }
 
   /**
@@ -71,8 +73,8 @@ export class ShareStreams {
       for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
         // resumed after zeroize (the round ended while its caller waited): the input and the
         // sum are freed and may belong to another round by now
-        const acc = this.acc;
-        if (!acc) throw new Error('dealChunks resumed after the round vectors were wiped');
+        if (this.wiped) throw new Error('dealChunks resumed after the round vectors were wiped');
+        const acc = this.heldSum;
         const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
         const sub = (v: FieldVec): FieldVec => ({ ptr: v.ptr, length: m });
         deal(this.K, { ptr: input.ptr + off * 8, length: m }, t, n, outs.map(sub), rng);
@@ -93,8 +95,7 @@ export class ShareStreams {
       return new Map([...hashes].map(([x, h]) => [x, h.digest()]));
     } finally {
       for (const o of outs) {
-        this.K.zeroize(o);
-        this.K.free(o);
+        this.K.free(o); // wipes
       }
     }
   }
@@ -132,9 +133,9 @@ export class ShareStreams {
   *publish(ownDigest: () => Uint8Array | undefined): Generator<{ offset: number; data: Uint8Array }, Uint8Array> {
     const h = ownDigest() ? null : this.hash();
     for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
-      if (!this.acc) throw new Error('aggChunks resumed after the round vectors were wiped');
+      if (this.wiped) throw new Error('aggChunks resumed after the round vectors were wiped');
       const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
-      const bytes = this.K.bytes(this.acc.ptr + off * 8, m * 8);
+      const bytes = this.K.bytes(this.heldSum.ptr + off * 8, m * 8);
       h?.update(bytes);
       yield { offset: off, data: bytes };
     }
@@ -143,9 +144,9 @@ export class ShareStreams {
 
   /** Wipes and frees the held sum. Idempotent. */
   zeroize(): void {
+    this.wiped = true;
     if (!this.acc) return;
-    this.K.zeroize(this.acc);
-    this.K.free(this.acc);
+    this.K.free(this.acc); // wipes
     this.acc = null;
   }
 }
