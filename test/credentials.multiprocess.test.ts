@@ -118,7 +118,7 @@ describe('trainer credentials and roles (real node processes)', () => {
     expect(proc('eu').child.exitCode).toBeNull();
   }, 90_000);
 
-  it('a retried identical upload is counted once and joins the answer (also after the round); a different one is refused', async () => {
+  it('a retried identical upload is counted once and joins the answer; a different one is refused, also after the round', async () => {
     const fed = await federation();
     const eu = region(fed, 'eu');
     const us = region(fed, 'us');
@@ -158,9 +158,10 @@ describe('trainer credentials and roles (real node processes)', () => {
     // 2 * (1 + 10 + 100 + 200 + 1000, 2 + 20 + 100 + 200 + 1000): every update once
     for (const r of all) expect([Array.from(r.vector), r.totalWeight]).toEqual([[2622, 2644], 10]);
 
-    // the round is over: a retry still gets the kept outcome, a different update is still refused
-    const late = await euUpload(alice, Float32Array.of(1, 2));
-    expect(Array.from(late.vector)).toEqual([2622, 2644]);
+    // the round is over at eu (sealed): its aggregate is no longer kept for retries, but the slot is:
+    // the same update is not counted again, a different one is still refused
+    await logged(proc('eu'), (e) => e.event === 'round-sealed' && e.round === round);
+    await expect(euUpload(alice, Float32Array.of(1, 2))).rejects.toMatchObject({ code: 'API_BAD_REQUEST', message: expect.stringMatching(/no longer kept for retries/) });
     await expect(euUpload(alice, Float32Array.of(9, 9))).rejects.toMatchObject({ code: 'API_DUPLICATE_UPDATE' });
 
     const t = entriesOf(await transcript(fed, 'eu', round)).find((e) => e.kind === 'trainers');

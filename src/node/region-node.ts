@@ -393,5 +393,6 @@ export class RegionNode {
     r.uploads.reservation.release();
     this.rounds.end(r, { outcome, ...(detail ? { detail } : {}), ...(code ? { code } : {}) }, Date.now());
     this.intake.wakeSumWaiters(r.uploads); // waiting commits find the round ended
+    this.intake.roundEnded(r); // answers kept for retries are let go with the round
   }
 }

@@ -5,8 +5,8 @@
  * request's `x-mpc-idempotency-key` (without a key its uploads are not deduplicated). The
  * first upload of a slot is counted; a later one is streamed through a SHA-256 only (never into
  * the round's memory) and then, if it repeats the request (same body digest, weight and
- * reduce), joins the first one's answer: the aggregate when the round ends, or, for
- * {@link RETRY_ANSWER_MS} after that, the kept outcome. A different update is refused with
+ * reduce), joins the first one's answer: the aggregate when the round has its result (also
+ * later, while the round is still open here), or the round's error, for {@link RETRY_ANSWER_MS}. A different update is refused with
  * API_DUPLICATE_UPDATE (409). Spec: docs/api.md "Idempotent submissions".
  * @module
  */
@@ -15,9 +15,10 @@ import { MpcError } from '../errors.js';
 import type { AggregateAnswer, SubmitRequest, UpdateUpload } from './node-options.js';
 
 /**
- * How long a round's outcome stays available to retries after the round's answer (ms). The node
- * holds the round's result vector that much longer: short, so back-to-back rounds of a large
- * model do not hold several results at once.
+ * How long a slot is remembered after the round's answer (ms): a retry then still joins the
+ * round's error, and a different update is still refused. The aggregate itself is kept only
+ * while the round is open at this node (until its seals are in): its memory counts against the
+ * node's memory budget.
  */
 export const RETRY_ANSWER_MS = 15_000;
 
@@ -41,6 +42,8 @@ interface Slot {
   failure: Error | undefined;
   /** The round's answer to the slot, kept for retries (from the commit on). */
   outcome: Promise<KeptAnswer> | undefined;
+  /** The answer once it came, until the round ends at this node. */
+  kept: KeptAnswer | undefined;
   /** The first upload (its clipFactor is the retries' too). */
   readonly first: UpdateUpload;
 }
@@ -97,7 +100,7 @@ export class Submissions {
     const settled = new Promise<void>((res) => (settle = res));
     const body = createHash('sha256');
     const slot: Slot = {
-      fingerprint: undefined, settled, failure: undefined, outcome: undefined, first: upload,
+      fingerprint: undefined, settled, failure: undefined, outcome: undefined, kept: undefined, first: upload,
       settle: (failure) => {
         if (slot.fingerprint === undefined && slot.failure === undefined) {
           slot.failure = failure ?? new MpcError('API_BAD_REQUEST', `the first upload of this update to round ${req.round} was not counted; send it again`);
@@ -131,7 +134,8 @@ export class Submissions {
         slot.outcome = waiter.then(
           (answer) => {
             const kept: KeptAnswer = { answer, refs: 0, expired: false };
-            setTimeout(() => this.expire(key, slot, kept), this.keepMs).unref();
+            slot.kept = kept;
+            setTimeout(() => this.expire(key, slot), this.keepMs).unref();
             return kept;
           },
           (e: unknown) => {
@@ -145,12 +149,28 @@ export class Submissions {
     };
   }
 
-  private expire(key: string, slot: Slot, kept?: KeptAnswer): void {
-    if (this.slots.get(key) === slot) this.slots.delete(key);
-    if (!kept) return;
-    kept.expired = true;
-    if (kept.refs === 0) kept.answer.release();
+  /**
+   * Round `id` has ended at this node (sealed, unsealed or aborted): the kept answers of its slots
+   * are let go (the result's memory, and its share of the memory budget, is not held past the
+   * round); the slots themselves stay for RETRY_ANSWER_MS, so a different update is still refused.
+   */
+  roundEnded(id: string): void {
+    const prefix = `${id}\0`;
+    for (const [key, slot] of this.slots) if (key.startsWith(prefix)) letGo(slot);
   }
+
+  private expire(key: string, slot: Slot): void {
+    if (this.slots.get(key) === slot) this.slots.delete(key);
+    letGo(slot);
+  }
+}
+
+/** Releases a slot's kept answer once no retry reads it any more (idempotent). */
+function letGo(slot: Slot): void {
+  const kept = slot.kept;
+  if (!kept || kept.expired) return;
+  kept.expired = true;
+  if (kept.refs === 0) kept.answer.release();
 }
 
 /** A retry's own view of a kept answer (its release does not free the answer of another). */

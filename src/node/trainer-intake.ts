@@ -154,6 +154,11 @@ export class TrainerIntake {
     r.collectTimer.unref();
   }
 
+  /** Round `r` has ended at this node: retries no longer find its answer (src/node/submissions.ts). */
+  roundEnded(r: Round): void {
+    this.submissions.roundEnded(r.id);
+  }
+
   /** Wakes commits waiting for the round's in-place first update (also when the round ends). */
   wakeSumWaiters(u: Uploads): void {
     const w = u.sumWaiters;
