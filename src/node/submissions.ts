@@ -44,6 +44,8 @@ interface Slot {
   outcome: Promise<KeptAnswer> | undefined;
   /** The answer once it came, until the round ends at this node. */
   kept: KeptAnswer | undefined;
+  /** The round has ended at this node (possibly in the very step that answered it). */
+  roundOver: boolean;
   /** The first upload (its clipFactor is the retries' too). */
   readonly first: UpdateUpload;
 }
@@ -100,7 +102,7 @@ export class Submissions {
     const settled = new Promise<void>((res) => (settle = res));
     const body = createHash('sha256');
     const slot: Slot = {
-      fingerprint: undefined, settled, failure: undefined, outcome: undefined, kept: undefined, first: upload,
+      fingerprint: undefined, settled, failure: undefined, outcome: undefined, kept: undefined, roundOver: false, first: upload,
       settle: (failure) => {
         if (slot.fingerprint === undefined && slot.failure === undefined) {
           slot.failure = failure ?? new MpcError('API_BAD_REQUEST', `the first upload of this update to round ${req.round} was not counted; send it again`);
@@ -136,6 +138,8 @@ export class Submissions {
             const kept: KeptAnswer = { answer, refs: 0, expired: false };
             slot.kept = kept;
             setTimeout(() => this.expire(key, slot), this.keepMs).unref();
+            // ended in the step that answered: the retries waiting now still take their views first
+            if (slot.roundOver) setImmediate(() => letGo(slot));
             return kept;
           },
           (e: unknown) => {
@@ -156,7 +160,11 @@ export class Submissions {
    */
   roundEnded(id: string): void {
     const prefix = `${id}\0`;
-    for (const [key, slot] of this.slots) if (key.startsWith(prefix)) letGo(slot);
+    for (const [key, slot] of this.slots) {
+      if (!key.startsWith(prefix)) continue;
+      slot.roundOver = true;
+      letGo(slot);
+    }
   }
 
   private expire(key: string, slot: Slot): void {

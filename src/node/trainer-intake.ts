@@ -154,8 +154,9 @@ export class TrainerIntake {
     r.collectTimer.unref();
   }
 
-  /** Round `r` has ended at this node: retries no longer find its answer (src/node/submissions.ts). */
+  /** Round `r` has ended at this node: waiting commits find it ended, retries no longer find its answer (src/node/submissions.ts). */
   roundEnded(r: Round): void {
+    this.wakeSumWaiters(r.uploads);
     this.submissions.roundEnded(r.id);
   }
 
