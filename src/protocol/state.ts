@@ -81,7 +81,11 @@ export interface RoundState {
 
 export type RoundEvent =
   | { kind: 'open'; now: number }
-  | { kind: 'input'; contributes: boolean; trainers: number; now: number }
+  /**
+   * The region's collection closed. `trainerIds`: the pseudonymous ids of its trainers (sorted,
+   * distinct), recorded as the `trainers` entry when given (docs/transcript.md).
+   */
+  | { kind: 'input'; contributes: boolean; trainers: number; trainerIds?: readonly string[]; now: number }
   | { kind: 'message'; from: string; msg: PeerMessage; now: number }
   | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
   | { kind: 'published'; digest: Uint8Array; now: number }
