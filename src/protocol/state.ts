@@ -7,6 +7,7 @@
 import { ProtocolError, type ErrorCode } from '../errors.js';
 import type { RandomFill } from '../field/random.js';
 import type { MessageType, PeerMessage } from './messages.js';
+import type { TensorManifest } from '../core/tensor-manifest.js';
 import type { RoundParams } from './params.js';
 import type { FederationSummary, RoundConfig } from '../federation/index.js';
 import type { RecordBody } from './records.js';
@@ -131,6 +132,8 @@ export interface StepContext {
    * compared with a peer's when the digests differ; without it a mismatch names the digests.
    */
   summary?: FederationSummary | null;
+  /** The round's named-tensor manifest at this node (its digest is `params.manifest`), sent with our parameters. */
+  manifest?: { readonly text: string; readonly parsed: TensorManifest } | undefined;
 }
 
 /** What one step returns: the next state and the effects, in order. */
