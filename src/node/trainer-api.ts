@@ -40,7 +40,11 @@ import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
 import { noteMoved } from './gc-pacer.js';
 import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
-import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, streamExact, UnsizedBodies } from './upload-body.js';
+import { bodyChunks, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, prepended, readPrefix, streamExact, UnsizedBodies } from './upload-body.js';
+import { MANIFEST_LIMITS, manifestDigestHex, manifestValues, parseManifest } from '../core/tensor-manifest.js';
+
+/** The media type of an update of named tensors (docs/api.md "Named tensors"). */
+export const TENSORS_MEDIA_TYPE = 'application/vnd.mpc-node.tensors';
 import type { Socket } from 'node:net';
 import { mayDo, SHARED_CREDENTIAL, type CredentialStore, type Principal, type Right } from './credentials.js';
 import type { Logger } from './node-options.js';
@@ -245,11 +249,13 @@ export class TrainerApi {
     if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
     // the media type first: a JSON array or a form is never read as float32
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/octet-stream') {
-      throw new MpcError('API_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/octet-stream (the update as raw little-endian float32), got ${type ? JSON.stringify(type.slice(0, 64)) : 'none'}`);
+    if (type !== 'application/octet-stream' && type !== TENSORS_MEDIA_TYPE) {
+      throw new MpcError('API_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/octet-stream (the update as raw little-endian float32) or ${TENSORS_MEDIA_TYPE} (named tensors), got ${type ? JSON.stringify(type.slice(0, 64)) : 'none'}`);
     }
     const cfg = this.o.node.federation.round;
     const maxBytes = maxUpdateBytes(cfg);
+    const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    if (type === TENSORS_MEDIA_TYPE) return this.aggregateTensors(req, res, { round, weight, reduce, expect, who, timeoutMs });
     const len = Number(req.headers['content-length'] ?? NaN);
     // refused before a byte of the body is read: the node's one length rule, on the announced length
     if (len > maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
@@ -263,7 +269,6 @@ export class TrainerApi {
       if (!Number.isSafeInteger(n)) throw new MpcError('API_BAD_REQUEST', 'x-mpc-params must be the number of float32 values in the body');
       checkUpdateLength(cfg, n);
     }
-    const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     const pre = known || announced !== undefined ? null : await this.unsized.gather(req, maxBytes, timeoutMs, (b) => checkUpdateLength(cfg, Math.ceil(b / 4)));
     let upload: UpdateUpload;
     let pending: Promise<AggregateAnswer>;
@@ -271,31 +276,74 @@ export class TrainerApi {
       const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
       if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
       upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}), trainer: this.trainerOf(req, who) });
-      // bytes after the body that do not parse as a request: refused below while uncommitted
-      const inFlight: UploadOnSocket = { committed: false, refused: undefined };
-      uploads.set(req.socket, inFlight);
-      try {
-        const take = (b: Buffer): void => {
-          if (inFlight.refused) throw inFlight.refused;
-          upload.write(b);
-          noteMoved(b.length);
-          b.fill(0); // secret: trainer input
-        };
+      ({ answer: pending } = await this.receive(req, upload, async (take) => {
         if (pre) for (const c of pre.chunks) take(c);
-        else await streamExact(req, bytes, timeoutMs, take);
-        // the parser may still be reading what followed the body in the same packet
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (inFlight.refused) throw inFlight.refused;
-        pending = upload.commit();
-        inFlight.committed = true;
-      } catch (e) {
-        upload.abort();
-        throw e;
-      }
+        else await streamExact(bodyChunks(req, timeoutMs), bytes, take);
+      }));
     } finally {
       if (pre) this.unsized.release(pre.chunks);
     }
-    const answer = await pending;
+    await this.answer(res, round, upload, await pending);
+  }
+
+  /**
+   * POST /v1/aggregate with Content-Type TENSORS_MEDIA_TYPE: u32 little-endian manifest length,
+   * the manifest (src/core/tensor-manifest.ts), then the float32 values of its tensors in order.
+   * The manifest is read first and checked; the values then stream like a plain update.
+   */
+  private async aggregateTensors(req: IncomingMessage, res: ServerResponse, o: { round: string; weight: number; reduce: 'mean' | 'sum'; expect: number | undefined; who: Principal; timeoutMs: number }): Promise<void> {
+    const cfg = this.o.node.federation.round;
+    const len = Number(req.headers['content-length'] ?? NaN);
+    if (!Number.isSafeInteger(len) || len < 4) throw new MpcError('API_LENGTH_REQUIRED', `a ${TENSORS_MEDIA_TYPE} body needs its Content-Length`);
+    if (len > maxUpdateBytes(cfg) + 4 + MANIFEST_LIMITS.maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
+    const body = bodyChunks(req, o.timeoutMs);
+    const head = await readPrefix(body, 4, 'the manifest length');
+    const L = head.prefix.readUInt32LE(0);
+    if (L < 2 || L > MANIFEST_LIMITS.maxBytes || 4 + L > len) throw new MpcError('API_BAD_MANIFEST', `manifest length ${L} does not fit the body (1..${MANIFEST_LIMITS.maxBytes} bytes, within Content-Length)`);
+    const first = head.rest.length >= L ? { prefix: Buffer.from(head.rest.subarray(0, L)), rest: head.rest.subarray(L) } : await readPrefix(prepended(head.rest, body), L, 'the manifest');
+    const manifest = parseManifest(first.prefix);
+    const bytes = len - 4 - L;
+    const values = manifestValues(manifest);
+    if (bytes !== values * 4) throw new MpcError('FIELD_LENGTH_MISMATCH', `the manifest's tensors hold ${values} values (${values * 4} bytes), the body after it has ${bytes} bytes`);
+    checkUpdateLength(cfg, values);
+    const upload = this.o.node.submit({
+      round: o.round, params: values, weight: o.weight, reduce: o.reduce, ...(o.expect !== undefined ? { expect: o.expect } : {}), trainer: this.trainerOf(req, o.who),
+      manifest: { text: first.prefix.toString('utf8'), digest: manifestDigestHex(first.prefix), parsed: manifest },
+    });
+    const { answer } = await this.receive(req, upload, (take) => streamExact(body, bytes, take, first.rest));
+    await this.answer(res, o.round, upload, await answer, { 'x-mpc-manifest-digest': manifestDigestHex(first.prefix) });
+  }
+
+  /**
+   * Streams an update's body into `upload` (`stream` hands every chunk to its `take`) and commits
+   * it; bytes after the body that do not parse as a request refuse it while it is uncommitted.
+   * @returns the answer to come (wrapped, so it is not awaited here).
+   */
+  private async receive(req: IncomingMessage, upload: UpdateUpload, stream: (take: (b: Buffer) => void) => Promise<void>): Promise<{ answer: Promise<AggregateAnswer> }> {
+    const inFlight: UploadOnSocket = { committed: false, refused: undefined };
+    uploads.set(req.socket, inFlight);
+    const take = (b: Buffer): void => {
+      if (inFlight.refused) throw inFlight.refused;
+      upload.write(b);
+      noteMoved(b.length);
+      b.fill(0); // secret: trainer input
+    };
+    try {
+      await stream(take);
+      // the parser may still be reading what followed the body in the same packet
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (inFlight.refused) throw inFlight.refused;
+      const answer = upload.commit();
+      inFlight.committed = true;
+      return { answer };
+    } catch (e) {
+      upload.abort();
+      throw e;
+    }
+  }
+
+  /** Writes the aggregate to the trainer, with the round's headers. */
+  private async answer(res: ServerResponse, round: string, upload: UpdateUpload, answer: AggregateAnswer, extra: Record<string, string> = {}): Promise<void> {
     try {
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
@@ -306,6 +354,7 @@ export class TrainerApi {
         'x-mpc-holders': answer.holders.join(','),
         // this trainer's own update: 1, or clipL2 / its norm when it was clipped
         'x-mpc-clip-factor': String(Number((upload.clipFactor ?? 1).toPrecision(6))),
+        ...extra,
       });
       await writeAnswer(res, answer);
     } finally {

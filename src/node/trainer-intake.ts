@@ -13,6 +13,7 @@
  * @module
  */
 import { MpcError, ProtocolError } from '../errors.js';
+import { manifestDifference } from '../core/tensor-manifest.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { Federation, RoundConfig } from '../federation/index.js';
 import type { RoundEvent } from '../protocol/round.js';
@@ -93,12 +94,14 @@ export class TrainerIntake {
     const open = h.rounds.get(req.round);
     let u: Uploads;
     if (open) {
-      this.checkAccepting(open, req.params);
+      this.checkAccepting(open, req);
       u = open.uploads;
     } else {
       const pending = h.rounds.pendingOf(req.round);
       if (pending && pending.params !== req.params) throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.params} values, round ${req.round} has ${pending.params} (another trainer's update is uploading)`);
+      if (pending) checkManifest(pending, req);
       u = pending ?? h.prepare(req.round, req.params);
+      if (!pending) u.manifest = req.manifest;
     }
     if ((u.round?.trainers ?? 0) + u.uploading >= cfg.maxTrainersPerRound) {
       if (u.uploading === 0 && !u.round) h.dropPending(u);
@@ -176,14 +179,15 @@ export class TrainerIntake {
     throw new MpcError('API_BAD_REQUEST', `round ${id} has already ended with a result; use a new round id`);
   }
 
-  /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length. */
-  private checkAccepting(r: Round, params: number): void {
+  /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length or model. */
+  private checkAccepting(r: Round, req: SubmitRequest): void {
     if (r.state.phase !== 'collect' || r.state.input) {
       throw new MpcError('API_BAD_REQUEST', `round ${r.id} no longer accepts updates from this region (collection closed); use a new round id`);
     }
-    if (r.state.params.params !== params) {
-      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${params} values, round ${r.id} has ${r.state.params.params}`);
+    if (r.state.params.params !== req.params) {
+      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.params} values, round ${r.id} has ${r.state.params.params}`);
     }
+    checkManifest(r.uploads, req);
   }
 
   /**
@@ -202,13 +206,13 @@ export class TrainerIntake {
     }
     let r = u.round;
     if (r) {
-      this.checkAccepting(r, req.params);
+      this.checkAccepting(r, req);
       r.tx?.keep(); // a round a peer opened keeps its transcript once this node's trainers take part
     } else {
       // a round of another length opened meanwhile (a peer's params), or ended
       this.checkNotEnded(u.id);
       const other = h.rounds.get(u.id);
-      if (other) this.checkAccepting(other, req.params);
+      if (other) this.checkAccepting(other, req);
     }
     // validates (NaN, bound, length) before touching the regional sum, and before the round opens:
     // a refused update opens no round
@@ -264,4 +268,20 @@ export class TrainerIntake {
   private trainerIdsOf(r: Round): { trainerIds?: string[] } {
     return r.trainers === 0 || r.trainerIds.size > 0 ? { trainerIds: [...r.trainerIds].sort() } : {};
   }
+}
+
+/**
+ * Every update of a round has the round's named-tensor manifest (or, in a round of plain float32
+ * vectors, none): two models that differ are refused even when their lengths match.
+ * @throws {MpcError} FIELD_MANIFEST_MISMATCH naming the first tensor that differs.
+ */
+function checkManifest(u: Uploads, req: SubmitRequest): void {
+  const have = u.manifest;
+  const got = req.manifest;
+  if (have?.digest === got?.digest) return;
+  const id = u.id;
+  if (!have) throw new MpcError('FIELD_MANIFEST_MISMATCH', `round ${id} takes plain float32 vectors (its first update had no manifest): send application/octet-stream, or a new round id for named tensors`);
+  if (!got) throw new MpcError('FIELD_MANIFEST_MISMATCH', `round ${id} takes named tensors (manifest ${have.digest.slice(0, 12)}…): send yours with Content-Type application/vnd.mpc-node.tensors (docs/api.md "Named tensors")`);
+  const where = manifestDifference(got.parsed, have.parsed, 'this update', `round ${id}`) ?? 'the manifests differ';
+  throw new MpcError('FIELD_MANIFEST_MISMATCH', `this update's model is not round ${id}'s: ${where}`);
 }

@@ -88,7 +88,8 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
         const why = summaryProblem(m.summary);
         if (why !== null) fail('WIRE_MALFORMED', why);
       }
-      if ('tensors' in m) tensorsText(m.tensors, (m.params as RoundParams).manifest);
+      // a round of named tensors: their manifest comes with the params, so a mismatch can name the tensor
+      if ('tensors' in m || (m.params as RoundParams).manifest !== undefined) tensorsText(m.tensors, (m.params as RoundParams).manifest);
       break;
     case 'share':
     case 'agg':
