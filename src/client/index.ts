@@ -1,12 +1,21 @@
 /**
  * The trainer's client: `aggregate()` hands a model update to its region's node and resolves
  * with the global aggregate once the round is over.
+ *
+ * Every call names its upload with an idempotency key (the caller's, or a random one), so it can
+ * be sent again safely: when the connection fails before any byte of the answer arrived (a
+ * keep-alive socket the node had just closed: ECONNRESET), the call retries once, with the same
+ * key, and the node counts the update once (docs/api.md "Idempotent submissions").
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MpcError, type ErrorCode } from '../errors.js';
+import { encodeManifest, manifestValues, type TensorSpec } from '../core/tensor-manifest.js';
+
+export type { TensorSpec, TensorDtype } from '../core/tensor-manifest.js';
 
 export interface AggregateOptions {
   /** The region node's trainer API, e.g. http://127.0.0.1:7201 or https://mpc.eu.example.com:7201 */
@@ -28,6 +37,18 @@ export interface AggregateOptions {
   reduce?: 'mean' | 'sum';
   /** This region's node starts the round once this many of its trainers have submitted. */
   expect?: number;
+  /**
+   * Names this upload (1-128 of `A-Z a-z 0-9 . _ : -`), sent as `x-mpc-idempotency-key`: a call
+   * repeated with the same key and update joins the first one's answer instead of counting
+   * twice. Default: a random UUID per call (so the call's own retry is deduplicated).
+   */
+  idempotencyKey?: string;
+  /**
+   * The update as named tensors (docs/api.md "Named tensors"): `update` holds their float32
+   * values one after the other in this order (row-major). The node refuses trainers whose models
+   * differ (names, shapes, dtypes, order) before anything is summed, even at equal length.
+   */
+  tensors?: readonly TensorSpec[];
   signal?: AbortSignal;
 }
 
@@ -41,6 +62,8 @@ export interface AggregateResult {
    * rate, or a larger clipL2 in the federation file.
    */
   clipFactor: number;
+  /** With `tensors`: the hex SHA-256 of the manifest the round agreed on (its transcripts record it). */
+  manifestDigest?: string;
 }
 
 /** A refusal or failure reported by the node; `code` is from the catalogue in docs/errors.md. */
@@ -72,20 +95,58 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
   url.searchParams.set('reduce', o.reduce ?? 'mean');
   if (o.expect !== undefined) url.searchParams.set('expect', String(o.expect));
   const tls = await tlsOptions(o, url);
-  const body = Buffer.from(o.update.buffer, o.update.byteOffset, o.update.byteLength);
+  const body = bodyOf(o);
+  const key = o.idempotencyKey ?? randomUUID();
+  try {
+    return await postOnce(url, o, body, key, tls);
+  } catch (e) {
+    // nothing of an answer arrived (a reused keep-alive socket the node had closed): once more, same key
+    if (!(e instanceof NoAnswer) || o.signal?.aborted) throw e instanceof NoAnswer ? e.error : e;
+    try {
+      return await postOnce(url, o, body, key, tls);
+    } catch (again) {
+      throw again instanceof NoAnswer ? again.error : again;
+    }
+  }
+}
+
+/** The request failed before any byte of the answer arrived: safe to send again under the same key. */
+class NoAnswer extends Error {
+  constructor(readonly error: AggregateError) {
+    super(error.message);
+  }
+}
+
+/** The request body: the update's bytes (from its own memory), after the manifest with `tensors`. */
+function bodyOf(o: AggregateOptions): { type: string; parts: Buffer[]; length: number } {
+  const values = Buffer.from(o.update.buffer, o.update.byteOffset, o.update.byteLength);
+  if (o.tensors === undefined) return { type: 'application/octet-stream', parts: [values], length: values.length };
+  const manifest = encodeManifest({ v: 1, tensors: o.tensors });
+  const n = manifestValues({ v: 1, tensors: o.tensors });
+  if (n !== o.update.length) throw new TypeError(`"tensors" hold ${n} values, "update" has ${o.update.length}`);
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(manifest.length);
+  const parts = [head, Buffer.from(manifest.buffer, manifest.byteOffset, manifest.length), values];
+  return { type: 'application/vnd.mpc-node.tensors', parts, length: 4 + manifest.length + values.length };
+}
+
+/** One POST of the update. @throws {NoAnswer} wrapping the error when no response byte was received. */
+function postOnce(url: URL, o: AggregateOptions, body: ReturnType<typeof bodyOf>, key: string, tls: Awaited<ReturnType<typeof tlsOptions>>): Promise<AggregateResult> {
   // node:http rather than fetch: the update goes out as one write from its own memory and the
   // answer lands in one Float32Array of the announced length (measured in bench/RESULTS.md)
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<AggregateResult>((resolve, reject) => {
-    const req = send(
+    let answered = false;
+    const req: ClientRequest = send(
       url,
       {
         method: 'POST',
-        headers: { ...(o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {}), 'content-type': 'application/octet-stream', 'content-length': body.length },
+        headers: { ...(o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {}), 'content-type': body.type, 'content-length': body.length, 'x-mpc-idempotency-key': key },
         ...(o.signal ? { signal: o.signal } : {}),
         ...tls,
       },
       (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         res.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `the node at ${url.origin} closed the answer: ${e.message}`, status)));
         if (status !== 200) {
@@ -114,12 +175,17 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
             totalWeight: Number(res.headers['x-mpc-total-weight']),
             contributors: String(res.headers['x-mpc-contributors'] ?? '').split(',').filter(Boolean),
             clipFactor: res.headers['x-mpc-clip-factor'] === undefined ? 1 : Number(res.headers['x-mpc-clip-factor']),
+            ...(typeof res.headers['x-mpc-manifest-digest'] === 'string' ? { manifestDigest: res.headers['x-mpc-manifest-digest'] } : {}),
           });
         });
       },
     );
-    req.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${e.message}`, 0)));
-    req.end(body);
+    req.on('error', (e) => {
+      const err = new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${e.message}`, 0);
+      reject(answered || e.name === 'AbortError' ? err : new NoAnswer(err));
+    });
+    for (const p of body.parts.slice(0, -1)) req.write(p);
+    req.end(body.parts[body.parts.length - 1]);
   });
 }
 

@@ -123,3 +123,16 @@ export function manifestDifference(a: TensorManifest, b: TensorManifest, here: s
   }
   return null;
 }
+
+/** A round's named-tensor manifest: its canonical text, its digest (a round parameter) and its tensors. */
+export interface RoundManifest {
+  readonly text: string;
+  readonly digest: string;
+  readonly parsed: TensorManifest;
+}
+
+/** The manifest of canonical text `text`. @throws {MpcError} API_BAD_MANIFEST. */
+export function roundManifest(text: string): RoundManifest {
+  const bytes = te.encode(text);
+  return { text, digest: manifestDigestHex(bytes), parsed: parseManifest(bytes) };
+}

@@ -7,6 +7,7 @@ import type { Federation } from '../federation/index.js';
 import type { WasmKernels } from '../field/wasm.js';
 import type { PolicyDecision } from '../policy/index.js';
 import type { Identity } from '../transport/identity.js';
+import type { RoundManifest } from '../core/tensor-manifest.js';
 
 export type Logger = (event: Record<string, unknown>) => void;
 
@@ -46,7 +47,16 @@ export interface SubmitRequest {
   reduce: 'sum' | 'mean';
   /** Close this region's collection once this many updates are in (else after collectMs). */
   expect?: number;
+  /**
+   * Who sends it: `id` is the trainer's pseudonymous id (src/node/credentials.ts), recorded in
+   * the transcript; `slot`, when set, deduplicates its uploads to this round (src/node/submissions.ts).
+   */
+  trainer?: { id: string; slot?: string };
+  /** The update's named-tensor manifest (docs/api.md "Named tensors"); absent for a plain float32 vector. */
+  manifest?: RoundManifest;
 }
+
+export type { RoundManifest } from '../core/tensor-manifest.js';
 
 /**
  * One trainer's update on its way into the node: its raw little-endian float32 bytes are

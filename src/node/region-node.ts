@@ -7,7 +7,6 @@
  * in round-registry.ts.
  * @module
  */
-import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
 import { federationSummary, regionById, regionPublicKey, type Federation, type FederationSummary } from '../federation/index.js';
@@ -18,7 +17,7 @@ import type { PeerMessage } from '../protocol/messages.js';
 import { initialState, roundTiming, step, type Effect, type RoundEvent, type RoundTiming } from '../protocol/round.js';
 import type { RoundResult } from '../protocol/memory/index.js';
 import { roundParamsFor } from '../protocol/params.js';
-import type { HashFactory } from '../core/crypto.js';
+import { nodeHash } from './node-hash.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
 import { RoundTranscript } from './round-transcript.js';
@@ -28,16 +27,12 @@ import { noteMoved } from './gc-pacer.js';
 import { policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
 import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
+import { roundManifest } from '../core/tensor-manifest.js';
 import { RoundRegistry, type Round, type Uploads } from './round-registry.js';
 import { TrainerIntake } from './trainer-intake.js';
 import { dealShares, publishAggregate, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
-
-const nodeHash: HashFactory = () => {
-  const h = createHash('sha256');
-  return { update: (d) => void h.update(d), digest: () => new Uint8Array(h.digest()) };
-};
 
 export class RegionNode {
   readonly region: string;
@@ -201,20 +196,23 @@ export class RegionNode {
    * @param from - The peer whose params opened it (undefined: a trainer of this region).
    * @throws {MpcError} POLICY_ROUNDS_IN_FLIGHT (counted as a refused round and a violation), RESOURCE_MEMORY_BUDGET, STORAGE_CONFLICT, STORAGE_FAILED.
    */
-  private openRound(id: string, params: number, from?: string, uploads?: Uploads): Round {
+  private openRound(id: string, params: number, from?: string, uploads?: Uploads, tensors?: string): Round {
     const now = Date.now();
     this.admission.checkInFlight(id, from);
+    // the manifest of this node's first update, or the opening peer's (the codec checked its digest)
+    const manifest = uploads ? uploads.manifest : tensors === undefined ? undefined : roundManifest(tensors);
     // the same definition the verifier recomputes from the federation file
-    const p = roundParamsFor(this.federation, id, params);
+    const p = roundParamsFor(this.federation, id, params, manifest?.digest);
     // a round id that already has a transcript on disk is refused (throws); a peer's round
     // writes its file only once it records something worth keeping (round-transcript.ts)
     const dir = this.opts.transcriptsDir;
     const { u, tx } = this.admission.withMemory(id, params, from, uploads, () => (dir ? new RoundTranscript(dir, id, this.region, this.signer, from === undefined) : null));
+    u.manifest = manifest;
     const projSeed = new Uint8Array(32);
     nodeRandom(projSeed);
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), memory: u.memory, uploads: u,
-      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
+      waiters: [], trainers: 0, trainerIds: new Set(), expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
     };
     u.round = r;
     this.rounds.dropPending(u);
@@ -253,8 +251,10 @@ export class RegionNode {
       if (refusal?.refused === 'limit') return this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_LIMIT_EXCEEDED', reason: refusal.reason });
       if (refusal) return void this.counters.refusedMessages++; // throttled: counted, logged once per burst
       const pending = this.rounds.pendingOf(msg.round);
+      // this node's pending uploads join only a round of their own length and model
+      const joins = pending?.params === msg.params.params && pending.manifest?.digest === msg.params.manifest;
       try {
-        r = this.openRound(msg.round, msg.params.params, from, pending?.params === msg.params.params ? pending : undefined);
+        r = this.openRound(msg.round, msg.params.params, from, joins ? pending : undefined, msg.tensors);
       } catch (e) {
         this.refuseMessage({ from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
         return;
@@ -283,7 +283,7 @@ export class RegionNode {
       sign: this.signer,
       verify: this.verifier,
       projectionRng: () => aesCtrRandom(r.projSeed),
-      policy: this.federation, summary: this.summary,
+      policy: this.federation, summary: this.summary, manifest: r.uploads.manifest,
     };
     let out;
     try {
@@ -394,6 +394,6 @@ export class RegionNode {
     this.wipe(r); // share material is wiped when the round ends
     r.uploads.reservation.release();
     this.rounds.end(r, { outcome, ...(detail ? { detail } : {}), ...(code ? { code } : {}) }, Date.now());
-    this.intake.wakeSumWaiters(r.uploads); // waiting commits find the round ended
+    this.intake.roundEnded(r); // waiting commits find the round ended; answers kept for retries are let go
   }
 }

@@ -62,7 +62,7 @@ export class RoundAdmission {
   newUploads(id: string, params: number, source: Source): Uploads {
     const reservation = this.reserve(roundMemoryBytes(params, this.h.federation.regions.length), `round ${id} of ${params} parameters`, source);
     const memory = new RoundMemory(this.h.kernels, params + EXTRA_ELEMS, this.h.hash, aesCtrRandom);
-    return { id, params, memory, reservation, uploading: 0, sumWaiters: [], round: undefined, dropped: false };
+    return { id, params, memory, reservation, uploading: 0, sumWaiters: [], round: undefined, dropped: false, manifest: undefined };
   }
 
   /**

@@ -12,7 +12,7 @@ import type { ErrorCode } from '../errors.js';
 import type { RoundState } from '../protocol/round.js';
 import type { RoundMemory } from '../protocol/memory/index.js';
 import type { Reservation } from '../protocol/memory/budget.js';
-import type { AggregateAnswer } from './node-options.js';
+import type { AggregateAnswer, RoundManifest } from './node-options.js';
 import type { RoundTranscript } from './round-transcript.js';
 
 /** A trainer waiting for the round's aggregate. */
@@ -41,6 +41,11 @@ export interface Uploads {
   round: Round | undefined;
   /** Set when pending uploads were given up (the last settled uncommitted, or the round could not open). */
   dropped: boolean;
+  /**
+   * The round's named-tensor manifest (docs/api.md "Named tensors"): its first update's, or the
+   * one of the peer whose params opened it; undefined for a round of plain float32 vectors.
+   */
+  manifest: RoundManifest | undefined;
 }
 
 /** One open round at this node: the protocol state, its secret memory, and the node's bookkeeping. */
@@ -52,6 +57,8 @@ export interface Round {
   uploads: Uploads;
   waiters: Waiter[];
   trainers: number;
+  /** The pseudonymous ids of the trainers whose updates are in (SubmitRequest.trainer). */
+  trainerIds: Set<string>;
   expect: number | undefined;
   collectTimer: NodeJS.Timeout | undefined;
   /** collectMs has passed while uploads were in flight: close once they settle (see TrainerIntake). */

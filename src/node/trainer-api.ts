@@ -1,17 +1,18 @@
 /**
- * The trainer-facing HTTP API of a region node (loopback by default, bearer token). Beyond
+ * The trainer-facing HTTP API of a region node (loopback by default, bearer credentials). Beyond
  * loopback it is HTTPS only (src/node/tls.ts), where a verified client certificate is a trainer's
  * credential too (mTLS, `--tls-client-ca`).
  *
  *   POST /v1/aggregate?round=ID&weight=W&reduce=mean|sum[&expect=N]
  *        Authorization: Bearer <token>; Content-Type: application/octet-stream
+ *        [x-mpc-idempotency-key: KEY]
  *        body: the update as raw little-endian float32
  *     200: body = the aggregate as raw little-endian float32;
  *          headers x-mpc-total-weight, x-mpc-contributors, x-mpc-holders, x-mpc-round
  *     4xx/5xx: JSON { "error": { "code", "message" } }
  *   GET /healthz            -> { ok, region, peersConnected }   (no token)
- *   GET /v1/status          -> the node's view (token)
- *   GET /metrics            -> Prometheus text format 0.0.4 (token; src/node/metrics.ts)
+ *   GET /v1/status          -> the node's view (right `read`)
+ *   GET /metrics            -> Prometheus text format 0.0.4 (right `read`; src/node/metrics.ts)
  *   GET /transcripts/ROUND  -> the round's transcript, application/x-ndjson (no token)
  *   GET /federation         -> the federation file as the node read it (no token)
  *
@@ -20,13 +21,18 @@
  * They carry `access-control-allow-origin: *` so the browser auditor page can fetch them.
  *   GET /audit, /audit/<file> -> the auditor page (no token; src/node/audit-assets.ts)
  *
+ * Who may do what is the role of the caller's credential ({@link TrainerApi.authenticate},
+ * src/node/credentials.ts RIGHTS): POST /v1/aggregate needs `aggregate` (trainer, operator),
+ * the node's views need `read` (auditor, operator); a wrong role is 403 API_FORBIDDEN. Every
+ * request that needs a credential is logged (`api-request`) with the credential's name, never
+ * its token; the trainer's pseudonymous id goes into the round's transcript.
+ *
  * Documented with a curl example in docs/api.md. Errors never echo update values.
  * @module
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
 import type { AggregateAnswer, RegionNode, UpdateUpload } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
@@ -34,12 +40,21 @@ import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
 import { noteMoved } from './gc-pacer.js';
 import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
-import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, streamExact, UnsizedBodies } from './upload-body.js';
+import { bodyChunks, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, prepended, readPrefix, streamExact, UnsizedBodies } from './upload-body.js';
+import { MANIFEST_LIMITS, manifestDigestHex, manifestValues, parseManifest } from '../core/tensor-manifest.js';
+
+/** The media type of an update of named tensors (docs/api.md "Named tensors"). */
+export const TENSORS_MEDIA_TYPE = 'application/vnd.mpc-node.tensors';
 import type { Socket } from 'node:net';
+import { mayDo, SHARED_CREDENTIAL, type CredentialStore, type Principal, type Right } from './credentials.js';
+import type { Logger } from './node-options.js';
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_RE } from './submissions.js';
 import { peerCertificateIdentity, requireTlsBeyondLoopback, type ServerTls } from './tls.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
+  API_FORBIDDEN: 403,
+  API_DUPLICATE_UPDATE: 409,
   API_BAD_REQUEST: 400,
   API_NOT_FOUND: 404,
   WIRE_TOO_LARGE: 413,
@@ -77,9 +92,18 @@ interface UploadOnSocket {
 }
 const uploads = new WeakMap<Socket, UploadOnSocket>();
 
+/** The name prefix of a client certificate's principal (never a credential name: those have no `:`). */
+const CERT_PREFIX = 'cert:';
+
+/** The right each credentialed route needs (others answer 404 to any credential). */
+const ROUTE_RIGHTS: Record<string, Right> = { 'GET /v1/status': 'read', 'GET /metrics': 'read', 'POST /v1/aggregate': 'aggregate' };
+
 export interface TrainerApiOptions {
   node: RegionNode;
-  token: string;
+  /** The credentials the API accepts (the node's api-token among them). */
+  credentials: CredentialStore;
+  /** Where each credentialed request is logged (event `api-request`). */
+  log?: Logger;
   host: string;
   port: number;
   /** The node's transcripts directory, served read-only at GET /transcripts/ROUND. */
@@ -96,12 +120,10 @@ export interface TrainerApiOptions {
 
 export class TrainerApi {
   private server: Server | HttpsServer | undefined;
-  private readonly token: Buffer;
   private readonly unsized: UnsizedBodies;
   /** @throws {ConfigError} CONFIG_TLS_REQUIRED for a host beyond loopback without `tls`. */
   constructor(private readonly o: TrainerApiOptions) {
     requireTlsBeyondLoopback(o.host, o.tls);
-    this.token = Buffer.from(o.token);
     this.unsized = new UnsizedBodies(o.unsizedBodyBytes ?? DEFAULT_UNSIZED_BODY_BYTES);
   }
 
@@ -131,17 +153,32 @@ export class TrainerApi {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
-  /** A verified client certificate opens the trainer's route (`trainerRoute`); the bearer token opens every route. */
-  private authorized(req: IncomingMessage, trainerRoute: boolean): boolean {
-    if (peerCertificateIdentity(req) !== undefined && trainerRoute) return true;
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(h);
-    if (!m) return false;
-    const got = Buffer.from(m[1]!);
-    return got.length === this.token.length && timingSafeEqual(got, this.token);
+  /**
+   * Who sent `req`: the credential its bearer token stands for (name and role), else its verified
+   * client certificate (a trainer named `cert:<CN or sha256:fingerprint>`), else undefined. The
+   * one place a request is authenticated.
+   * @throws {MpcError} API_UNAUTHORIZED for a client certificate that does not verify, whatever else the request carries.
+   */
+  authenticate(req: IncomingMessage): Principal | undefined {
+    const cert = peerCertificateIdentity(req);
+    const m = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '');
+    const byToken = m ? this.o.credentials.authenticate(m[1]!) : undefined;
+    return byToken ?? (cert ? { name: `${CERT_PREFIX}${cert.name}`, role: cert.role } : undefined);
+  }
+
+  /** Refuses a request without a known credential, or whose role lacks the route's right. @throws {MpcError} API_UNAUTHORIZED, API_FORBIDDEN. */
+  private admit(who: Principal | undefined, route: string): asserts who is Principal {
+    if (!who) {
+      const cert = this.o.tls?.mutual ? ", or a client certificate issued by the node's --tls-client-ca" : '';
+      throw new MpcError('API_UNAUTHORIZED', `missing, wrong or revoked bearer token: send "Authorization: Bearer <token>" (a credential from 'mpc-node credential add', or the node data dir api-token file)${cert}`);
+    }
+    const right = ROUTE_RIGHTS[route];
+    if (right && !mayDo(who.role, right)) throw new MpcError('API_FORBIDDEN', `credential '${who.name}' has the role ${who.role}, which may not use ${route}`);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // set once the request reached the credential check: then its outcome is logged
+    let attributed: { route: string; who: Principal | undefined } | undefined;
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (req.method === 'GET' && url.pathname === '/healthz') {
@@ -156,10 +193,10 @@ export class TrainerApi {
         return void res.end(body);
       }
       if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
-      if (!this.authorized(req, req.method === 'POST' && url.pathname === '/v1/aggregate')) {
-        const cert = this.o.tls?.mutual ? ", or a client certificate issued by the node's --tls-client-ca (trainer route only)" : '';
-        throw new MpcError('API_UNAUTHORIZED', `missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"${cert}`);
-      }
+      const route = `${req.method} ${url.pathname}`;
+      const who = this.authenticate(req);
+      attributed = { route: ROUTE_RIGHTS[route] ? route : `${req.method} (other)`, who };
+      this.admit(who, route);
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const body = await this.o.node.metrics.metricsText();
@@ -167,7 +204,7 @@ export class TrainerApi {
         res.end(body);
         return;
       }
-      if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
+      if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url, who);
       throw new MpcError('API_NOT_FOUND', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
     } catch (e) {
       const err = e instanceof MpcError ? e : new MpcError('API_BAD_REQUEST', (e as Error).message);
@@ -177,6 +214,7 @@ export class TrainerApi {
       else res.destroy();
     } finally {
       res.once('finish', () => {
+        if (attributed) this.o.log?.({ event: 'api-request', route: attributed.route, credential: attributed.who?.name ?? null, role: attributed.who?.role ?? null, status: res.statusCode });
         const up = uploads.get(req.socket);
         if (up && (up.refused || up.committed && !req.socket.readable)) req.socket.destroy();
         uploads.delete(req.socket);
@@ -199,7 +237,7 @@ export class TrainerApi {
     res.end(body);
   }
 
-  private async aggregate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async aggregate(req: IncomingMessage, res: ServerResponse, url: URL, who: Principal): Promise<void> {
     const q = (k: string): string | undefined => url.searchParams.get(k) ?? (req.headers[`x-mpc-${k}`] as string | undefined);
     const round = q('round');
     if (!round) throw new MpcError('API_BAD_REQUEST', 'missing round (query ?round=ID or header x-mpc-round)');
@@ -211,11 +249,13 @@ export class TrainerApi {
     if (expect !== undefined && (!Number.isInteger(expect) || expect < 1)) throw new MpcError('API_BAD_REQUEST', 'expect must be a positive integer');
     // the media type first: a JSON array or a form is never read as float32
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/octet-stream') {
-      throw new MpcError('API_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/octet-stream (the update as raw little-endian float32), got ${type ? JSON.stringify(type.slice(0, 64)) : 'none'}`);
+    if (type !== 'application/octet-stream' && type !== TENSORS_MEDIA_TYPE) {
+      throw new MpcError('API_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/octet-stream (the update as raw little-endian float32) or ${TENSORS_MEDIA_TYPE} (named tensors), got ${type ? JSON.stringify(type.slice(0, 64)) : 'none'}`);
     }
     const cfg = this.o.node.federation.round;
     const maxBytes = maxUpdateBytes(cfg);
+    const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    if (type === TENSORS_MEDIA_TYPE) return this.aggregateTensors(req, res, { round, weight, reduce, expect, who, timeoutMs });
     const len = Number(req.headers['content-length'] ?? NaN);
     // refused before a byte of the body is read: the node's one length rule, on the announced length
     if (len > maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
@@ -229,39 +269,81 @@ export class TrainerApi {
       if (!Number.isSafeInteger(n)) throw new MpcError('API_BAD_REQUEST', 'x-mpc-params must be the number of float32 values in the body');
       checkUpdateLength(cfg, n);
     }
-    const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     const pre = known || announced !== undefined ? null : await this.unsized.gather(req, maxBytes, timeoutMs, (b) => checkUpdateLength(cfg, Math.ceil(b / 4)));
     let upload: UpdateUpload;
     let pending: Promise<AggregateAnswer>;
     try {
       const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
       if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
-      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
-      // bytes after the body that do not parse as a request: refused below while uncommitted
-      const inFlight: UploadOnSocket = { committed: false, refused: undefined };
-      uploads.set(req.socket, inFlight);
-      try {
-        const take = (b: Buffer): void => {
-          if (inFlight.refused) throw inFlight.refused;
-          upload.write(b);
-          noteMoved(b.length);
-          b.fill(0); // secret: trainer input
-        };
+      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}), trainer: this.trainerOf(req, who) });
+      ({ answer: pending } = await this.receive(req, upload, async (take) => {
         if (pre) for (const c of pre.chunks) take(c);
-        else await streamExact(req, bytes, timeoutMs, take);
-        // the parser may still be reading what followed the body in the same packet
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (inFlight.refused) throw inFlight.refused;
-        pending = upload.commit();
-        inFlight.committed = true;
-      } catch (e) {
-        upload.abort();
-        throw e;
-      }
+        else await streamExact(bodyChunks(req, timeoutMs), bytes, take);
+      }));
     } finally {
       if (pre) this.unsized.release(pre.chunks);
     }
-    const answer = await pending;
+    await this.answer(res, round, upload, await pending);
+  }
+
+  /**
+   * POST /v1/aggregate with Content-Type TENSORS_MEDIA_TYPE: u32 little-endian manifest length,
+   * the manifest (src/core/tensor-manifest.ts), then the float32 values of its tensors in order.
+   * The manifest is read first and checked; the values then stream like a plain update.
+   */
+  private async aggregateTensors(req: IncomingMessage, res: ServerResponse, o: { round: string; weight: number; reduce: 'mean' | 'sum'; expect: number | undefined; who: Principal; timeoutMs: number }): Promise<void> {
+    const cfg = this.o.node.federation.round;
+    const len = Number(req.headers['content-length'] ?? NaN);
+    if (!Number.isSafeInteger(len) || len < 4) throw new MpcError('API_LENGTH_REQUIRED', `a ${TENSORS_MEDIA_TYPE} body needs its Content-Length`);
+    if (len > maxUpdateBytes(cfg) + 4 + MANIFEST_LIMITS.maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
+    const body = bodyChunks(req, o.timeoutMs);
+    const head = await readPrefix(body, 4, 'the manifest length');
+    const L = head.prefix.readUInt32LE(0);
+    if (L < 2 || L > MANIFEST_LIMITS.maxBytes || 4 + L > len) throw new MpcError('API_BAD_MANIFEST', `manifest length ${L} does not fit the body (1..${MANIFEST_LIMITS.maxBytes} bytes, within Content-Length)`);
+    const first = head.rest.length >= L ? { prefix: Buffer.from(head.rest.subarray(0, L)), rest: head.rest.subarray(L) } : await readPrefix(prepended(head.rest, body), L, 'the manifest');
+    const manifest = parseManifest(first.prefix);
+    const bytes = len - 4 - L;
+    const values = manifestValues(manifest);
+    if (bytes !== values * 4) throw new MpcError('FIELD_LENGTH_MISMATCH', `the manifest's tensors hold ${values} values (${values * 4} bytes), the body after it has ${bytes} bytes`);
+    checkUpdateLength(cfg, values);
+    const upload = this.o.node.submit({
+      round: o.round, params: values, weight: o.weight, reduce: o.reduce, ...(o.expect !== undefined ? { expect: o.expect } : {}), trainer: this.trainerOf(req, o.who),
+      manifest: { text: first.prefix.toString('utf8'), digest: manifestDigestHex(first.prefix), parsed: manifest },
+    });
+    const { answer } = await this.receive(req, upload, (take) => streamExact(body, bytes, take, first.rest));
+    await this.answer(res, o.round, upload, await answer, { 'x-mpc-manifest-digest': manifestDigestHex(first.prefix) });
+  }
+
+  /**
+   * Streams an update's body into `upload` (`stream` hands every chunk to its `take`) and commits
+   * it; bytes after the body that do not parse as a request refuse it while it is uncommitted.
+   * @returns the answer to come (wrapped, so it is not awaited here).
+   */
+  private async receive(req: IncomingMessage, upload: UpdateUpload, stream: (take: (b: Buffer) => void) => Promise<void>): Promise<{ answer: Promise<AggregateAnswer> }> {
+    const inFlight: UploadOnSocket = { committed: false, refused: undefined };
+    uploads.set(req.socket, inFlight);
+    const take = (b: Buffer): void => {
+      if (inFlight.refused) throw inFlight.refused;
+      upload.write(b);
+      noteMoved(b.length);
+      b.fill(0); // secret: trainer input
+    };
+    try {
+      await stream(take);
+      // the parser may still be reading what followed the body in the same packet
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (inFlight.refused) throw inFlight.refused;
+      const answer = upload.commit();
+      inFlight.committed = true;
+      return { answer };
+    } catch (e) {
+      upload.abort();
+      throw e;
+    }
+  }
+
+  /** Writes the aggregate to the trainer, with the round's headers. */
+  private async answer(res: ServerResponse, round: string, upload: UpdateUpload, answer: AggregateAnswer, extra: Record<string, string> = {}): Promise<void> {
     try {
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
@@ -272,11 +354,26 @@ export class TrainerApi {
         'x-mpc-holders': answer.holders.join(','),
         // this trainer's own update: 1, or clipL2 / its norm when it was clipped
         'x-mpc-clip-factor': String(Number((upload.clipFactor ?? 1).toPrecision(6))),
+        ...extra,
       });
       await writeAnswer(res, answer);
     } finally {
       answer.release();
     }
+  }
+
+  /**
+   * The submitting trainer: its pseudonymous id, and the slot that deduplicates its uploads
+   * (src/node/submissions.ts): the id itself for a named credential (one update per round), the
+   * id with the idempotency key for the shared api-token (no slot without a key).
+   * @throws {MpcError} API_BAD_REQUEST for a malformed idempotency key.
+   */
+  private trainerOf(req: IncomingMessage, who: Principal): { id: string; slot?: string } {
+    const id = this.o.credentials.pseudonym(who.name);
+    const key = req.headers[IDEMPOTENCY_HEADER];
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_RE.test(key))) throw new MpcError('API_BAD_REQUEST', `${IDEMPOTENCY_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
+    if (who.name !== SHARED_CREDENTIAL) return { id, slot: id };
+    return key === undefined ? { id } : { id, slot: `${id}\0${key}` };
   }
 }
 

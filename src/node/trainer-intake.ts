@@ -13,6 +13,7 @@
  * @module
  */
 import { MpcError, ProtocolError } from '../errors.js';
+import { manifestDifference } from '../core/tensor-manifest.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { Federation, RoundConfig } from '../federation/index.js';
 import type { RoundEvent } from '../protocol/round.js';
@@ -20,6 +21,7 @@ import type { UpdateStaging } from '../protocol/memory/index.js';
 import type { Reservation } from '../protocol/memory/budget.js';
 import type { AggregateAnswer, Logger, SubmitRequest, UpdateUpload } from './node-options.js';
 import type { Round, RoundRegistry, Uploads } from './round-registry.js';
+import { Submissions } from './submissions.js';
 
 /** The largest update body in bytes (float32 values): round.maxParams x 4. */
 export function maxUpdateBytes(cfg: Pick<RoundConfig, 'maxParams'>): number {
@@ -68,6 +70,8 @@ export interface IntakeHost {
 }
 
 export class TrainerIntake {
+  /** Which trainer sent what to which round: retries join, never count twice. */
+  private readonly submissions = new Submissions();
   constructor(private readonly host: IntakeHost) {}
 
   /**
@@ -77,6 +81,9 @@ export class TrainerIntake {
   submit(req: SubmitRequest): UpdateUpload {
     const h = this.host;
     if (h.closing()) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
+    // a retry of an upload this trainer already sent: hashed only, then joins the first one
+    const retry = this.submissions.retryOf(req);
+    if (retry) return retry;
     const cfg = h.federation.round;
     if (!isRoundId(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
     if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
@@ -87,12 +94,14 @@ export class TrainerIntake {
     const open = h.rounds.get(req.round);
     let u: Uploads;
     if (open) {
-      this.checkAccepting(open, req.params);
+      this.checkAccepting(open, req);
       u = open.uploads;
     } else {
       const pending = h.rounds.pendingOf(req.round);
       if (pending && pending.params !== req.params) throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.params} values, round ${req.round} has ${pending.params} (another trainer's update is uploading)`);
+      if (pending) checkManifest(pending, req);
       u = pending ?? h.prepare(req.round, req.params);
+      if (!pending) u.manifest = req.manifest;
     }
     if ((u.round?.trainers ?? 0) + u.uploading >= cfg.maxTrainersPerRound) {
       if (u.uploading === 0 && !u.round) h.dropPending(u);
@@ -116,7 +125,7 @@ export class TrainerIntake {
       } else if (u.uploading === 0 && r.collectDue) this.closeCollection(r);
     };
     let clipFactor: number | undefined;
-    return {
+    const tracked = this.submissions.track(req, {
       get clipFactor() {
         return clipFactor;
       },
@@ -130,7 +139,7 @@ export class TrainerIntake {
         // collection open as if it were still uploading
         let committed: { answer: Promise<AggregateAnswer>; clipFactor: number };
         try {
-          committed = await this.commitUpload(u, staging, req);
+          committed = await this.commitUpload(u, staging, req, (w) => tracked.committed(w));
           clipFactor = committed.clipFactor;
         } finally {
           settle();
@@ -138,13 +147,20 @@ export class TrainerIntake {
         return committed.answer;
       },
       abort: settle,
-    };
+    });
+    return tracked.upload;
   }
 
   /** Starts the collection clock of a round that has just opened. */
   startCollection(r: Round): void {
     r.collectTimer = setTimeout(() => this.collectionTimeUp(r), this.host.federation.round.collectMs);
     r.collectTimer.unref();
+  }
+
+  /** Round `r` has ended at this node: waiting commits find it ended, retries no longer find its answer (src/node/submissions.ts). */
+  roundEnded(r: Round): void {
+    this.wakeSumWaiters(r.uploads);
+    this.submissions.roundEnded(r.id);
   }
 
   /** Wakes commits waiting for the round's in-place first update (also when the round ends). */
@@ -163,21 +179,23 @@ export class TrainerIntake {
     throw new MpcError('API_BAD_REQUEST', `round ${id} has already ended with a result; use a new round id`);
   }
 
-  /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length. */
-  private checkAccepting(r: Round, params: number): void {
+  /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length or model. */
+  private checkAccepting(r: Round, req: SubmitRequest): void {
     if (r.state.phase !== 'collect' || r.state.input) {
       throw new MpcError('API_BAD_REQUEST', `round ${r.id} no longer accepts updates from this region (collection closed); use a new round id`);
     }
-    if (r.state.params.params !== params) {
-      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${params} values, round ${r.id} has ${r.state.params.params}`);
+    if (r.state.params.params !== req.params) {
+      throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.params} values, round ${r.id} has ${r.state.params.params}`);
     }
+    checkManifest(r.uploads, req);
   }
 
   /**
    * Adds the staged update to the regional sum, opening the round if it is the first; resolves
-   * (wrapped, so it is not awaited) with the trainer's answer to come and the update's clipping factor.
+   * (wrapped, so it is not awaited) with the trainer's answer to come and the update's clipping
+   * factor. `counted` gets a second waiter for the answer when the upload has a slot (kept for retries).
    */
-  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
+  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest, counted: (keep: Promise<AggregateAnswer>) => void): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
     const gone = (): boolean => u.dropped || (u.round !== undefined && !h.rounds.isLive(u.round));
@@ -188,13 +206,13 @@ export class TrainerIntake {
     }
     let r = u.round;
     if (r) {
-      this.checkAccepting(r, req.params);
+      this.checkAccepting(r, req);
       r.tx?.keep(); // a round a peer opened keeps its transcript once this node's trainers take part
     } else {
       // a round of another length opened meanwhile (a peer's params), or ended
       this.checkNotEnded(u.id);
       const other = h.rounds.get(u.id);
-      if (other) this.checkAccepting(other, req.params);
+      if (other) this.checkAccepting(other, req);
     }
     // validates (NaN, bound, length) before touching the regional sum, and before the round opens:
     // a refused update opens no round
@@ -208,13 +226,20 @@ export class TrainerIntake {
       }
     }
     r.trainers++;
+    if (req.trainer) r.trainerIds.add(req.trainer.id);
     h.updateAccepted(clipFactor);
     if (req.expect !== undefined) r.expect = req.expect;
-    const answer = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
+    const answer = this.waitFor(r, req);
+    if (req.trainer?.slot !== undefined) counted(this.waitFor(r, req));
     // clipped: the trainer is told too (x-mpc-clip-factor); the factor, never the values
     h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers, ...(clipFactor < 1 ? { clipped: true, clipFactor: Number(clipFactor.toPrecision(6)) } : {}) });
     if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
     return { answer, clipFactor };
+  }
+
+  /** A waiter for the round's answer in `req`'s reduction. */
+  private waitFor(r: Round, req: SubmitRequest): Promise<AggregateAnswer> {
+    return new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
   }
 
   /**
@@ -236,6 +261,27 @@ export class TrainerIntake {
     if (r.collectTimer) clearTimeout(r.collectTimer);
     r.collectTimer = undefined;
     if (r.state.input || !this.host.rounds.isLive(r)) return;
-    this.host.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, now: Date.now() });
+    this.host.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, ...this.trainerIdsOf(r), now: Date.now() });
   }
+
+  /** The pseudonymous ids of the round's trainers, for the transcript; none when an update came without one. */
+  private trainerIdsOf(r: Round): { trainerIds?: string[] } {
+    return r.trainers === 0 || r.trainerIds.size > 0 ? { trainerIds: [...r.trainerIds].sort() } : {};
+  }
+}
+
+/**
+ * Every update of a round has the round's named-tensor manifest (or, in a round of plain float32
+ * vectors, none): two models that differ are refused even when their lengths match.
+ * @throws {MpcError} FIELD_MANIFEST_MISMATCH naming the first tensor that differs.
+ */
+function checkManifest(u: Uploads, req: SubmitRequest): void {
+  const have = u.manifest;
+  const got = req.manifest;
+  if (have?.digest === got?.digest) return;
+  const id = u.id;
+  if (!have) throw new MpcError('FIELD_MANIFEST_MISMATCH', `round ${id} takes plain float32 vectors (its first update had no manifest): send application/octet-stream, or a new round id for named tensors`);
+  if (!got) throw new MpcError('FIELD_MANIFEST_MISMATCH', `round ${id} takes named tensors (manifest ${have.digest.slice(0, 12)}…): send yours with Content-Type application/vnd.mpc-node.tensors (docs/api.md "Named tensors")`);
+  const where = manifestDifference(got.parsed, have.parsed, 'this update', `round ${id}`) ?? 'the manifests differ';
+  throw new MpcError('FIELD_MANIFEST_MISMATCH', `this update's model is not round ${id}'s: ${where}`);
 }

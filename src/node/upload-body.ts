@@ -53,12 +53,13 @@ export async function* bodyChunks(req: IncomingMessage, timeoutMs: number): Asyn
 }
 
 /**
- * Streams a body of exactly `bytes` bytes into `take` (which owns each chunk from then on).
+ * Streams the rest of a body, exactly `bytes` bytes, from `chunks` into `take` (which owns each
+ * chunk from then on); `first` is a piece already read off the body (after a prefix).
  * @throws {MpcError} API_BAD_REQUEST for a body longer or shorter than `bytes`, API_BODY_TIMEOUT.
  */
-export async function streamExact(req: IncomingMessage, bytes: number, timeoutMs: number, take: (chunk: Buffer) => void): Promise<void> {
+export async function streamExact(chunks: AsyncIterable<Buffer>, bytes: number, take: (chunk: Buffer) => void, first?: Buffer): Promise<void> {
   let total = 0;
-  for await (const c of bodyChunks(req, timeoutMs)) {
+  for await (const c of first ? prepended(first, chunks) : chunks) {
     if (total + c.length > bytes) {
       c.fill(0);
       throw new MpcError('API_BAD_REQUEST', `body is longer than announced (${bytes} bytes): the update was not counted`);
@@ -67,6 +68,32 @@ export async function streamExact(req: IncomingMessage, bytes: number, timeoutMs
     take(c);
   }
   if (total !== bytes) throw new MpcError('API_BAD_REQUEST', `body of ${total} bytes is shorter than announced (${bytes} bytes): the update was not counted`);
+}
+
+/** `first`, then the chunks of `rest`. */
+export async function* prepended(first: Buffer, rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (first.length > 0) yield first;
+  yield* rest;
+}
+
+/**
+ * Reads the first `n` bytes of a body off `chunks` (copied into their own buffer; the chunks they
+ * came from are wiped) and returns them with the part of the last chunk that follows them.
+ * @throws {MpcError} API_BAD_REQUEST when the body ends first, API_BODY_TIMEOUT.
+ */
+export async function readPrefix(chunks: AsyncIterator<Buffer>, n: number, what: string): Promise<{ prefix: Buffer; rest: Buffer }> {
+  const prefix = Buffer.alloc(n);
+  let got = 0;
+  while (got < n) {
+    const r = await chunks.next();
+    if (r.done) throw new MpcError('API_BAD_REQUEST', `the body ended inside ${what}: the update was not counted`);
+    const c = r.value;
+    const k = Math.min(n - got, c.length);
+    c.copy(prefix, got, 0, k);
+    got += k;
+    if (got === n) return { prefix, rest: c.subarray(k) };
+  }
+  return { prefix, rest: Buffer.alloc(0) };
 }
 
 /** The node-wide budget of bytes held for bodies of unknown length until their end. */
