@@ -3,7 +3,7 @@
 122 tensors with BatchNorm's buffers, random initialisation, nothing downloaded) aggregated by
 one trainer in each of three regions of real node processes, each trainer its own process.
 
-    npx tsc -p tsconfig.json && /usr/bin/python3 bench/resnet18.py [--json out.json] [--flat]
+    npx tsc -p tsconfig.json && /usr/bin/python3 bench/resnet18.py [--json out.json]
 
 Checks the answer tensor by tensor against the plaintext weighted mean (float64) within the
 fixed-point tolerance (examples/fedavg-pytorch/fedavg.py ``tolerance``; integer tensors, sent
@@ -63,16 +63,7 @@ def trainer(a):
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM to the current RSS
     t0 = time.perf_counter()
-    if a.flat:  # one float32 vector (an extra float32 copy of the model) for nodes without named tensors
-        res = client.aggregate_detailed(a.round, torch.cat([v.reshape(-1).float() for v in sd.values()]), weight=a.weight, expect=1)
-        out, o = {}, 0
-        for k, v in sd.items():
-            t = res.values[o : o + v.numel()].reshape(v.shape)
-            out[k] = t.to(v.dtype) if v.dtype.is_floating_point else t.round().to(v.dtype)
-            o += v.numel()
-        res.values = out
-    else:
-        res = aggregate_state_dict(client, sd, a.round, weight=a.weight, integer="average", expect=1, detailed=True)
+    res = aggregate_state_dict(client, sd, a.round, weight=a.weight, integer="average", expect=1, detailed=True)
     took = time.perf_counter() - t0
     peak = status_kib("self", "VmHWM")
     torch.save(res.values, a.out)
@@ -87,7 +78,6 @@ def main(argv=None):
 
     p = argparse.ArgumentParser()
     p.add_argument("--json")
-    p.add_argument("--flat", action="store_true", help="one float32 vector per trainer instead of named tensors (nodes without them)")
     a = p.parse_args(argv)
     models = {r: state(k + 1) for k, r in enumerate(REGIONS)}
     first = models[REGIONS[0]]
@@ -105,7 +95,7 @@ def main(argv=None):
         for k, rid in enumerate(REGIONS):
             r = fed.region(rid)
             procs[rid] = subprocess.Popen(
-                [sys.executable, __file__, "--trainer", "--api", r["api"], "--token-file", r["tokenFile"], "--seed", str(k + 1), "--weight", str(WEIGHTS[rid]), "--round", "resnet18-%d" % os.getpid(), "--out", os.path.join(out_dir, rid + ".pt")] + (["--flat"] if a.flat else []),
+                [sys.executable, __file__, "--trainer", "--api", r["api"], "--token-file", r["tokenFile"], "--seed", str(k + 1), "--weight", str(WEIGHTS[rid]), "--round", "resnet18-%d" % os.getpid(), "--out", os.path.join(out_dir, rid + ".pt")],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
         reports = {}
@@ -158,7 +148,6 @@ if __name__ == "__main__":
         p.add_argument("--seed", type=int, required=True)
         p.add_argument("--weight", type=float, required=True)
         p.add_argument("--dtype", default="float32")
-        p.add_argument("--flat", action="store_true")
         p.add_argument("--trainer", action="store_true")
         trainer(p.parse_args())
     else:

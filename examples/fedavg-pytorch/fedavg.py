@@ -117,27 +117,17 @@ def apply(sd, mean):
     return OrderedDict((k, (v.double() + mean[k].double()).float()) for k, v in sd.items())
 
 
-def secure_round(fed, round_id, deltas, trainers, flat=False):
-    """Every trainer posts its delta to its region's node at once; returns each one's Result.
-    ``flat``: one float32 vector per trainer with ``Client.aggregate`` instead of named tensors
-    (for nodes that do not take them yet; the nodes then cannot check the models match)."""
+def secure_round(fed, round_id, deltas, trainers):
+    """Every trainer posts its delta to its region's node at once; returns each one's Result."""
     results, errors = [None] * len(trainers), []
 
     def post(i):
         t = trainers[i]
         r = fed.region(t["region"])
-        client = Client(r["api"], token_file=r["tokenFile"], timeout=180)
         try:
-            if not flat:
-                results[i] = aggregate_state_dict(client, deltas[i], round_id, weight=len(t["y"]), expect=t["per_region"], detailed=True)
-                return
-            res = client.aggregate_detailed(round_id, torch.cat([v.reshape(-1) for v in deltas[i].values()]), weight=len(t["y"]), expect=t["per_region"])
-            out, o = OrderedDict(), 0
-            for k, v in deltas[i].items():
-                out[k] = res.values[o : o + v.numel()].reshape(v.shape)
-                o += v.numel()
-            res.values = out
-            results[i] = res
+            results[i] = aggregate_state_dict(
+                Client(r["api"], token_file=r["tokenFile"], timeout=180), deltas[i], round_id, weight=len(t["y"]), expect=t["per_region"], detailed=True
+            )
         except Exception as e:  # reported below, after every thread ended
             errors.append("%s: %s" % (t["name"], e))
 
@@ -171,7 +161,7 @@ def run(args, fed=None):
         # the same through the nodes
         sd = [local_delta(secure, t, args.hidden, args.local_epochs, args.lr, args.batch, s) for t, s in zip(trainers, seeds)]
         t0 = time.perf_counter()
-        results = secure_round(fed, "%s-r%d" % (args.run_id, rnd), sd, trainers, args.flat)
+        results = secure_round(fed, "%s-r%d" % (args.run_id, rnd), sd, trainers)
         took = time.perf_counter() - t0
         got = results[0].values
         for res in results[1:]:  # every trainer received the same aggregate
@@ -237,7 +227,6 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-id", default="fedavg-%d" % os.getpid())
-    p.add_argument("--flat", action="store_true", help="send one flat float32 vector per trainer instead of named tensors (nodes without them)")
     p.add_argument("--plot", help="write the accuracy per round as a PNG here")
     p.add_argument("--json", help="write the figures as JSON here")
     args = p.parse_args(argv)

@@ -8,16 +8,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCRIPT = os.path.join(ROOT, "dist", "examples", "fedavg-pytorch", "federation.js")
 
 
-def node_takes_named_tensors():
-    """Whether this checkout's built node accepts application/vnd.mpc-node.tensors bodies."""
-    for base, _, files in os.walk(os.path.join(ROOT, "dist", "src", "node")):
-        for f in files:
-            if f.endswith(".js"):
-                with open(os.path.join(base, f), encoding="utf-8") as fh:
-                    if "vnd.mpc-node.tensors" in fh.read():
-                        return True
-    return False
-
 
 class LocalFederation:
     """``with LocalFederation(["eu", "us", "apac"], threshold=2, round={...}) as fed:`` starts

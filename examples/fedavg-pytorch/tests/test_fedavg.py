@@ -9,13 +9,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import fedavg  # noqa: E402
-from local_federation import node_takes_named_tensors  # noqa: E402
 
 
 def test_fedavg_across_three_real_regions_matches_plaintext(tmp_path):
     png, out = tmp_path / "acc.png", tmp_path / "fedavg.json"
-    flat = [] if node_takes_named_tensors() else ["--flat"]
-    assert fedavg.main(["--rounds", "5", "--fraction", "0.5", "--local-epochs", "2", "--run-id", "t-fedavg", "--plot", str(png), "--json", str(out), *flat]) == 0
+    assert fedavg.main(["--rounds", "5", "--fraction", "0.5", "--local-epochs", "2", "--run-id", "t-fedavg", "--plot", str(png), "--json", str(out)]) == 0
     s = json.loads(out.read_text())
     assert [r["round"] for r in s["rounds"]] == [1, 2, 3, 4, 5]
     assert all(0 < r["errorRatio"] <= 1 for r in s["rounds"])  # a tolerance the aggregates do come near
