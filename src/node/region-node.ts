@@ -116,6 +116,7 @@ export class RegionNode {
           activeTrainers: this.rounds.list().reduce((n, r) => n + r.trainers, 0),
           bytesSent: st.bytesSent,
           bytesReceived: st.bytesReceived,
+          drainTimeouts: st.drainTimeouts,
         };
       },
     });
