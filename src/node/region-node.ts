@@ -80,6 +80,7 @@ export class RegionNode {
     });
     this.streams = {
       isLive: (round) => this.rounds.isLive(round),
+      linked: (peer) => this.net.isConnected(peer),
       send: (to, msg) => this.send(to, msg),
       apply: (round, ev) => this.apply(round, ev),
       abort: (round, err) => this.endRound(round, 'aborted', err),
