@@ -203,8 +203,8 @@ export class RegionNode {
     };
     this.rounds.add(r);
     this.intake.startCollection(r);
-    this.log({ event: 'round-open', round: id, params });
     this.apply(r, { kind: 'open', now });
+    this.log({ event: 'round-open', round: id, params }); // after the open: our parameters are out
     return r;
   }
 
