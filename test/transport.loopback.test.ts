@@ -406,7 +406,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
     for (const [i, m] of msgs.entries()) expect(bytesToHex(sha256(got[i]!)), `message ${i}`).toBe(bytesToHex(sha256(m)));
     // and the receive buffer is indeed one buffer, reused
     expect(views[3]!.buffer).toBe(views[4]!.buffer);
-  });
+  }, 30_000); // sha256 of ~12 MB in JavaScript: slow on a loaded machine
 
   it('rejects send to a peer that is down with TRANSPORT_CLOSED', async () => {
     const { a, c } = await mesh3();
