@@ -88,13 +88,16 @@ describe('a dealing with one cursor per holder', () => {
     expect(Buffer.from(lagging.shares.get(2)!).equals(Buffer.from(lagging.own))).toBe(false);
   });
 
-  it('finish deals what no holder read (every holder stream ended early): complete digests and own share', () => {
+  it('dealAhead and finish deal what no holder read (every holder stream ended early): complete digests and own share', () => {
     const full = run([]);
     const intake = new ChunkIntake(K, L);
     const s = new ShareStreams(K, L, nobleSha256, intake);
     const v = input();
     const d = s.startDealing(v, 2, 3, [1, 2, 3], 1, seeded, aesCtrRandom);
     d.next(2); // one chunk out, then the link went away
+    let ahead = 0;
+    while (d.dealAhead()) ahead++; // the node deals the rest a chunk per macrotask
+    expect(ahead).toBe(4); // chunks 1..5, the last returning false
     const digests = d.finish();
     d.close();
     expect([...digests.keys()].sort()).toEqual([1, 2, 3]);

@@ -74,6 +74,9 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
         return streamTo(host, h, live, () => d.next(x), (offset, data) => ({ type: 'share', round: r.id, offset, data }));
       }),
     );
+    // streams that ended early (their links went) left chunks no one dealt: the digests and the
+    // own share need them, a chunk per macrotask like the streams
+    while (live() && d.dealAhead()) await yieldToIo();
     if (!live()) return;
     const digests = new Map([...d.finish()].map(([x, dg]) => [regionOfX(p, x), dg]));
     host.apply(r, { kind: 'dealt', digests, now: Date.now() });

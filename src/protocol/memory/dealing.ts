@@ -97,6 +97,16 @@ export class Dealing {
   }
 
   /**
+   * Deals the chunk at the lead (hashed for every holder, the own share added), if any is left:
+   * lets the caller finish a dealing whose streams all ended early a chunk at a time.
+   * @returns whether chunks are left after it.
+   */
+  dealAhead(): boolean {
+    if (this.#lead < this.#length) this.#at(this.#lead);
+    return this.#lead < this.#length;
+  }
+
+  /**
    * Deals whatever the lead has not reached yet (holders whose streams ended early still get
    * their digest, the own share is complete) and returns every holder's digest, by x.
    */

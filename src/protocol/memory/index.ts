@@ -34,6 +34,8 @@ export { resultArray, type RoundResult } from './result.js';
 export interface ShareDealing {
   /** The next chunk of holder `x`'s share stream; null once it has all been read. */
   next(x: number): { offset: number; data: Uint8Array } | null;
+  /** Deals one more chunk at the front, if any is left (see `Dealing.dealAhead`); whether more are left. */
+  dealAhead(): boolean;
   /** Deals what is left; every holder's digest by x; wipes the regional sum. */
   finish(): Map<number, Uint8Array>;
   /** Abandons the dealing (idempotent). */
@@ -146,6 +148,7 @@ export class RoundMemory {
     const d = this.shares.startDealing(this.input.forDealing(), t, n, holders, selfX, rng, this.stream);
     return {
       next: (x) => d.next(x),
+      dealAhead: () => d.dealAhead(),
       finish: () => {
         const digests = d.finish();
         d.close();
