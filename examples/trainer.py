@@ -2,7 +2,7 @@
 """A trainer in Python (standard library only): POST the update as raw little-endian float32 to
 the region node's trainer API and read back the global weighted mean.
 
-    python3 examples/trainer.py --node http://127.0.0.1:7201 --token-file mpc-data/us/api-token \
+    python3 examples/trainer.py --node http://127.0.0.1:7202 --token-file mpc-data/us/api-token \
         --round epoch-1 [--params 1000] [--weight 100] [--seed 2]
 """
 import argparse

@@ -14,6 +14,7 @@ export type ErrorCode =
   // field / encoding
   | 'FIELD_OUT_OF_RANGE' // an element >= p in untrusted input
   | 'FIELD_LENGTH_MISMATCH' // vectors of different lengths
+  | 'FIELD_MANIFEST_MISMATCH' // trainers of one round sent different named-tensor manifests
   | 'ENCODE_NOT_FINITE' // NaN or ±Infinity in an update
   | 'ENCODE_OUT_OF_BOUND' // |value| above the clip bound while clipping is off
   | 'ENCODE_OVERFLOW_BUDGET' // the encoding could wrap past p/2
@@ -56,9 +57,13 @@ export type ErrorCode =
   | 'STORAGE_FAILED' // a transcript or data file could not be written or read
   // config / api
   | 'CONFIG_INVALID'
+  | 'CONFIG_TLS_REQUIRED' // the trainer API would listen beyond loopback without TLS (--tls-cert, --tls-key)
+  | 'CONFIG_DATA_DIR_IN_USE' // another live node process holds this data directory (its node.lock)
+  | 'CONFIG_ADDRESS_IN_USE' // the peer or API address is taken by another process
   | 'API_BAD_REQUEST'
   | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
   | 'API_UNAUTHORIZED'
+  | 'API_BAD_MANIFEST' // a named-tensor manifest that is not valid (docs/api.md "Named tensors")
   | 'API_UNSUPPORTED_MEDIA_TYPE' // an update body that is not application/octet-stream (HTTP 415)
   | 'API_BODY_TIMEOUT' // an update body (or the request headers) stalled past the body timeout (HTTP 408)
   | 'API_LENGTH_REQUIRED' // too many bodies of unknown length at once: send Content-Length (HTTP 411)

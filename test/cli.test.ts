@@ -178,8 +178,10 @@ describe('mpc-node init and config check', { timeout: 60_000 }, () => {
 
     const bad = run(['config', 'check', '--config', 'fed.json']);
     expect(bad.code).toBe(1);
+    // every problem at once
     expect(bad.stderr).toBe(
-      "mpc-node: fed.json: regions[0].publicKey: still the placeholder from 'mpc-node init': run 'mpc-node keygen --region eu' on the eu node and paste the publicKey it prints here\n",
+      'mpc-node: fed.json: 3 problems:\n' +
+        template.regions.map((r, i) => `  regions[${i}].publicKey: still the placeholder from 'mpc-node init': run 'mpc-node keygen --region ${r.id}' on the ${r.id} node and paste the publicKey it prints here\n`).join(''),
     );
 
     // Refuses to overwrite without --force.
@@ -221,7 +223,9 @@ describe('mpc-node init and config check', { timeout: 60_000 }, () => {
     await writeFile(join(cwd, 'typo.json'), JSON.stringify({ federation: 'x', version: 1, treshold: 2, regions: [] }));
     const r = run(['config', 'check', '--config', 'typo.json']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^mpc-node: typo\.json: treshold: unknown key "treshold" \(did you mean "threshold"\?\)/);
+    // the typo first, then what it causes
+    expect(r.stderr).toMatch(/^mpc-node: typo\.json: \d+ problems:\n {2}treshold: unknown key "treshold" \(did you mean "threshold"\?\)/);
+    expect(r.stderr).toMatch(/^ {2}threshold: missing/m);
   });
 });
 

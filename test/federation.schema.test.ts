@@ -252,10 +252,53 @@ describe('the "$schema" key and the schema pass messages', () => {
         try {
           parseFederation(mutated((j) => set(j, v)));
         } catch (e) {
-          expect((e as Error).message).not.toMatch(/Invalid input|^: /);
-          expect((e as Error).message).toMatch(/^[$\w[\].]*: /);
+          const msg = (e as Error).message;
+          expect(msg).not.toMatch(/Invalid input|^: /);
+          // one problem: "path: ..."; several: "N problems:" and one indented "path: ..." line each
+          const lines = /^\d+ problems:\n/.test(msg) ? msg.split('\n').slice(1).map((l) => l.replace(/^ {2}/, '')) : [msg];
+          for (const l of lines) expect(l).toMatch(/^[$\w[\].]*: /);
         }
       }
     }
+  });
+});
+
+describe('every problem of a file at once', () => {
+  const problems = (j: S): string[] => {
+    try {
+      parseFederation(j, 'f.json');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const m = (e as Error).message;
+      const head = /^f\.json: (\d+) problems:\n/.exec(m);
+      if (!head) return [m.replace(/^f\.json: /, '')];
+      const lines = m.split('\n').slice(1).map((l) => l.replace(/^ {2}/, ''));
+      expect(lines).toHaveLength(Number(head[1]));
+      return lines;
+    }
+    throw new Error('accepted');
+  };
+
+  it('schema problems in several places: each named', () => {
+    const got = problems(mutated((j) => {
+      j.threshold = 'two';
+      j.regions[1].endpoint = 'http://x';
+      j.round = { clipL2: -1 };
+    }));
+    expect(got.map((l) => l.split(':')[0]).sort()).toEqual(['regions[1].endpoint', 'round.clipL2', 'threshold']);
+  });
+
+  it('rules across fields: a duplicate id and key, a remote API without allowRemoteTrainers and an impossible threshold, together', () => {
+    const got = problems(mutated((j) => {
+      j.threshold = 4;
+      j.regions[2].id = 'eu';
+      j.regions[2].publicKey = key(1);
+      j.regions[1].api = { host: '10.0.0.5', port: 7202 };
+    }));
+    expect(got.map((l) => l.split(':')[0])).toEqual(['regions[1].api.host', 'regions[2].id', 'regions[2].publicKey', 'threshold']);
+  });
+
+  it('one problem keeps the one-line form', () => {
+    expect(problems(mutated((j) => (j.threshold = 4)))).toEqual(['threshold: threshold 4 is impossible with 3 regions: lower threshold or add regions']);
   });
 });

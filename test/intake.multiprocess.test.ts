@@ -155,4 +155,22 @@ describe('trainer intake: refusals are JSON errors and never counted', () => {
     expect(errorOf(huge).error.code).toBe('API_HEADERS_TOO_LARGE');
     expect((await fetch(`${r0.api}/healthz`)).status).toBe(200);
   }, 60_000);
+
+  it('tells a clipped trainer by how much (x-mpc-clip-factor), and counts it in metrics and logs', async () => {
+    const fed = await fx.federation(IDS, { threshold: 2, round: { clipL2: 1, collectMs: 300, phaseTimeoutMs: 2000, roundTimeoutMs: 30_000 } });
+    await fx.start(fed);
+    await waitConnected(fed);
+    // apac's update has norm 2 (clipped to 1: factor 0.5), the others are within the bound
+    const ups = [Float32Array.of(2, 0), Float32Array.of(0.5, 0), Float32Array.of(0, 0.25)];
+    const res = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'clip', update: ups[i]!, reduce: 'sum', expect: 1 })));
+    expect(res.map((r) => r.clipFactor)).toEqual([0.5, 1, 1]);
+    for (const r of res) expect(Array.from(r.vector)).toEqual([1.5, 0.25]);
+    const metrics = async (api: string, token: string) => (await (await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text());
+    const m0 = await metrics(fed.regions[0]!.api, fed.regions[0]!.token);
+    expect(m0).toMatch(/^mpc_node_updates_clipped_total\{region="apac"\} 1$/m);
+    expect(m0).toMatch(/^mpc_node_updates_accepted_total\{region="apac"\} 1$/m);
+    expect(await metrics(fed.regions[1]!.api, fed.regions[1]!.token)).toMatch(/^mpc_node_updates_clipped_total\{region="eu"\} 0$/m);
+    const accepted = fx.procs.find((p) => p.region === 'apac')!.logs.find((l) => l.event === 'update-accepted' && l.round === 'clip');
+    expect(accepted).toMatchObject({ clipped: true, clipFactor: 0.5 });
+  }, 60_000);
 });

@@ -126,6 +126,16 @@ describe('node logger', () => {
     expect(Number.isFinite(Date.parse(l['time'] as string))).toBe(true);
   });
 
+  it('writes the region key once per line, even when an event carries its own (the peer network\'s do)', () => {
+    const c = captured();
+    c.log.eventSink({ event: 'peer-up', region: 'eu', peer: 'us' });
+    c.log.eventSink({ event: 'about', region: 'us' });
+    expect(c.raw[0]!.match(/"region":/g)).toHaveLength(1);
+    expect(c.lines[0]).toMatchObject({ region: 'eu', event: 'peer-up', peer: 'us' });
+    expect(c.raw[1]!.match(/"region":/g)).toHaveLength(1);
+    expect(c.lines[1]).toMatchObject({ region: 'eu', eventRegion: 'us' });
+  });
+
   it('logs a policy violation as a warn line with the decision', () => {
     const c = captured();
     c.log.violation({ rule: 'share-to', subject: 'eu->us', outcome: 'refused', reason: 'US is not in policy.regions.eu.shareTo', grant: null }, { round: 'r7' });
@@ -160,7 +170,8 @@ describe('node logger', () => {
     const all = c.raw.join('');
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain('deadbeef');
-    expect(all).not.toContain('222'); // 0xde as a number
+    // 0xde as a number (outside the timestamps, which may contain any digits)
+    expect(c.lines.map(({ time: _t, ...rest }) => JSON.stringify(rest)).join('')).not.toMatch(/\b222\b/);
     const l = c.lines[0]!;
     expect(l['token']).toBe(REDACTED);
     expect((l['nested'] as Record<string, unknown>)['Token']).toBe(REDACTED);

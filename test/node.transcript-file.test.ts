@@ -32,7 +32,8 @@ describe('TranscriptFile', () => {
     const before = readFileSync(first.path, 'utf8');
     const e = codeOf(() => new TranscriptFile(dir, 'r-1', 'eu', sign));
     expect(e.code).toBe('STORAGE_CONFLICT');
-    expect(e.message).toBe(`round r-1 already has a transcript (${first.path}); use a new round id`);
+    expect(e.message).toBe("round r-1 already has a transcript (transcripts/r-1.jsonl in the node's data directory); use a new round id");
+    expect(e.message).not.toContain(dir); // the node's absolute path is not a trainer's business
     expect(readFileSync(first.path, 'utf8')).toBe(before);
   });
 

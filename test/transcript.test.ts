@@ -100,7 +100,8 @@ describe('verification', () => {
   it('cross-check: transcripts of different rounds, or two of one recorder, fail', async () => {
     const other = runRound(K, { round: 'vec-2' });
     const rep = await verify(good, { eu: good.transcripts.eu!, us: other.transcripts.us! });
-    expect(rep.errors.some((e) => e.startsWith('cross-check: transcripts: transcripts of different rounds'))).toBe(true);
+    // every file named, with the round it records
+    expect(rep.errors).toContain(`cross-check: transcripts: transcripts of different rounds: eu.jsonl: round vec-1; us.jsonl: round vec-2`);
     const twice = await verifyRound({ transcripts: [enc(good.transcripts.eu!), enc(good.transcripts.eu!)], federation: good.federation });
     expect(twice.errors).toEqual(['cross-check: transcript[1]: a second transcript recorded by eu (transcript[0])']);
   });

@@ -361,7 +361,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
     // Misuse errors.
     await expectTransportError(a.net.send('zz', msg('x')), 'TRANSPORT_UNKNOWN_PEER');
     const clash = new PeerNetwork({ federation: FED, identity: generateIdentity('d'), peers: new Map(), listen: { host: HOST, port: c.port } });
-    await expect(clash.start()).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    await expect(clash.start()).rejects.toMatchObject({ code: 'CONFIG_ADDRESS_IN_USE', message: expect.stringMatching(/cannot listen for peers on 127\.0\.0\.1:\d+: the address is in use/) });
     await clash.close();
     // Logs never contain secret keys or message contents.
     const allLogs = JSON.stringify(nodes.flatMap((n) => n.logs));

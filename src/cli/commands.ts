@@ -75,8 +75,8 @@ const CONFIG_FLAG = { name: 'config', kind: 'string', value: 'PATH', default: 'f
 export const COMMANDS = [
   {
     name: 'start',
-    summary: "Run this region's node until stopped: peer listener, trainer API on loopback, rounds (also 'mpc-node --region ID ...').",
-    usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT] [--body-timeout-ms MS]',
+    summary: "Run this region's node until stopped: peer listener, trainer API (loopback, or HTTPS beyond it), rounds (also 'mpc-node --region ID ...').",
+    usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT] [--body-timeout-ms MS] [--tls-cert PATH --tls-key PATH [--tls-client-ca PATH]]',
     flags: [
       { name: 'region', kind: 'string', value: 'ID', required: true, help: 'this node’s region id, as in the federation file' },
       CONFIG_FLAG,
@@ -90,10 +90,14 @@ export const COMMANDS = [
         help: 'where the peer listener binds; for a proxy, NAT or port forward in front of the node',
       },
       { name: 'body-timeout-ms', kind: 'string', value: 'MS', defaultNote: '30000', help: 'idle time allowed within a trainer’s upload before it is refused (408)' },
+      { name: 'tls-cert', kind: 'string', value: 'PATH', help: 'PEM certificate (chain) of the trainer API: serve HTTPS; required when api.host is beyond loopback' },
+      { name: 'tls-key', kind: 'string', value: 'PATH', help: 'PEM private key of --tls-cert' },
+      { name: 'tls-client-ca', kind: 'string', value: 'PATH', help: 'PEM CA of trainer client certificates (mTLS): a certificate it issued is a trainer credential' },
     ],
     details:
       'Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.\n' +
-      "Peers always dial the region's endpoint from the federation file; --peer-listen only changes the local bind address (IPv6 as [::1]:7101).",
+      "Peers always dial the region's endpoint from the federation file; --peer-listen only changes the local bind address (IPv6 as [::1]:7101).\n" +
+      'The TLS files are watched: new certificate and key files are served from the next handshake on, without a restart.',
   },
   {
     name: 'keygen',

@@ -34,7 +34,6 @@ export async function run({ opts }: Parsed<SpecOf<'demo'>>, _io: CliIo): Promise
   const nodes: NodeProcess[] = [];
   let ok = false;
   let maxErr = NaN;
-  let audited = false;
   try {
     for (const r of REGIONS) nodes.push(await startNodeProcess(fed, r));
     await waitConnected(fed);
@@ -65,30 +64,33 @@ export async function run({ opts }: Parsed<SpecOf<'demo'>>, _io: CliIo): Promise
     const files = fed.regions.map((r) => join(r.dataDir, 'transcripts', `${round}.jsonl`));
     const transcripts = await Promise.all(files.map((f) => waitSealed(f)));
     const report = await verifyRound({ transcripts, federation: JSON.parse(await readFile(fed.config, 'utf8')), result, names: files });
-    audited = true;
     ok &&= report.ok;
     const seconds = (performance.now() - t0) / 1000;
     if (asJson) {
-      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, data_dirs: fed.regions.map((r) => r.dataDir), transcripts_verified: report.ok, transcripts: files, result: resultPath }) + '\n');
+      process.stdout.write(JSON.stringify({ ok, regions: 3, params, max_abs_error: maxErr, seconds, transcripts_verified: report.ok, kept: opts.keep, ...(opts.keep ? { dir, data_dirs: fed.regions.map((r) => r.dataDir), transcripts: files, result: resultPath } : {}) }) + '\n');
     } else {
       say(`  every trainer received the weighted mean of all ${3} regions (total weight ${results[0]!.totalWeight})`);
       say(`  max |aggregate - plaintext weighted mean| = ${maxErr.toExponential(2)} (fixed point 2^-16)`);
       say(`  no node ever saw another region's update: only Shamir shares (t = 2 of 3) crossed the links`);
       say(ok ? `OK: private aggregation matched in ${seconds.toFixed(2)} s` : `FAILED: the aggregate did not match`);
-      say(`  data dirs: ${fed.regions.map((r) => r.dataDir).join(', ')}`);
       const failed = report.checks.filter((c) => !c.ok);
-      say(report.ok ? `  transcripts verified: ${report.checks.length} checks passed over the 3 regions' signed transcripts and ${resultPath}` : `  transcripts FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+      say(report.ok ? `  transcripts verified: ${report.checks.length} checks passed over the 3 regions' signed transcripts and the result` : `  transcripts FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`);
+    }
+    if (!asJson && opts.keep) {
+      say(`  data dirs (secret keys and API tokens inside: delete the folder when done): ${fed.regions.map((r) => r.dataDir).join(', ')}`);
       say(`  re-run the audit: mpc-node verify ${files.join(' ')} --federation ${fed.config} --result ${resultPath}`);
       // the auditor page (docs/audit.md): offline from the built file, or served by a node
       const page = auditDir();
       const eu = fed.regions[0]!;
       say(`  open the auditor: ${page ? pathToFileURL(join(page, 'index.html')).href : 'dist/web/index.html (npm run build:web)'} and pick ${fed.config}, ${resultPath} and ${files.join(', ')}`);
       say(`    or serve it: mpc-node --region ${eu.id} --config ${fed.config} --data-dir ${eu.dataDir}, then open ${eu.api}/audit/?round=${round}`);
+    } else {
+      say(`  removed ${dir} (its keys and tokens); run 'mpc-node demo --keep' to keep it and re-run the audit yourself`);
     }
   } finally {
     await Promise.all(nodes.map((n) => stopNode(n)));
-    // the folder is kept when the transcripts were verified, so the audit can be re-run
-    if (!opts.keep && !asJson && !audited) await rm(dir, { recursive: true, force: true });
+    // it holds secret keys and API tokens: kept only when asked for (--keep)
+    if (!opts.keep) await rm(dir, { recursive: true, force: true });
   }
   return ok ? 0 : 1;
 }

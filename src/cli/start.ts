@@ -1,5 +1,6 @@
 /**
- * `mpc-node --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]`:
+ * `mpc-node --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]
+ * [--tls-cert PATH --tls-key PATH [--tls-client-ca PATH]]`:
  * runs a region's node until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
  * @module
  */
@@ -14,8 +15,11 @@ import { loadKernels } from '../field/node.js';
 import { RegionNode } from '../node/region-node.js';
 import { enableGcPacing } from '../node/gc-pacer.js';
 import { TrainerApi } from '../node/trainer-api.js';
+import { ServerTls, type TlsPaths } from '../node/tls.js';
 import { loadIdentity } from '../transport/identity.js';
 import { type Parsed, UsageError } from './args.js';
+import { lockDataDir } from '../config/data-dir-lock.js';
+import { ConfigError, MpcError } from '../errors.js';
 import type { SpecOf } from './commands.js';
 import type { CliIo } from './io.js';
 
@@ -27,16 +31,41 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
   const listenFlag = opts['peer-listen'];
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
   const bodyTimeoutMs = opts['body-timeout-ms'] === undefined ? undefined : positiveInt(opts['body-timeout-ms'], '--body-timeout-ms');
+  const tlsPaths = tlsFlags(opts['tls-cert'], opts['tls-key'], opts['tls-client-ca']);
   const configPath = opts.config;
   const federation = await loadFederation(configPath);
   const federationFile = await readFile(configPath, 'utf8'); // served as is at GET /federation
   const me = regionById(federation, region);
   const paths = await ensureNodeDirs(opts['data-dir'] ?? defaultDataDir(region));
+  // one live node per data directory (its identity and transcripts): refused before anything starts
+  const unlock = await lockDataDir(paths.dataDir);
+  try {
+    return await serve(opts, { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, tlsPaths, gcPaced });
+  } finally {
+    await unlock();
+  }
+}
+
+interface Prepared {
+  federation: Awaited<ReturnType<typeof loadFederation>>;
+  federationFile: string;
+  me: ReturnType<typeof regionById>;
+  paths: Awaited<ReturnType<typeof ensureNodeDirs>>;
+  peerListen: { host: string; port: number } | undefined;
+  bodyTimeoutMs: number | undefined;
+  tlsPaths: TlsPaths | undefined;
+  gcPaced: boolean;
+}
+
+/** Runs the node of a locked data directory until SIGINT/SIGTERM. */
+async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, tlsPaths, gcPaced }: Prepared): Promise<number> {
+  const region = opts.region;
   const identity = await loadIdentity(opts.key ?? paths.identity);
   const token = await ensureApiToken(paths.dataDir);
   const level = process.env.MPC_LOG_LEVEL as Parameters<typeof createLogger>[0]['level'];
   const logger = createLogger({ region, ...(level ? { level } : {}) });
   const log = logger.eventSink;
+  const tls = tlsPaths ? await ServerTls.load(tlsPaths, log) : undefined;
   // without it the node works, with more memory and CPU per round (bench/RESULTS.md "Round")
   if (!gcPaced) log({ event: 'gc-pacing-unavailable', reason: 'this runtime refused --expose-gc at run time' });
   // MPC_TEST_DUMP_DECRYPTED=FILE: the leak test's view of every decrypted peer message (hex lines
@@ -51,9 +80,20 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
     ...(peerListen ? { peerListen } : {}),
     ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
   });
-  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}) });
-  const { peerPort } = await node.start();
-  const { port } = await api.start();
+  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}), ...(tls ? { tls } : {}) });
+  // a node that cannot serve exits non-zero: nothing keeps running half started
+  let peerPort: number;
+  let port: number;
+  try {
+    ({ peerPort } = await node.start());
+    ({ port } = await api.start().catch((e: NodeJS.ErrnoException) => {
+      throw e instanceof MpcError ? e : listenError(e, 'trainer API', `${me.api.host}:${me.api.port}`, 'regions[].api.port in the federation file');
+    }));
+  } catch (e) {
+    await api.close();
+    await node.close();
+    throw e;
+  }
   // retention: prune transcripts past policy.retention.transcriptDays at start and then periodically
   const days = federation.policy.retention.transcriptDays;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -71,7 +111,7 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
     pruneTimer = setInterval(() => void prune(), Math.max(1000, everyMs));
     pruneTimer.unref();
   }
-  log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, ...(peerListen ? { peerListen: `${peerListen.host}:${peerPort}` } : {}), api: `http://${me.api.host}:${port}`, tokenFile: paths.apiToken, dataDir: paths.dataDir });
+  log({ event: 'listening', peer: `${me.endpoint} (port ${peerPort})`, ...(peerListen ? { peerListen: `${peerListen.host}:${peerPort}` } : {}), api: `${tls ? 'https' : 'http'}://${me.api.host}:${port}`, ...(tls ? { tls: { certificate: tls.certificate, clientCertificates: tls.mutual } } : {}), tokenFile: paths.apiToken, dataDir: paths.dataDir });
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log({ event: 'stopping', signal: sig });
@@ -99,9 +139,26 @@ export function parseHostPort(s: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
+/** The TLS files of the flags: none, or a certificate and its key (and maybe a client CA). @throws {UsageError} for half a set. */
+function tlsFlags(cert: string | undefined, key: string | undefined, clientCa: string | undefined): TlsPaths | undefined {
+  if (cert === undefined && key === undefined) {
+    if (clientCa !== undefined) throw new UsageError('--tls-client-ca needs --tls-cert PATH and --tls-key PATH too (client certificates are asked for over HTTPS only)');
+    return undefined;
+  }
+  if (cert === undefined) throw new UsageError('--tls-key needs --tls-cert PATH (the certificate of that key)');
+  if (key === undefined) throw new UsageError('--tls-cert needs --tls-key PATH (the private key of that certificate)');
+  return { cert, key, ...(clientCa !== undefined ? { clientCa } : {}) };
+}
+
 /** A flag's value as a whole number of at least 1. @throws {UsageError} otherwise. */
 function positiveInt(s: string, flag: string): number {
   const n = Number(s);
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of at least 1, got ${JSON.stringify(s.slice(0, 32))}`);
   return n;
+}
+
+/** A listener that could not bind, as a config error that names the address and what to change. */
+function listenError(e: NodeJS.ErrnoException, what: string, addr: string, knob: string): ConfigError {
+  if (e.code === 'EADDRINUSE') return new ConfigError('CONFIG_ADDRESS_IN_USE', `cannot listen for the ${what} on ${addr}: the address is in use by another process (another node?); stop it or change ${knob}`);
+  return new ConfigError('CONFIG_INVALID', `cannot listen for the ${what} on ${addr}: ${e.code ?? e.message}`);
 }

@@ -3,15 +3,22 @@
  * with the global aggregate once the round is over.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MpcError, type ErrorCode } from '../errors.js';
 
 export interface AggregateOptions {
-  /** The region node's trainer API, e.g. http://127.0.0.1:7201 */
+  /** The region node's trainer API, e.g. http://127.0.0.1:7201 or https://mpc.eu.example.com:7201 */
   node: string | URL;
-  /** Bearer token (the node's data dir api-token file). */
-  token: string;
+  /** Bearer token (the node's data dir api-token file); may be left out when `cert` and `key` identify the trainer. */
+  token?: string;
+  /** https: only. The CA that issued the node's certificate (PEM text, or the path of a PEM file); default: the system's CAs. */
+  ca?: string | Buffer;
+  /** https: only. This trainer's client certificate (PEM text or path), for a node started with --tls-client-ca. */
+  cert?: string | Buffer;
+  /** https: only. The private key of `cert` (PEM text or path). */
+  key?: string | Buffer;
   /** Round id shared by every trainer of the round, e.g. 'epoch-7'. */
   round: string;
   update: Float32Array;
@@ -28,6 +35,12 @@ export interface AggregateResult {
   vector: Float32Array;
   totalWeight: number;
   contributors: string[];
+  /**
+   * The factor the node scaled this update by: 1, or round.clipL2 / the update's L2 norm when
+   * the norm was above clipL2 (see docs/api.md "Clipping"). Below 1, consider a lower learning
+   * rate, or a larger clipL2 in the federation file.
+   */
+  clipFactor: number;
 }
 
 /** A refusal or failure reported by the node; `code` is from the catalogue in docs/errors.md. */
@@ -58,6 +71,7 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
   url.searchParams.set('weight', String(o.weight ?? 1));
   url.searchParams.set('reduce', o.reduce ?? 'mean');
   if (o.expect !== undefined) url.searchParams.set('expect', String(o.expect));
+  const tls = await tlsOptions(o, url);
   const body = Buffer.from(o.update.buffer, o.update.byteOffset, o.update.byteLength);
   // node:http rather than fetch: the update goes out as one write from its own memory and the
   // answer lands in one Float32Array of the announced length (measured in bench/RESULTS.md)
@@ -67,8 +81,9 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
       url,
       {
         method: 'POST',
-        headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/octet-stream', 'content-length': body.length },
+        headers: { ...(o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {}), 'content-type': 'application/octet-stream', 'content-length': body.length },
         ...(o.signal ? { signal: o.signal } : {}),
+        ...tls,
       },
       (res) => {
         const status = res.statusCode ?? 0;
@@ -98,6 +113,7 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
             vector,
             totalWeight: Number(res.headers['x-mpc-total-weight']),
             contributors: String(res.headers['x-mpc-contributors'] ?? '').split(',').filter(Boolean),
+            clipFactor: res.headers['x-mpc-clip-factor'] === undefined ? 1 : Number(res.headers['x-mpc-clip-factor']),
           });
         });
       },
@@ -105,6 +121,24 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
     req.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${e.message}`, 0)));
     req.end(body);
   });
+}
+
+/** The `ca`, `cert` and `key` options as node:https takes them: PEM text as is, a path read. */
+async function tlsOptions(o: AggregateOptions, url: URL): Promise<{ ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string }> {
+  const given = (['ca', 'cert', 'key'] as const).filter((k) => o[k] !== undefined);
+  if (given.length === 0) return {};
+  if (url.protocol !== 'https:') throw new TypeError(`"${given.join('", "')}" apply to an https: node URL, got ${url.protocol}`);
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new TypeError('"cert" and "key" go together');
+  const out: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string } = {};
+  for (const k of given) {
+    const v = o[k]!;
+    try {
+      out[k] = typeof v !== 'string' || v.includes('-----BEGIN') ? v : await readFile(v);
+    } catch (e) {
+      throw new TypeError(`"${k}": cannot read ${v} (${(e as NodeJS.ErrnoException).code ?? 'error'}); give PEM text or the path of a PEM file`);
+    }
+  }
+  return out;
 }
 
 /** The node's JSON error `{ error: { code, message } }` as an AggregateError (else the status line). */

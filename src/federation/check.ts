@@ -8,11 +8,39 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
 
+/**
+ * The problems found in one file. A rule that can be checked independently of the others
+ * `report`s and lets the reading go on, so an operator sees every problem of a file at once;
+ * a rule whose failure leaves nothing sound to check further `fail`s: it throws one ConfigError
+ * with everything found so far. `done()` throws that error if anything was reported.
+ */
 export class Ctx {
+  private readonly problems: string[] = [];
   constructor(readonly source: string | undefined) {}
+
+  /** Records a problem and goes on. */
+  report(path: string, message: string): void {
+    const line = `${path === '' ? '' : `${path}: `}${message}`;
+    if (!this.problems.includes(line)) this.problems.push(line);
+  }
+
+  /** Records a problem and throws every problem recorded so far. */
   fail(path: string, message: string): never {
+    this.report(path, message);
+    throw this.error();
+  }
+
+  /** Throws every recorded problem, if any. */
+  done(): void {
+    if (this.problems.length > 0) throw this.error();
+  }
+
+  /** One problem: `source: path: message`; several: `source: N problems:` and one indented line each. */
+  private error(): ConfigError {
     const where = this.source === undefined ? '' : `${this.source}: `;
-    throw new ConfigError('CONFIG_INVALID', `${where}${path === '' ? '' : `${path}: `}${message}`);
+    const [one, ...more] = this.problems;
+    if (more.length === 0) return new ConfigError('CONFIG_INVALID', `${where}${one}`);
+    return new ConfigError('CONFIG_INVALID', `${where}${this.problems.length} problems:\n${this.problems.map((p) => `  ${p}`).join('\n')}`);
   }
 }
 
@@ -78,17 +106,25 @@ export function pathText(path: readonly PropertyKey[]): string {
 const isPrefix = (a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean => a.length <= b.length && a.every((p, i) => p === b[i]);
 
 /**
- * Fails with the issue a reader going through the file top-down meets first: the first in
+ * Fails with every issue, in the order a reader going through the file top-down meets them:
  * document order, except that an object's unknown keys come before anything inside it (a typo
- * must not hide behind the "missing" it causes). An unknown key's path names the key itself.
+ * must be read before the "missing" it causes). An unknown key's path names the key itself.
  */
 export function failOnIssues(ctx: Ctx, issues: readonly SchemaIssue[]): never {
-  const first = issues[0];
-  if (first === undefined) ctx.fail('', 'is not valid');
-  const typo = issues.filter((i) => i.code === 'unrecognized_keys' && isPrefix(i.path, first.path)).sort((a, b) => a.path.length - b.path.length)[0];
-  const iss = typo ?? first;
-  const path = iss.code === 'unrecognized_keys' && iss.keys?.[0] !== undefined ? [...iss.path, iss.keys[0]] : iss.path;
-  ctx.fail(pathText(path), iss.message);
+  if (issues.length === 0) ctx.fail('', 'is not valid');
+  const typos = issues.filter((i) => i.code === 'unrecognized_keys');
+  const ordered: SchemaIssue[] = [];
+  for (const iss of issues) {
+    // an object's unknown keys first, outermost object first
+    for (const t of typos.filter((t) => isPrefix(t.path, iss.path)).sort((a, b) => a.path.length - b.path.length)) if (!ordered.includes(t)) ordered.push(t);
+    if (!ordered.includes(iss)) ordered.push(iss);
+  }
+  for (const iss of ordered) {
+    if (iss.code === 'unrecognized_keys' && iss.keys?.length) for (const k of iss.keys) ctx.report(pathText([...iss.path, k]), iss.keys.length === 1 ? iss.message : iss.message.replace(/unknown keys? [^;]*/, `unknown key ${JSON.stringify(k)}`));
+    else ctx.report(pathText(iss.path), iss.message);
+  }
+  ctx.done();
+  throw new Error('unreachable');
 }
 
 /**

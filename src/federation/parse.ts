@@ -44,7 +44,7 @@ export function parseFederation(json: unknown, source?: string): Federation {
   parsed.forEach((r, i) => {
     const dup = (map: Map<string, number>, k: string, field: string, what: string): void => {
       const j = map.get(k);
-      if (j !== undefined) ctx.fail(`regions[${i}].${field}`, `${what} as regions[${j}]; each region needs its own`);
+      if (j !== undefined) ctx.report(`regions[${i}].${field}`, `${what} as regions[${j}]; each region needs its own`);
       map.set(k, i);
     };
     dup(seen.id, r.id, 'id', `duplicate region id ${JSON.stringify(r.id)}: same`);
@@ -55,17 +55,17 @@ export function parseFederation(json: unknown, source?: string): Federation {
   parsed.forEach((r, i) => {
     if (!isLoopbackHost(r.endpointHost) || !isLoopbackHost(r.api.host)) return;
     const clash = parsed.findIndex((q) => isLoopbackHost(q.endpointHost) && q.endpointPort === r.api.port);
-    if (clash !== -1) ctx.fail(`regions[${i}].api.port`, `${r.api.port} is also the peer port of regions[${clash}].endpoint on this machine; pick another port`);
+    if (clash !== -1) ctx.report(`regions[${i}].api.port`, `${r.api.port} is also the peer port of regions[${clash}].endpoint on this machine; pick another port`);
     const j = seen.api.get(String(r.api.port));
-    if (j !== undefined) ctx.fail(`regions[${i}].api.port`, `${r.api.port} is also the API port of regions[${j}] on this machine; pick another port`);
+    if (j !== undefined) ctx.report(`regions[${i}].api.port`, `${r.api.port} is also the API port of regions[${j}] on this machine; pick another port`);
     seen.api.set(String(r.api.port), i);
   });
 
   const n = parsed.length;
   const { threshold: t, allowInsecureThreshold } = file;
-  if (t > n) ctx.fail('threshold', `threshold ${t} is impossible with ${n} region${n === 1 ? '' : 's'}: lower threshold or add regions`);
+  if (t > n) ctx.report('threshold', `threshold ${t} is impossible with ${n} region${n === 1 ? '' : 's'}: lower threshold or add regions`);
   if (t === 1 && !allowInsecureThreshold) {
-    ctx.fail(
+    ctx.report(
       'threshold',
       'threshold 1 gives no privacy: every single node could read every region\'s update. Use threshold >= 2 ' +
         '(add regions if needed), or add "allowInsecureThreshold": true for a test setup',
@@ -78,8 +78,9 @@ export function parseFederation(json: unknown, source?: string): Federation {
   // here never trips the encoder. At run time the node keeps every term of the bound: submit()
   // refuses weights above maxWeight and updates beyond maxTrainersPerRound, and the encoder
   // refuses any value above clipL2 x weight after clipping (assembly/codec.ts encodeF32).
-  refuseRoundOverflow(round, n, source);
+  refuseRoundOverflow(ctx, round, n);
   const policy = checkPolicy(ctx, file.policy, name, parsed.map(({ id, jurisdiction }) => ({ id, jurisdiction })), t, round);
+  ctx.done(); // every problem of the file at once
 
   const federation: Federation = {
     federation: name,

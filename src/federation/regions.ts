@@ -50,8 +50,8 @@ function endpointAddress(v: string): { host: string; port: number } {
 function checkPublicKey(ctx: Ctx, v: string, path: string, regionId: string): string {
   const hex = v.toLowerCase();
   const point = ed25519PointKind(hex);
-  if (point === 'not-a-point') ctx.fail(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of 'mpc-node keygen --region ${regionId}'`);
-  if (point === 'small-order') ctx.fail(path, 'is a small-order Ed25519 point, which no honest key generator produces; run mpc-node keygen again');
+  if (point === 'not-a-point') ctx.report(path, `is not a valid Ed25519 public key (not a point on the curve); copy it again from the output of 'mpc-node keygen --region ${regionId}'`);
+  if (point === 'small-order') ctx.report(path, 'is a small-order Ed25519 point, which no honest key generator produces; run mpc-node keygen again');
   return hex;
 }
 
@@ -60,7 +60,7 @@ export function checkRegion(ctx: Ctx, r: FederationFile['regions'][number], path
   const publicKey = checkPublicKey(ctx, r.publicKey, join(path, 'publicKey'), r.id);
   const { host, port, allowRemoteTrainers } = r.api;
   if (!isLoopbackHost(host) && !allowRemoteTrainers) {
-    ctx.fail(
+    ctx.report(
       join(path, 'api.host'),
       `${JSON.stringify(host)} is not a loopback address, so trainers on other machines could reach the API; ` +
         'use "127.0.0.1", or add "allowRemoteTrainers": true to this "api" object if that is intended',

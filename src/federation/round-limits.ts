@@ -71,9 +71,9 @@ export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' |
  * Refuses a round configuration whose worst-case aggregate could wrap around p/2 (docs/field.md),
  * with a message that names the knobs and by how much to turn them. The federation file's rule;
  * stricter than, and so implying, the field module's `checkOverflowBudget` (see parseFederation).
- * @throws {ConfigError} CONFIG_INVALID when the worst case reaches 2^62.
+ * Reported to `ctx` (the reading goes on) when the worst case reaches 2^62.
  */
-export function refuseRoundOverflow(round: RoundConfig, regionCount: number, source?: string): void {
+export function refuseRoundOverflow(ctx: Ctx, round: RoundConfig, regionCount: number): void {
   const { worstCaseLog2, headroomBits } = overflowBudget(round, regionCount);
   if (headroomBits > 0) return;
   const excess = -headroomBits; // bits over budget; the bound is strict, so an exact fit still needs one more
@@ -84,7 +84,7 @@ export function refuseRoundOverflow(round: RoundConfig, regionCount: number, sou
     bits <= round.scaleBits
       ? `lower scaleBits by ${bits} (to ${round.scaleBits - bits})`
       : `lowering scaleBits cannot fix it alone (it is ${round.scaleBits})`;
-  new Ctx(source).fail(
+  ctx.report(
     'round',
     `fixed-point overflow: worst-case |sum| = clipL2 (${fmt(round.clipL2)}) x 2^scaleBits (2^${round.scaleBits}) x maxTrainersPerRound (${round.maxTrainersPerRound}) ` +
       `x regions (${regionCount}) x maxWeight (${fmt(round.maxWeight)}) = 2^${worstCaseLog2.toFixed(2)}, which must stay below 2^${OVERFLOW_BUDGET_LOG2} ` +

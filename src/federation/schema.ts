@@ -227,7 +227,7 @@ export function withoutComments(v: unknown): unknown {
 }
 
 /**
- * The schema pass: the file's shape, or a ConfigError naming the first offending JSON path.
+ * The schema pass: the file's shape, or a ConfigError naming every offending JSON path.
  * @throws {ConfigError} CONFIG_INVALID, e.g. `treshold: unknown key "treshold" (did you mean "threshold"?); ...`.
  */
 export function readFederationFile(ctx: Ctx, json: unknown): FederationFile {

@@ -30,7 +30,7 @@ export function federationWarnings(f: Federation, now?: number): string[] {
     if (r.endpoint.startsWith('ws://') && !isLoopbackHost(new URL(r.endpoint).hostname)) {
       w.push(`regions ${r.id}: endpoint uses ws:// to a remote host; peer frames are encrypted anyway, but wss:// also hides metadata`);
     }
-    if (r.api.allowRemoteTrainers) w.push(`regions ${r.id}: api listens on ${r.api.host} (allowRemoteTrainers); protect it with a firewall as well as the token`);
+    if (r.api.allowRemoteTrainers) w.push(`regions ${r.id}: api listens on ${r.api.host} (allowRemoteTrainers); the node serves it over HTTPS only (mpc-node start --tls-cert PATH --tls-key PATH); protect it with a firewall as well`);
   }
   const { headroomBits } = overflowBudget(f.round, n);
   if (headroomBits < 1) w.push(`overflow headroom is only ${headroomBits.toFixed(2)} bits`);

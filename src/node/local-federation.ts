@@ -113,7 +113,7 @@ export function startNodeProcess(fed: LocalFederation, region: string, extraEnv:
         try {
           const e = JSON.parse(line) as Record<string, unknown>;
           logs.push(e);
-          if (e.event === 'listening') resolve({ region, child, logs, exited });
+          if (e.event === 'listening' && e.api !== undefined) resolve({ region, child, logs, exited }); // the node's, not its peer listener's
         } catch {
           /* not a log line */
         }

@@ -116,7 +116,10 @@ export function createLogger(opts: LoggerOptions): NodeLogger {
     opts.destination ?? pino.destination({ dest: 1, sync: true }),
   );
   const line = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown> = {}): void => {
-    p[level]({ ...fields, event });
+    // one `region` key per line, the node's (pino's base): an event's own copy of it is dropped,
+    // another region's id is kept as `eventRegion`
+    const { region, ...rest } = fields;
+    p[level]({ ...rest, ...(region !== undefined && region !== opts.region ? { eventRegion: region } : {}), event });
   };
   return {
     pino: p,

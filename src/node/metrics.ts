@@ -58,6 +58,8 @@ export interface NodeMetrics {
   roundEnded(outcome: RoundOutcome, seconds: number): void;
   /** A refused policy decision (log it too: see logger.violation). */
   policyViolation(kind: ViolationKind): void;
+  /** A trainer's update is in the regional sum (`clipped`: scaled down to round.clipL2). */
+  updateAccepted(clipped: boolean): void;
   /** The peer network refused a connection; `code` is RefusedInfo.code, e.g. TRANSPORT_UNKNOWN_PEER. */
   refusedConnection(code: string): void;
   /** Adds bytes sent to `peer` (use this or `snapshot().bytesSent`, not both). */
@@ -98,9 +100,13 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
   const drained = new Counter({ name: `${METRIC_PREFIX}peer_drain_timeouts_total`, help: 'Links to each peer cut because the peer took no bytes for the drain timeout (hung peer).', labelNames: ['peer'], registers });
   const trainers = new Gauge({ name: `${METRIC_PREFIX}active_trainers`, help: 'Trainer submissions in rounds that are still collecting or running.', registers });
   const inFlight = new Gauge({ name: `${METRIC_PREFIX}rounds_in_flight`, help: 'Rounds currently open at this node.', registers });
+  const updates = new Counter({ name: `${METRIC_PREFIX}updates_accepted_total`, help: 'Trainer updates added to a regional sum.', registers });
+  const clipped = new Counter({ name: `${METRIC_PREFIX}updates_clipped_total`, help: 'Accepted trainer updates whose L2 norm was above round.clipL2 and that were scaled down to it.', registers });
   const connected = new Gauge({ name: `${METRIC_PREFIX}peers_connected`, help: 'Peers with an authenticated link.', registers });
   // Series exist (at 0) before the first event, so dashboards and alerts see them at once.
   for (const o of ['done', 'aborted', 'refused'] as const) rounds.inc({ outcome: o }, 0);
+  updates.inc(0);
+  clipped.inc(0);
   for (const p of peers) {
     sent.inc({ peer: p }, 0);
     received.inc({ peer: p }, 0);
@@ -133,6 +139,10 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     roundEnded(outcome, seconds) {
       rounds.inc({ outcome });
       if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ outcome }, seconds);
+    },
+    updateAccepted(wasClipped) {
+      updates.inc();
+      if (wasClipped) clipped.inc();
     },
     policyViolation(kind) {
       violations.inc({ kind });

@@ -56,6 +56,11 @@ export interface UpdateUpload {
    * @throws {MpcError} API_BAD_REQUEST, ENCODE_*, FIELD_LENGTH_MISMATCH on bad input or a closed collection.
    */
   commit(): Promise<AggregateAnswer>;
+  /**
+   * Once the update is in the sum (before `commit` resolves): the clipping factor applied to it,
+   * clipL2 / its L2 norm when the norm was above round.clipL2 (clipMode 'clip'), else 1.
+   */
+  readonly clipFactor: number | undefined;
   /** The upload failed: wipes and releases the staged bytes. Idempotent. */
   abort(): void;
 }

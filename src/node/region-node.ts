@@ -77,6 +77,7 @@ export class RegionNode {
       closing: () => this.closing,
       openRound: (id, params) => this.openRound(id, params),
       apply: (round, ev) => this.apply(round, ev),
+      updateAccepted: (clipFactor) => this.metrics.updateAccepted(clipFactor < 1),
     });
     this.streams = {
       isLive: (round) => this.rounds.isLive(round),

@@ -1,5 +1,7 @@
 /**
- * The trainer-facing HTTP API of a region node (loopback by default, bearer token).
+ * The trainer-facing HTTP API of a region node (loopback by default, bearer token). Beyond
+ * loopback it is HTTPS only (src/node/tls.ts), where a verified client certificate is a trainer's
+ * credential too (mTLS, `--tls-client-ca`).
  *
  *   POST /v1/aggregate?round=ID&weight=W&reduce=mean|sum[&expect=N]
  *        Authorization: Bearer <token>; Content-Type: application/octet-stream
@@ -23,9 +25,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
-import type { AggregateAnswer, RegionNode } from './region-node.js';
+import type { AggregateAnswer, RegionNode, UpdateUpload } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
@@ -33,6 +36,7 @@ import { noteMoved } from './gc-pacer.js';
 import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
 import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, streamExact, UnsizedBodies } from './upload-body.js';
 import type { Socket } from 'node:net';
+import { peerCertificateIdentity, requireTlsBeyondLoopback, type ServerTls } from './tls.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
@@ -84,19 +88,25 @@ export interface TrainerApiOptions {
   bodyTimeoutMs?: number;
   /** Bytes of bodies of unknown length held at once, node-wide (default DEFAULT_UNSIZED_BODY_BYTES). */
   unsizedBodyBytes?: number;
+  /** Serve HTTPS with these files, reloaded when they change; required beyond loopback. */
+  tls?: ServerTls;
 }
 
 export class TrainerApi {
-  private server: Server | undefined;
+  private server: Server | HttpsServer | undefined;
   private readonly token: Buffer;
   private readonly unsized: UnsizedBodies;
+  /** @throws {ConfigError} CONFIG_TLS_REQUIRED for a host beyond loopback without `tls`. */
   constructor(private readonly o: TrainerApiOptions) {
+    requireTlsBeyondLoopback(o.host, o.tls);
     this.token = Buffer.from(o.token);
     this.unsized = new UnsizedBodies(o.unsizedBodyBytes ?? DEFAULT_UNSIZED_BODY_BYTES);
   }
 
   async start(): Promise<{ port: number }> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const tls = this.o.tls;
+    const server = tls ? createHttpsServer(tls.serverOptions(), handler) : createServer(handler);
     server.requestTimeout = 0; // a round may take minutes; deadlines are the protocol's
     server.headersTimeout = 30_000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket));
@@ -105,6 +115,8 @@ export class TrainerApi {
       server.once('error', reject);
       server.listen(this.o.port, this.o.host, () => resolve());
     });
+    // a rotated certificate is presented from the next handshake on
+    tls?.watch((ctx) => (server as HttpsServer).setSecureContext(ctx));
     const addr = server.address();
     return { port: typeof addr === 'object' && addr ? addr.port : this.o.port };
   }
@@ -112,11 +124,14 @@ export class TrainerApi {
   async close(): Promise<void> {
     const s = this.server;
     if (!s) return;
+    this.o.tls?.close();
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
-  private authorized(req: IncomingMessage): boolean {
+  /** A verified client certificate opens the trainer's route (`trainerRoute`); the bearer token opens every route. */
+  private authorized(req: IncomingMessage, trainerRoute: boolean): boolean {
+    if (peerCertificateIdentity(req) !== undefined && trainerRoute) return true;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer (.+)$/.exec(h);
     if (!m) return false;
@@ -139,7 +154,10 @@ export class TrainerApi {
         return void res.end(body);
       }
       if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
-      if (!this.authorized(req)) throw new MpcError('API_UNAUTHORIZED', 'missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"');
+      if (!this.authorized(req, req.method === 'POST' && url.pathname === '/v1/aggregate')) {
+        const cert = this.o.tls?.mutual ? ", or a client certificate issued by the node's --tls-client-ca (trainer route only)" : '';
+        throw new MpcError('API_UNAUTHORIZED', `missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"${cert}`);
+      }
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const body = await this.o.node.metrics.metricsText();
@@ -211,11 +229,12 @@ export class TrainerApi {
     }
     const timeoutMs = this.o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     const pre = known || announced !== undefined ? null : await this.unsized.gather(req, maxBytes, timeoutMs, (b) => checkUpdateLength(cfg, Math.ceil(b / 4)));
+    let upload: UpdateUpload;
     let pending: Promise<AggregateAnswer>;
     try {
       const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
       if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
-      const upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
       // bytes after the body that do not parse as a request: refused below while uncommitted
       const inFlight: UploadOnSocket = { committed: false, refused: undefined };
       uploads.set(req.socket, inFlight);
@@ -249,6 +268,8 @@ export class TrainerApi {
         'x-mpc-total-weight': String(answer.totalWeight),
         'x-mpc-contributors': answer.contributors.join(','),
         'x-mpc-holders': answer.holders.join(','),
+        // this trainer's own update: 1, or clipL2 / its norm when it was clipped
+        'x-mpc-clip-factor': String(Number((upload.clipFactor ?? 1).toPrecision(6))),
       });
       await writeAnswer(res, answer);
     } finally {

@@ -46,6 +46,8 @@ export interface IntakeHost {
   /** Opens a round for this region's trainers. @throws as RegionNode.openRound. */
   openRound(id: string, params: number): Round;
   apply(r: Round, ev: RoundEvent): void;
+  /** An update is in the regional sum, scaled by `clipFactor` (1: not clipped). */
+  updateAccepted(clipFactor: number): void;
 }
 
 export class TrainerIntake {
@@ -86,7 +88,11 @@ export class TrainerIntake {
       if (staging.inPlace) this.wakeSumWaiters(round);
       if (round.uploading === 0 && round.collectDue) this.closeCollection(round);
     };
+    let clipFactor: number | undefined;
     return {
+      get clipFactor() {
+        return clipFactor;
+      },
       write: (chunk) => {
         if (settled || !h.rounds.isLive(round)) throw new MpcError('PROTOCOL_ABORTED', `round ${round.id} ended while the update was uploading`);
         round.memory.writeUpdate(staging, chunk);
@@ -95,9 +101,10 @@ export class TrainerIntake {
         // the upload is settled once its update is in the sum (or refused), not when the round
         // ends: a committed trainer counts once (in `trainers`), and does not hold the
         // collection open as if it were still uploading
-        let committed: { answer: Promise<AggregateAnswer> };
+        let committed: { answer: Promise<AggregateAnswer>; clipFactor: number };
         try {
           committed = await this.commitUpload(round, staging, req);
+          clipFactor = committed.clipFactor;
         } finally {
           settle();
         }
@@ -131,7 +138,7 @@ export class TrainerIntake {
   }
 
   /** Adds the staged update to the regional sum; resolves (wrapped, so it is not awaited) with the trainer's answer to come. */
-  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer> }> {
+  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
     while (!staging.inPlace && r.memory.sumBusy && h.rounds.isLive(r)) await new Promise<void>((res) => r.sumWaiters.push(res));
@@ -141,13 +148,15 @@ export class TrainerIntake {
     }
     this.checkAccepting(r, req.params);
     // validates (NaN, bound, length) before touching the regional sum
-    r.memory.commitUpdate(staging, req.weight, h.federation.round);
+    const clipFactor = r.memory.commitUpdate(staging, req.weight, h.federation.round);
     r.trainers++;
+    h.updateAccepted(clipFactor);
     if (req.expect !== undefined) r.expect = req.expect;
     const answer = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
-    h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers });
+    // clipped: the trainer is told too (x-mpc-clip-factor); the factor, never the values
+    h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers, ...(clipFactor < 1 ? { clipped: true, clipFactor: Number(clipFactor.toPrecision(6)) } : {}) });
     if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
-    return { answer };
+    return { answer, clipFactor };
   }
 
   /**

@@ -7,7 +7,7 @@
  * @module
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MpcError } from '../errors.js';
 import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { TranscriptBuilder } from '../transcript/log.js';
@@ -23,15 +23,18 @@ export class TranscriptFile {
   private dirty = false;
   private readonly builder: TranscriptBuilder;
   readonly path: string;
+  /** The file as trainers may see it in errors: relative to the data directory, never the node's absolute path. */
+  private readonly shown: string;
 
   /** @throws {MpcError} STORAGE_CONFLICT if the round already has a transcript in `dir`, STORAGE_FAILED if it cannot be created. */
   constructor(dir: string, round: string, region: string, sign: (b: Uint8Array) => Uint8Array) {
     this.path = transcriptPath(dir, round);
+    this.shown = `transcripts/${basename(this.path)}`;
     try {
       this.fd = openSync(this.path, 'wx', 0o644);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new MpcError('STORAGE_CONFLICT', `round ${round} already has a transcript (${this.path}); use a new round id`);
-      throw storageFailed(`cannot create the transcript ${this.path}`, e);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new MpcError('STORAGE_CONFLICT', `round ${round} already has a transcript (${this.shown} in the node's data directory); use a new round id`);
+      throw storageFailed(`cannot create the transcript ${this.shown}`, e);
     }
     this.builder = new TranscriptBuilder(round, region, sign);
   }
@@ -46,7 +49,7 @@ export class TranscriptFile {
     try {
       writeSync(this.fd, line);
     } catch (e) {
-      throw storageFailed(`cannot append to the transcript ${this.path}`, e);
+      throw storageFailed(`cannot append to the transcript ${this.shown}`, e);
     }
     this.dirty = true;
   }
@@ -57,7 +60,7 @@ export class TranscriptFile {
     try {
       fsyncSync(this.fd);
     } catch (e) {
-      throw storageFailed(`cannot sync the transcript ${this.path}`, e);
+      throw storageFailed(`cannot sync the transcript ${this.shown}`, e);
     }
     this.dirty = false;
   }

@@ -42,7 +42,10 @@ export class PeerListener {
     await new Promise<void>((resolve, reject) => {
       const onError = (e: Error): void => {
         server.off('listening', onListening);
-        reject(new ConfigError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+        const code = (e as NodeJS.ErrnoException).code;
+        reject(code === 'EADDRINUSE'
+          ? new ConfigError('CONFIG_ADDRESS_IN_USE', `cannot listen for peers on ${host}:${port}: the address is in use by another process (another node?); stop it, or change the region's endpoint (or --peer-listen)`)
+          : new ConfigError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${code ?? e.message}`));
       };
       const onListening = (): void => {
         server.off('error', onError);

@@ -128,7 +128,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   /**
    * Starts listening, then starts dialling every peer that sorts higher than this region.
    * @returns The port actually bound (useful with `listen.port = 0`).
-   * @throws {ConfigError} CONFIG_INVALID if the address cannot be bound (e.g. EADDRINUSE).
+   * @throws {ConfigError} CONFIG_ADDRESS_IN_USE if the address is taken, CONFIG_INVALID if it cannot be bound otherwise.
    * @throws {TransportError} TRANSPORT_CLOSED if already started or closed.
    * @example
    * const { port } = await net.start();

@@ -13,8 +13,13 @@ import type { View } from './view.js';
 
 /** The files are of one round and each recorder gave one transcript. */
 export function crossCheckFiles(files: readonly File[], fail: FailAt): void {
-  const rounds = new Set(files.map((f) => f.entries[0]?.round).filter((r) => r !== undefined));
-  if (rounds.size > 1) fail('transcripts', `transcripts of different rounds: ${[...rounds].join(', ')}`);
+  // every file named with the round it records, grouped by round
+  const byRound = new Map<string, string[]>();
+  for (const f of files) {
+    const r = f.entries[0]?.round;
+    if (r !== undefined) byRound.set(r, [...(byRound.get(r) ?? []), f.name]);
+  }
+  if (byRound.size > 1) fail('transcripts', `transcripts of different rounds: ${[...byRound].map(([r, names]) => `${names.join(', ')}: round ${r}`).join('; ')}`);
   const recorders = files.map((f) => f.entries[0]?.region);
   recorders.forEach((r, i) => {
     if (r !== undefined && recorders.indexOf(r) !== i) fail(files[i]!.name, `a second transcript recorded by ${r} (${files[recorders.indexOf(r)]!.name})`);

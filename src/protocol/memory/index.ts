@@ -111,11 +111,12 @@ export class RoundMemory {
    * Validates, clips, weights and encodes a complete staged update and adds it to the regional
    * sum (the last element carries the weight). The staging is wiped and released either way;
    * on bad input the sum is as it was.
+   * @returns the clipping factor applied: clipL2 / norm for an update above clipL2 in 'clip' mode, else 1.
    * @throws {FieldError} ENCODE_NOT_FINITE, ENCODE_OUT_OF_BOUND, FIELD_LENGTH_MISMATCH.
    * @throws {Error} for a separate staging while the in-place one is pending (`sumBusy`): wait.
    */
-  commitUpdate(s: UpdateStaging, weight: number, o: UpdateEncoding): void {
-    this.input.commit(s, weight, o);
+  commitUpdate(s: UpdateStaging, weight: number, o: UpdateEncoding): number {
+    return this.input.commit(s, weight, o);
   }
 
   /** Wipes and releases a staging whose upload failed or was refused. Idempotent. */

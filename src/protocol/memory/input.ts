@@ -73,8 +73,8 @@ export class RegionalInput {
     s.written += data.length;
   }
 
-  /** See `RoundMemory.commitUpdate`. */
-  commit(s: UpdateStaging, weight: number, o: UpdateEncoding): void {
+  /** See `RoundMemory.commitUpdate`. @returns the clipping factor applied (1: within clipL2). */
+  commit(s: UpdateStaging, weight: number, o: UpdateEncoding): number {
     if (!this.staged.has(s)) throw new Error('commitUpdate: staging already committed or aborted');
     if (!s.inPlace && this.inPlacePending) throw new Error('commitUpdate: the regional sum is busy with the first update; wait for it');
     const P = this.length - EXTRA_ELEMS;
@@ -84,8 +84,9 @@ export class RegionalInput {
       const one = { scaleBits: o.scaleBits, clipL2: 1, clipMode: 'reject' as const, weight };
       if (!this.ready) {
         const sum = (this.sum ??= this.K.alloc(this.length));
+        let factor: number;
         try {
-          encodeStaged(this.K, s.ptr, P, { ptr: sum.ptr, length: P }, enc);
+          factor = encodeStaged(this.K, s.ptr, P, { ptr: sum.ptr, length: P }, enc);
         } catch (e) {
           this.K.zeroize(sum); // partly encoded (or the staged values in its upper half)
           throw e;
@@ -94,16 +95,17 @@ export class RegionalInput {
         this.ready = true;
         // in place, the encoding has overwritten every staged byte: nothing left to wipe
         if (s.inPlace) this.forget(s);
-        return;
+        return factor;
       }
       // validated before the sum is touched; a failure in pass 2 is rolled back
       const sum = this.sum!;
-      encodeStaged(this.K, s.ptr, P, { ptr: sum.ptr, length: P }, enc, true);
+      const factor = encodeStaged(this.K, s.ptr, P, { ptr: sum.ptr, length: P }, enc, true);
       const w = this.K.alloc(1);
       encodeUpdate(this.K, Float32Array.of(1), w, one);
       const last = { ptr: sum.ptr + P * 8, length: 1 };
       this.K.add(last, last, w);
       this.K.free(w);
+      return factor;
     } finally {
       if (this.staged.has(s)) this.release(s);
     }
