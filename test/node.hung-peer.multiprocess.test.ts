@@ -71,7 +71,6 @@ async function roundWithHungPeer(round: string, stopWhen: (fed: LocalFederation,
       expect(metrics).toMatch(/mpc_node_peer_drain_timeouts_total\{peer="us",region="\w+"\} [1-9]/);
     }
   } finally {
-    if (process.env.DEBUG_HUNG) for (const p of fx.procs) console.log(p.region, JSON.stringify(p.logs.filter((e) => e['component'] !== 'http').map((e) => [e['ts'] ?? e['time'], e['event'], e['peer'] ?? e['to'] ?? '', e['reason'] ?? e['type'] ?? ''])));
     if (stopped) process.kill(pid, 'SIGCONT');
   }
 }

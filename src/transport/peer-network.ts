@@ -39,6 +39,7 @@ import { LinkTable } from './peer-links.js';
 import { PeerListener } from './peer-listener.js';
 import {
   CLOSE_GOING_AWAY,
+  DRAIN_CHECKS_PER_TIMEOUT,
   resolveSettings,
   type MeshContext,
   type PeerNetworkEvents,
@@ -58,6 +59,7 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_RECONNECT_INITIAL_MS,
   DEFAULT_RECONNECT_MAX_MS,
+  DRAIN_CHECKS_PER_TIMEOUT,
   DRAIN_TIMEOUT_HEARTBEAT_DIVISOR,
   MAX_PENDING_HANDSHAKES,
   SEND_HIGH_WATER_MARK_BYTES,
@@ -148,14 +150,13 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       this.#settings.heartbeatIntervalMs,
     );
     this.#heartbeat.unref();
-    // checked four times per timeout: a stalled link is cut within 1.25 x drainTimeoutMs
     this.#drainCheck = setInterval(
       () =>
         this.#links.tickDrain(Date.now(), (link) => {
           this.#conns.detach(link.conn, { reason: 'drain timeout' });
           link.conn.ws.terminate();
         }),
-      Math.max(1, Math.floor(this.#settings.drainTimeoutMs / 4)),
+      Math.max(1, Math.floor(this.#settings.drainTimeoutMs / DRAIN_CHECKS_PER_TIMEOUT)),
     );
     this.#drainCheck.unref();
 

@@ -23,6 +23,8 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
  * long before the heartbeat would notice a peer that is hung but still holds its TCP connection.
  */
 export const DRAIN_TIMEOUT_HEARTBEAT_DIVISOR = 4;
+/** Drain checks per drain timeout: a stalled link is cut within (1 + 1/this) x drainTimeoutMs. */
+export const DRAIN_CHECKS_PER_TIMEOUT = 4;
 /** Default first reconnect delay; doubles per failed attempt. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 100;
 /** Default cap on the reconnect delay. */
