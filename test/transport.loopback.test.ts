@@ -558,11 +558,12 @@ describe('PeerNetwork on 127.0.0.1', () => {
   });
 
   it('never cuts a slow link that keeps taking bytes, however long the transfer', async () => {
-    // the relay lets one read (<= 64 KiB) through every 10 ms: 32 MiB take several seconds,
-    // far longer than drainTimeoutMs, but no write waits anywhere near it
-    const { a, c, relay } = await pairViaRelay({ heartbeatIntervalMs: 600_000, drainTimeoutMs: 400 });
+    // the relay lets one read (<= 64 KiB) through every 20 ms: 32 MiB take 10 s or more, four
+    // times the drain timeout (2.5 s here, half the default), while the writes complete in
+    // kernel-sized steps, far apart but well within it
+    const { a, c, relay } = await pairViaRelay({ heartbeatIntervalMs: 600_000, drainTimeoutMs: 2500 });
     await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'link up');
-    relay.pace(10);
+    relay.pace(20);
     const chunk = new Uint8Array(128 * 1024);
     const n = 256;
     for (let i = 0; i < n; i++) await a.net.send('c', chunk);

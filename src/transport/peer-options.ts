@@ -19,10 +19,13 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 /**
  * The default drain timeout is the heartbeat interval divided by this: a link whose socket has
- * taken no byte of its queued frames for a quarter of the interval is cut (2.5 s by default),
- * long before the heartbeat would notice a peer that is hung but still holds its TCP connection.
+ * completed no write of its queued frames for half the interval is cut (5 s by default), well
+ * before the heartbeat (10-20 s) notices a peer that is hung but still holds its TCP connection.
+ * Not less: the kernel wakes a blocked writer only once about a third of its send buffer has
+ * drained (Linux), so a slow link completes writes in steps of up to ~1.3 MB with 4 MB buffers,
+ * one step per 5 s at 270 KB/s.
  */
-export const DRAIN_TIMEOUT_HEARTBEAT_DIVISOR = 4;
+export const DRAIN_TIMEOUT_HEARTBEAT_DIVISOR = 2;
 /** Drain checks per drain timeout: a stalled link is cut within (1 + 1/this) x drainTimeoutMs. */
 export const DRAIN_CHECKS_PER_TIMEOUT = 4;
 /** Default first reconnect delay; doubles per failed attempt. */
@@ -67,7 +70,7 @@ export interface PeerNetworkOptions {
   /** Ping interval in ms (default 10000). */
   heartbeatIntervalMs?: number;
   /**
-   * Drain timeout in ms (default heartbeatIntervalMs / 4): a link with frames queued whose socket
+   * Drain timeout in ms (default heartbeatIntervalMs / 2): a link with frames queued whose socket
    * has completed no write for this long is cut (`'drain-timeout'` log event, `'peer-down'`).
    * Progress-based: a slow link that keeps taking bytes is never cut by it.
    */
