@@ -52,6 +52,8 @@ export type ErrorCode =
   | 'POLICY_ROUNDS_IN_FLIGHT' // policy.maxRoundsInFlight rounds are already open
   | 'POLICY_MIN_TRAINERS' // fewer trainers than policy.minTrainers contributed: nothing is revealed
   | 'POLICY_INVALID_GRANT' // a grant that does not verify (signature, federation, flow, validity window)
+  // resources of this node
+  | 'RESOURCE_MEMORY_BUDGET' // a round's memory does not fit this node's memory budget now (HTTP 503)
   // transcripts and files on this node's disk
   | 'STORAGE_CONFLICT' // the round already has a transcript on this node
   | 'STORAGE_FAILED' // a transcript or data file could not be written or read

@@ -117,13 +117,19 @@ describe('trainer intake: refusals are JSON errors and never counted', () => {
     const truncated = await raw(eu.api, Buffer.concat([Buffer.from(head(eu.api, eu.token, `${round}-cut`, { 'content-type': 'application/octet-stream', 'content-length': 8 })), f32(7)]));
     expect(truncated).toMatch(/^HTTP\/1\.1 400 /);
     expect(errorOf(truncated).error.message).toMatch(/ended before the whole body arrived.*not counted/);
-    // neither was counted (the round they opened is over by now: the retries use a new round id)
-    const res = await Promise.all([
-      aggregateDetailed({ node: apac.api, token: apac.token, round: `${round}-2`, update: Float32Array.of(1), reduce: 'sum', expect: 1 }),
-      aggregateDetailed({ node: eu.api, token: eu.token, round: `${round}-2`, update: Float32Array.of(10), reduce: 'sum', expect: 1 }),
-      aggregateDetailed({ node: us.api, token: us.token, round: `${round}-2`, update: Float32Array.of(100), reduce: 'sum', expect: 1 }),
-    ]);
-    for (const r of res) expect([Array.from(r.vector), r.totalWeight]).toEqual([[111], 3]);
+    // neither opened a round: no round, no upload, no transcript, no memory reserved at eu
+    const st = (await (await fetch(`${eu.api}/v1/status`, { headers: { authorization: `Bearer ${eu.token}` } })).json()) as { roundsInFlight: unknown[]; uploadsPending: unknown[]; memory: { reserved: number } };
+    expect([st.roundsInFlight, st.uploadsPending, st.memory.reserved]).toEqual([[], [], 0]);
+    expect((await fetch(`${eu.api}/transcripts/${round}`)).status).toBe(404);
+    // so the trainers' correct retries use the SAME round ids, and each is counted once
+    for (const id of [round, `${round}-cut`]) {
+      const res = await Promise.all([
+        aggregateDetailed({ node: apac.api, token: apac.token, round: id, update: Float32Array.of(1), reduce: 'sum', expect: 1 }),
+        aggregateDetailed({ node: eu.api, token: eu.token, round: id, update: Float32Array.of(10), reduce: 'sum', expect: 1 }),
+        aggregateDetailed({ node: us.api, token: us.token, round: id, update: Float32Array.of(100), reduce: 'sum', expect: 1 }),
+      ]);
+      for (const r of res) expect([Array.from(r.vector), r.totalWeight]).toEqual([[111], 3]);
+    }
   }, 60_000);
 
   it('a chunked body streams when it announces x-mpc-params, and must match it', async () => {

@@ -262,7 +262,7 @@ describe('share streams (memory/share-streams.ts)', () => {
 });
 
 describe('reconstruction memory (memory/projection.ts, memory/result.ts)', () => {
-  it('a secret projection is wiped; a public one (from the challenge) is only freed', async () => {
+  it('a secret projection is wiped, and so is a public one (from the challenge) when it is freed', async () => {
     const K = await loadKernelsFresh();
     const L = 3 * CHUNK_ELEMS + 100;
     const seed = new Uint8Array(32).fill(11);
@@ -294,7 +294,7 @@ describe('reconstruction memory (memory/projection.ts, memory/result.ts)', () =>
     expect(() => secretProj.dot(0, { ptr: 0, length: 1 })).toThrow(/after it was released/);
     const publicProj = Projection.draw(K, L, aesCtrRandom(seed));
     publicProj.free();
-    expect(inMemory(K, b)).toBe(true); // as before the split: public values are not wiped
+    expect(inMemory(K, b)).toBe(false); // the allocator wipes every block it takes back, public ones too
   });
 
   it('the projection splits any piece at the chunk boundaries', async () => {
@@ -330,6 +330,20 @@ describe('reconstruction memory (memory/projection.ts, memory/result.ts)', () =>
 });
 
 describe('the round as a whole (RoundMemory)', () => {
+  it('allocates nothing until it is used: an upload at its first bytes, the share memory at the first share in', async () => {
+    const K = await loadKernelsFresh();
+    const L = 3 * WIRE_CHUNK_ELEMS + EXTRA_ELEMS;
+    const v = new RoundMemory(K, L, nobleSha256, aesCtrRandom);
+    const s = v.beginUpdate();
+    expect(K.usedBytes).toBe(0); // headers only: nothing allocated, nothing to wipe later
+    v.abortUpdate(s);
+    expect(K.usedBytes).toBe(0);
+    v.acceptShare('us', 0, elements(8, 3));
+    expect(K.usedBytes).toBeGreaterThanOrEqual(8 * L); // the held sum and the receive scratch
+    v.zeroize();
+    expect(K.usedBytes).toBe(0);
+  });
+
   it('after zeroize nothing of the round is left in WASM memory: input, shares, aggregate share, projection, result', async () => {
     const K = await loadKernelsFresh();
     const P = CHUNK_ELEMS + 3;

@@ -2,13 +2,17 @@
  * The node's transcript file (src/node/transcript-file.ts): one file per round, created
  * exclusively; a round id that already has a transcript is STORAGE_CONFLICT, a directory that
  * cannot take the file is STORAGE_FAILED, and neither message carries anything but the path.
+ * RoundTranscript (src/node/round-transcript.ts): a round a peer opened writes its file only once
+ * it records something worth keeping.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MpcError } from '../src/errors.js';
-import { TranscriptFile } from '../src/node/transcript-file.js';
+import { TranscriptFile, transcriptPath } from '../src/node/transcript-file.js';
+import { RoundTranscript } from '../src/node/round-transcript.js';
+import type { RecordBody } from '../src/protocol/records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mpc-tx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,5 +49,45 @@ describe('TranscriptFile', () => {
 
   it('a round id that is not one is refused before any file is touched', () => {
     expect(codeOf(() => new TranscriptFile(dir, '../escape', 'eu', sign)).code).toBe('API_BAD_REQUEST');
+  });
+});
+
+describe('RoundTranscript: which rounds a peer opened leave a file', () => {
+  const abort: RecordBody = { kind: 'abort', body: { by: 'eu', code: 'PROTOCOL_TIMEOUT', reason: 'test', culprits: [] } };
+  const ownEmpty: RecordBody = { kind: 'commits', body: { dealer: 'eu', contributes: false, trainers: 0, digests: {}, sig: '00' } };
+  const dropout: RecordBody = { kind: 'dropout', body: { region: 'us', phase: 'collect', reason: 'test' } };
+
+  it("a round that holds only this node's bookkeeping (dropout, its own empty commitment, abort) leaves no file", () => {
+    const tx = new RoundTranscript(dir, 'peer-1', 'eu', sign, false);
+    for (const rec of [dropout, ownEmpty, abort]) tx.append(rec);
+    tx.close();
+    expect(tx.kept).toBe(false);
+    expect(existsSync(transcriptPath(dir, 'peer-1'))).toBe(false);
+  });
+
+  it("another party's signed message keeps it, with every entry held before it, chained as if written at once", () => {
+    const tx = new RoundTranscript(dir, 'peer-2', 'eu', sign, false);
+    tx.append(dropout);
+    expect(existsSync(transcriptPath(dir, 'peer-2'))).toBe(false);
+    tx.append({ kind: 'commits', body: { dealer: 'apac', contributes: true, trainers: 1, digests: {}, sig: '00' } });
+    tx.append(abort);
+    tx.close();
+    const direct = new TranscriptFile(dir, 'peer-2b', 'eu', sign);
+    direct.append(dropout);
+    direct.append({ kind: 'commits', body: { dealer: 'apac', contributes: true, trainers: 1, digests: {}, sig: '00' } });
+    direct.append(abort);
+    direct.close();
+    const lines = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; kind: string });
+    expect(lines(transcriptPath(dir, 'peer-2')).map((e) => e.kind)).toEqual(['dropout', 'commits', 'abort']);
+    expect(lines(transcriptPath(dir, 'peer-2')).map((e) => e.seq)).toEqual(lines(direct.path).map((e) => e.seq));
+  });
+
+  it('a trainer of this node keeps it (keep), and an existing transcript is STORAGE_CONFLICT at once either way', () => {
+    const tx = new RoundTranscript(dir, 'peer-3', 'eu', sign, false);
+    tx.keep();
+    tx.close();
+    expect(existsSync(transcriptPath(dir, 'peer-3'))).toBe(true);
+    expect(codeOf(() => new RoundTranscript(dir, 'peer-3', 'eu', sign, false)).code).toBe('STORAGE_CONFLICT');
+    expect(codeOf(() => new RoundTranscript(dir, 'peer-3', 'eu', sign, true)).code).toBe('STORAGE_CONFLICT');
   });
 });

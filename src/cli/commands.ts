@@ -76,7 +76,7 @@ export const COMMANDS = [
   {
     name: 'start',
     summary: "Run this region's node until stopped: peer listener, trainer API (loopback, or HTTPS beyond it), rounds (also 'mpc-node --region ID ...').",
-    usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT] [--body-timeout-ms MS] [--tls-cert PATH --tls-key PATH [--tls-client-ca PATH]]',
+    usage: '[start] --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT] [--body-timeout-ms MS] [--tls-cert PATH --tls-key PATH [--tls-client-ca PATH]] [--memory-budget SIZE]',
     flags: [
       { name: 'region', kind: 'string', value: 'ID', required: true, help: 'this node’s region id, as in the federation file' },
       CONFIG_FLAG,
@@ -93,6 +93,13 @@ export const COMMANDS = [
       { name: 'tls-cert', kind: 'string', value: 'PATH', help: 'PEM certificate (chain) of the trainer API: serve HTTPS; required when api.host is beyond loopback' },
       { name: 'tls-key', kind: 'string', value: 'PATH', help: 'PEM private key of --tls-cert' },
       { name: 'tls-client-ca', kind: 'string', value: 'PATH', help: 'PEM CA of trainer client certificates (mTLS): a certificate it issued is a trainer credential' },
+      {
+        name: 'memory-budget',
+        kind: 'string',
+        value: 'SIZE',
+        defaultNote: 'min(3.5GiB, half the machine’s memory)',
+        help: 'WASM memory this node’s rounds may reserve at once, e.g. 2GiB or 512MiB; a round beyond it is refused (503 RESOURCE_MEMORY_BUDGET)',
+      },
     ],
     details:
       'Stops cleanly on SIGINT or SIGTERM: waiting trainers get an error, share material is wiped.\n' +

@@ -1,6 +1,6 @@
 /**
  * `mpc-node --region ID [--config PATH] [--data-dir DIR] [--key PATH] [--peer-listen HOST:PORT]
- * [--tls-cert PATH --tls-key PATH [--tls-client-ca PATH]]`:
+ * [--tls-cert PATH --tls-key PATH [--tls-client-ca PATH]] [--memory-budget SIZE]`:
  * runs a region's node until SIGINT/SIGTERM. Prints one JSON line per event on stdout (no secrets).
  * @module
  */
@@ -31,6 +31,7 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
   const listenFlag = opts['peer-listen'];
   const peerListen = listenFlag === undefined ? undefined : parseHostPort(listenFlag);
   const bodyTimeoutMs = opts['body-timeout-ms'] === undefined ? undefined : positiveInt(opts['body-timeout-ms'], '--body-timeout-ms');
+  const memoryBudgetBytes = opts['memory-budget'] === undefined ? undefined : parseSize(opts['memory-budget'], '--memory-budget');
   const tlsPaths = tlsFlags(opts['tls-cert'], opts['tls-key'], opts['tls-client-ca']);
   const configPath = opts.config;
   const federation = await loadFederation(configPath);
@@ -40,7 +41,7 @@ export async function run({ opts }: Parsed<SpecOf<'start'>>, _io: CliIo): Promis
   // one live node per data directory (its identity and transcripts): refused before anything starts
   const unlock = await lockDataDir(paths.dataDir);
   try {
-    return await serve(opts, { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, tlsPaths, gcPaced });
+    return await serve(opts, { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, memoryBudgetBytes, tlsPaths, gcPaced });
   } finally {
     await unlock();
   }
@@ -53,12 +54,13 @@ interface Prepared {
   paths: Awaited<ReturnType<typeof ensureNodeDirs>>;
   peerListen: { host: string; port: number } | undefined;
   bodyTimeoutMs: number | undefined;
+  memoryBudgetBytes: number | undefined;
   tlsPaths: TlsPaths | undefined;
   gcPaced: boolean;
 }
 
 /** Runs the node of a locked data directory until SIGINT/SIGTERM. */
-async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, tlsPaths, gcPaced }: Prepared): Promise<number> {
+async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federationFile, me, paths, peerListen, bodyTimeoutMs, memoryBudgetBytes, tlsPaths, gcPaced }: Prepared): Promise<number> {
   const region = opts.region;
   const identity = await loadIdentity(opts.key ?? paths.identity);
   const token = await ensureApiToken(paths.dataDir);
@@ -77,7 +79,7 @@ async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federa
   const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
   const node = new RegionNode({
     federation, identity, kernels: await loadKernels(), log, violation: logger.violation, transcriptsDir: paths.transcripts,
-    ...(peerListen ? { peerListen } : {}),
+    ...(peerListen ? { peerListen } : {}), ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
     ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
   });
   const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}), ...(tls ? { tls } : {}) });
@@ -137,6 +139,20 @@ export function parseHostPort(s: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`--peer-listen expects HOST:PORT (e.g. 127.0.0.1:7101 or [::1]:7101, port 0..65535), got ${JSON.stringify(s)}`);
   return { host: m[1] ?? m[2]!, port };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/**
+ * A size flag's value in bytes: a number and an optional unit, B, KB/MB/GB (powers of 1000) or
+ * KiB/MiB/GiB (powers of 1024), e.g. `2GiB`, `512MiB`, `1.5GB`; at least 1 MiB.
+ * @throws {UsageError} naming the flag and the expected form.
+ */
+export function parseSize(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?$/i.exec(s.trim());
+  const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? '').toLowerCase()]!) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1024 ** 2) throw new UsageError(`${flag} expects a size of at least 1MiB such as 2GiB, 512MiB or 1.5GB, got ${JSON.stringify(s.slice(0, 32))}`);
+  return bytes;
 }
 
 /** The TLS files of the flags: none, or a certificate and its key (and maybe a client CA). @throws {UsageError} for half a set. */

@@ -149,8 +149,7 @@ export function encodeStaged(K: WasmKernels, src: number, n: number, out: FieldV
     throw e;
   } finally {
     if (tmp) {
-      K.zeroize(tmp); // secret: an encoded trainer update
-      K.free(tmp);
+      K.free(tmp); // wipes (secret: an encoded trainer update)
     }
   }
 }

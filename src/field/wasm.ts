@@ -82,45 +82,63 @@ async function compile(src: WasmSource): Promise<WebAssembly.Module> {
 /**
  * The WASM kernels plus a small allocator over linear memory.
  *
- * Allocation: a bump pointer and exact-size free lists (sizes rounded to 64 bytes). Rounds reuse
- * the same vector sizes, so after the first round nothing new is touched: fresh pages cost
- * ~15 us each on our machines, far more than the kernels themselves.
+ * Allocation: a bump pointer and one address-ordered list of free blocks (sizes rounded to 64
+ * bytes). A request takes the smallest free block it fits in (the rest of the block stays free),
+ * a freed block merges with free neighbours, and a free block that reaches the bump pointer
+ * lowers it, so rounds of any mix of sizes reuse the memory of earlier ones: linear memory grows
+ * only to the largest concurrent need (it can never shrink). Rounds of one size touch nothing new
+ * after the first (fresh pages cost ~15 us each on our machines, far more than the kernels).
+ *
+ * Every free byte is zero: `freeBytes` wipes the block it takes back (secret or not), and grown
+ * pages come zeroed, so freed secret memory never lingers and `allocZero` costs nothing extra.
  */
 export class WasmKernels {
   readonly x: FieldExports;
   private top: number;
-  private readonly freeLists = new Map<number, number[]>();
+  private readonly base: number;
+  /** Free blocks below `top`, by address; none touches another or `top`. */
+  private readonly freeList: { ptr: number; size: number }[] = [];
+  private used = 0;
   private buf: ArrayBuffer;
   private u64: BigUint64Array;
 
   constructor(exports: FieldExports) {
     this.x = exports;
-    this.top = exports.heapBase();
+    this.base = Math.ceil(exports.heapBase() / ALIGN) * ALIGN;
+    this.top = this.base;
     this.buf = exports.memory.buffer;
     this.u64 = new BigUint64Array(this.buf);
   }
 
-  /** Bytes of linear memory currently reserved by the WASM instance. */
+  /** Bytes of linear memory currently reserved by the WASM instance (it never shrinks). */
   get memoryBytes(): number {
     return this.x.memory.buffer.byteLength;
   }
 
+  /** Bytes allocated and not yet freed (rounded sizes). */
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  /** Bytes in free blocks below the bump pointer (reusable without growing memory). */
+  get freeBytesHeld(): number {
+    return this.freeList.reduce((n, b) => n + b.size, 0);
+  }
+
   /**
-   * Allocates `length` field elements (contents unspecified: reused memory is not cleared).
+   * Allocates `length` field elements, all zero (every free byte is zero).
    * @throws {RangeError} if the vector does not fit in 32-bit linear memory.
    */
   alloc(length: number): FieldVec {
     return { ptr: this.allocBytes(length * 8), length };
   }
 
-  /** Allocates `length` field elements set to zero. */
+  /** Allocates `length` field elements set to zero: the same as `alloc`, named for readers who rely on it. */
   allocZero(length: number): FieldVec {
-    const v = this.alloc(length);
-    this.bytes(v.ptr, length * 8).fill(0);
-    return v;
+    return this.alloc(length);
   }
 
-  /** Returns the vector's memory for reuse. It is not cleared: call `zeroize` first for secrets. */
+  /** Wipes the vector and returns its memory for reuse. */
   free(v: FieldVec): void {
     this.freeBytes(v.ptr, v.length * 8);
   }
@@ -130,12 +148,27 @@ export class WasmKernels {
     this.bytes(v.ptr, v.length * 8).fill(0);
   }
 
+  /** Allocates `nbytes` (rounded up to 64), zeroed, 64-byte aligned. */
   allocBytes(nbytes: number): number {
     if (!Number.isSafeInteger(nbytes) || nbytes < 0) throw new RangeError(`bad allocation size ${nbytes}`);
-    const size = Math.max(ALIGN, Math.ceil(nbytes / ALIGN) * ALIGN);
-    const list = this.freeLists.get(size);
-    if (list && list.length > 0) return list.pop()!;
-    const ptr = Math.ceil(this.top / ALIGN) * ALIGN;
+    const size = roundSize(nbytes);
+    let best = -1;
+    for (let i = 0; i < this.freeList.length; i++) {
+      const b = this.freeList[i]!;
+      if (b.size >= size && (best < 0 || b.size < this.freeList[best]!.size)) best = i;
+    }
+    if (best >= 0) {
+      const b = this.freeList[best]!;
+      const ptr = b.ptr;
+      if (b.size === size) this.freeList.splice(best, 1);
+      else {
+        b.ptr += size;
+        b.size -= size;
+      }
+      this.used += size;
+      return ptr;
+    }
+    const ptr = this.top;
     const end = ptr + size;
     if (end > MAX_BYTES) {
       throw new RangeError(`field vectors need ${end} bytes of WASM memory, above the 4 GiB limit: process in smaller chunks`);
@@ -143,14 +176,50 @@ export class WasmKernels {
     const have = this.x.memory.buffer.byteLength;
     if (end > have) this.x.memory.grow(Math.ceil((end - have) / PAGE));
     this.top = end;
+    this.used += size;
     return ptr;
   }
 
+  /** Wipes [ptr, ptr + nbytes rounded up to 64) and returns it for reuse, merged with free neighbours. */
   freeBytes(ptr: number, nbytes: number): void {
-    const size = Math.max(ALIGN, Math.ceil(nbytes / ALIGN) * ALIGN);
-    let list = this.freeLists.get(size);
-    if (!list) this.freeLists.set(size, (list = []));
-    list.push(ptr);
+    const size = roundSize(nbytes);
+    if (ptr % ALIGN !== 0 || ptr < this.base || ptr + size > this.top) throw new RangeError(`freeBytes: ${ptr}+${size} was not allocated here`);
+    this.bytes(ptr, size).fill(0);
+    this.used -= size;
+    const list = this.freeList;
+    // the first block above ptr (binary search)
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.ptr < ptr) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = list[lo - 1];
+    const next = list[lo];
+    if ((prev && prev.ptr + prev.size > ptr) || (next && ptr + size > next.ptr)) throw new RangeError(`freeBytes: ${ptr}+${size} is already free`);
+    let block: { ptr: number; size: number };
+    if (prev && prev.ptr + prev.size === ptr) {
+      prev.size += size;
+      block = prev;
+      if (next && block.ptr + block.size === next.ptr) {
+        block.size += next.size;
+        list.splice(lo, 1);
+      }
+      lo -= 1;
+    } else if (next && ptr + size === next.ptr) {
+      next.ptr = ptr;
+      next.size += size;
+      block = next;
+    } else {
+      block = { ptr, size };
+      list.splice(lo, 0, block);
+    }
+    // the block now ends at the bump pointer: hand it back to the bump region
+    if (block.ptr + block.size === this.top) {
+      this.top = block.ptr;
+      list.splice(lo, 1);
+    }
   }
 
   /** A BigUint64Array over the vector; valid until the next allocation may grow memory. */
@@ -244,6 +313,10 @@ export class WasmKernels {
     this.x.vecLinComb(out.ptr, table, coeffPtr, k, out.length);
     this.freeBytes(table, k * 4 + k * 8 + 8);
   }
+}
+
+function roundSize(nbytes: number): number {
+  return Math.max(ALIGN, Math.ceil(nbytes / ALIGN) * ALIGN);
 }
 
 function sameLength(...vs: FieldVec[]): void {

@@ -33,6 +33,10 @@ export interface NodeSnapshot {
   readonly peersConnected?: number;
   readonly roundsInFlight?: number;
   readonly activeTrainers?: number;
+  /** The memory budget, the bytes rounds reserve of it, and the WASM linear memory (bytes). */
+  readonly memoryBudgetBytes?: number;
+  readonly memoryReservedBytes?: number;
+  readonly wasmMemoryBytes?: number;
   /** Cumulative bytes sent to each peer since start (PeerNetwork.stats().bytesSent). */
   readonly bytesSent?: Readonly<Record<string, number>>;
   /** Cumulative bytes received from each peer since start (PeerNetwork.stats().bytesReceived). */
@@ -62,6 +66,10 @@ export interface NodeMetrics {
   updateAccepted(clipped: boolean): void;
   /** The peer network refused a connection; `code` is RefusedInfo.code, e.g. TRANSPORT_UNKNOWN_PEER. */
   refusedConnection(code: string): void;
+  /** A round (or one more staged update) refused because its memory does not fit the budget, by who asked for it. */
+  memoryRefused(source: 'trainer' | 'peer'): void;
+  /** A peer's params for a new round refused by the rate bound on rounds peers open (peer-round-gate.ts). */
+  peerRoundThrottled(peer: string): void;
   /** Adds bytes sent to `peer` (use this or `snapshot().bytesSent`, not both). */
   addBytesSent(peer: string, bytes: number): void;
   setActiveTrainers(n: number): void;
@@ -103,11 +111,18 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
   const updates = new Counter({ name: `${METRIC_PREFIX}updates_accepted_total`, help: 'Trainer updates added to a regional sum.', registers });
   const clipped = new Counter({ name: `${METRIC_PREFIX}updates_clipped_total`, help: 'Accepted trainer updates whose L2 norm was above round.clipL2 and that were scaled down to it.', registers });
   const connected = new Gauge({ name: `${METRIC_PREFIX}peers_connected`, help: 'Peers with an authenticated link.', registers });
+  const memRefused = new Counter({ name: `${METRIC_PREFIX}memory_budget_refusals_total`, help: 'Rounds or staged updates refused because their memory does not fit the budget, by source (trainer, peer).', labelNames: ['source'], registers });
+  const throttled = new Counter({ name: `${METRIC_PREFIX}peer_rounds_throttled_total`, help: 'Peer params for new rounds refused by the per-peer rate bound.', labelNames: ['peer'], registers });
+  const budget = new Gauge({ name: `${METRIC_PREFIX}memory_budget_bytes`, help: 'The memory budget of this node\'s rounds (bytes).', registers });
+  const reserved = new Gauge({ name: `${METRIC_PREFIX}memory_reserved_bytes`, help: 'Bytes of the memory budget reserved by open and pending rounds.', registers });
+  const wasm = new Gauge({ name: `${METRIC_PREFIX}wasm_memory_bytes`, help: 'WASM linear memory of this node (bytes; it never shrinks).', registers });
   // Series exist (at 0) before the first event, so dashboards and alerts see them at once.
   for (const o of ['done', 'aborted', 'refused'] as const) rounds.inc({ outcome: o }, 0);
+  for (const s of ['trainer', 'peer'] as const) memRefused.inc({ source: s }, 0);
   updates.inc(0);
   clipped.inc(0);
   for (const p of peers) {
+    throttled.inc({ peer: p }, 0);
     sent.inc({ peer: p }, 0);
     received.inc({ peer: p }, 0);
     drained.inc({ peer: p }, 0);
@@ -128,6 +143,9 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     if (s.peersConnected !== undefined) connected.set(s.peersConnected);
     if (s.roundsInFlight !== undefined) inFlight.set(s.roundsInFlight);
     if (s.activeTrainers !== undefined) trainers.set(s.activeTrainers);
+    if (s.memoryBudgetBytes !== undefined) budget.set(s.memoryBudgetBytes);
+    if (s.memoryReservedBytes !== undefined) reserved.set(s.memoryReservedBytes);
+    if (s.wasmMemoryBytes !== undefined) wasm.set(s.wasmMemoryBytes);
     if (s.bytesSent !== undefined) setCumulative(sent, s.bytesSent);
     if (s.bytesReceived !== undefined) setCumulative(received, s.bytesReceived);
     if (s.drainTimeouts !== undefined) setCumulative(drained, s.drainTimeouts);
@@ -150,6 +168,12 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     refusedConnection(code) {
       // Codes are the closed ErrorCode set; clamp anything else so a label cannot grow unbounded.
       refused.inc({ code: /^[A-Z][A-Z0-9_]{0,47}$/.test(code) ? code : 'OTHER' });
+    },
+    memoryRefused(source) {
+      memRefused.inc({ source });
+    },
+    peerRoundThrottled(peer) {
+      throttled.inc({ peer: peerLabel(peer) });
     },
     addBytesSent(peer, bytes) {
       if (Number.isFinite(bytes) && bytes > 0) sent.inc({ peer: peerLabel(peer) }, bytes);

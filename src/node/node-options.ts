@@ -26,6 +26,12 @@ export interface RegionNodeOptions {
   onDecrypted?: (from: string, plaintext: Uint8Array) => void;
   /** Where round transcripts are written (<dataDir>/transcripts); none are written without it. */
   transcriptsDir?: string;
+  /**
+   * Bytes of WASM memory this node's rounds may reserve at once (each round its peak,
+   * `roundMemoryBytes`); a round that does not fit is refused with RESOURCE_MEMORY_BUDGET.
+   * Default: `defaultMemoryBudget(os.totalmem())` (src/protocol/memory/budget.ts).
+   */
+  memoryBudgetBytes?: number;
   /** Tick period for deadlines (ms). */
   tickMs?: number;
   /** Fault injection for the multi-process tests (MPC_TEST_FAULT): never set in production. */

@@ -8,25 +8,28 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { totalmem } from 'node:os';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
 import { regionById, regionPublicKey, type Federation } from '../federation/index.js';
-import { MpcError, PolicyError, ProtocolError, type ErrorCode } from '../errors.js';
+import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage } from '../protocol/messages.js';
 import { initialState, roundTiming, step, type Effect, type RoundEvent, type RoundTiming } from '../protocol/round.js';
-import { RoundMemory, type RoundResult } from '../protocol/memory/index.js';
-import { EXTRA_ELEMS, roundParamsFor } from '../protocol/params.js';
+import type { RoundResult } from '../protocol/memory/index.js';
+import { roundParamsFor } from '../protocol/params.js';
 import type { HashFactory } from '../core/crypto.js';
 import { PeerNetwork, type PeerInfo } from '../transport/peer-network.js';
 import { decodePeerMessage, encodePeerMessageParts, MAX_MESSAGE_BYTES } from '../wire/codec.js';
-import { TranscriptFile } from './transcript-file.js';
+import { RoundTranscript } from './round-transcript.js';
+import { RoundAdmission } from './round-admission.js';
+import { defaultMemoryBudget, MemoryBudget } from '../protocol/memory/budget.js';
 import { noteMoved } from './gc-pacer.js';
-import { checkRoundsInFlight, policyDigest, type PolicyDecision } from '../policy/index.js';
+import { policyDigest, type PolicyDecision } from '../policy/index.js';
 import { createNodeMetrics, type NodeMetrics, type ViolationKind } from './metrics.js';
 import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
-import { RoundRegistry, type Round } from './round-registry.js';
-import { fitsMaxParams, TrainerIntake } from './trainer-intake.js';
+import { RoundRegistry, type Round, type Uploads } from './round-registry.js';
+import { TrainerIntake } from './trainer-intake.js';
 import { dealShares, publishAggregate, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
@@ -48,6 +51,8 @@ export class RegionNode {
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly timing: RoundTiming;
+  /** Rounds in flight, the memory budget, the rate of rounds peers open, pending uploads. */
+  private readonly admission: RoundAdmission;
   private tick: NodeJS.Timeout | undefined;
   private readonly lastSend = new Map<string, Promise<void>>();
   private closing = false;
@@ -69,13 +74,35 @@ export class RegionNode {
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     const r = f.round;
     this.timing = roundTiming(r);
+    this.metrics = createNodeMetrics({
+      region: this.region,
+      peers: f.regions.filter((x) => x.id !== this.region).map((x) => x.id),
+      snapshot: () => {
+        const st = this.net.stats();
+        return {
+          peersConnected: this.net.connectedPeers().length,
+          roundsInFlight: this.rounds.size,
+          activeTrainers: this.rounds.list().reduce((n, r) => n + r.trainers, 0),
+          ...this.admission.memoryFigures(),
+          bytesSent: st.bytesSent,
+          bytesReceived: st.bytesReceived,
+          drainTimeouts: st.drainTimeouts,
+        };
+      },
+    });
+    const budget = new MemoryBudget(opts.memoryBudgetBytes ?? defaultMemoryBudget(totalmem()));
+    this.admission = new RoundAdmission({
+      federation: f, rounds: this.rounds, kernels: this.K, hash: nodeHash, budget, metrics: this.metrics, log: this.log,
+      refusedRound: (d, context) => void (this.counters.roundsRefused++, this.violation(d, context)),
+      wakeSumWaiters: (u) => this.intake.wakeSumWaiters(u),
+    });
     this.intake = new TrainerIntake({
-      federation: f,
-      rounds: this.rounds,
-      peerWaitMs: this.timing.peerWaitMs,
-      log: this.log,
+      federation: f, rounds: this.rounds, peerWaitMs: this.timing.peerWaitMs, log: this.log,
       closing: () => this.closing,
-      openRound: (id, params) => this.openRound(id, params),
+      prepare: (id, params) => this.admission.prepare(id, params),
+      reserveStaging: (id, params) => this.admission.reserveStaging(id, params),
+      openRound: (u) => this.openRound(u.id, u.params, undefined, u),
+      dropPending: (u) => this.admission.dropPending(u),
       apply: (round, ev) => this.apply(round, ev),
       updateAccepted: (clipFactor) => this.metrics.updateAccepted(clipFactor < 1),
     });
@@ -106,21 +133,6 @@ export class RegionNode {
     this.net.on('refused', (info: { code?: string }) => {
       this.counters.refusedConnections++;
       this.metrics.refusedConnection(String(info.code ?? 'OTHER'));
-    });
-    this.metrics = createNodeMetrics({
-      region: this.region,
-      peers: [...peers.keys()],
-      snapshot: () => {
-        const st = this.net.stats();
-        return {
-          peersConnected: this.net.connectedPeers().length,
-          roundsInFlight: this.rounds.size,
-          activeTrainers: this.rounds.list().reduce((n, r) => n + r.trainers, 0),
-          bytesSent: st.bytesSent,
-          bytesReceived: st.bytesReceived,
-          drainTimeouts: st.drainTimeouts,
-        };
-      },
     });
   }
 
@@ -153,6 +165,7 @@ export class RegionNode {
       }
       this.endRound(r, 'aborted', new ProtocolError('PROTOCOL_ABORTED', `node ${this.region} is shutting down`));
     }
+    for (const u of this.rounds.pendingList()) this.admission.dropPending(u);
     await this.net.close();
   }
 
@@ -163,6 +176,8 @@ export class RegionNode {
       policyDigest: policyDigest(this.federation),
       peersConnected: this.net.connectedPeers(),
       roundsInFlight: this.rounds.list().map((r) => ({ round: r.id, phase: r.state.phase, trainers: r.trainers })),
+      uploadsPending: this.rounds.pendingList().map((u) => ({ round: u.id, uploading: u.uploading })),
+      memory: this.admission.memoryStatus(),
       ...this.counters,
       bytes: this.net.stats(),
     };
@@ -171,41 +186,42 @@ export class RegionNode {
   // ---- trainers ----
 
   /**
-   * Starts one trainer's update for its round (opening the round if needed); see TrainerIntake.
-   * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT at once on a bad request.
+   * Starts one trainer's update for its round (which opens when its first update commits); see TrainerIntake.
+   * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT, RESOURCE_MEMORY_BUDGET at once on a bad request.
    */
   submit(req: SubmitRequest): UpdateUpload {
     return this.intake.submit(req);
   }
 
   /**
+   * Opens a round: for this region's trainers (`from` undefined) once its first update is in
+   * `uploads`; for a peer's params, taking over this node's pending uploads of the round when
+   * they have the same length, else with memory of its own (reserved now, allocated as shares
+   * arrive or this node's trainers upload).
    * @param from - The peer whose params opened it (undefined: a trainer of this region).
-   * @throws {PolicyError} POLICY_ROUNDS_IN_FLIGHT beyond policy.maxRoundsInFlight (counted as a refused round and a violation).
+   * @throws {MpcError} POLICY_ROUNDS_IN_FLIGHT (counted as a refused round and a violation), RESOURCE_MEMORY_BUDGET, STORAGE_CONFLICT, STORAGE_FAILED.
    */
-  private openRound(id: string, params: number, from?: string): Round {
+  private openRound(id: string, params: number, from?: string, uploads?: Uploads): Round {
     const now = Date.now();
-    const inFlight = checkRoundsInFlight(this.federation, id, this.rounds.size);
-    if (inFlight.outcome === 'refused') {
-      this.counters.roundsRefused++;
-      this.metrics.roundEnded('refused', 0);
-      this.violation(inFlight, { round: id, ...(from ? { from } : {}) });
-      throw new PolicyError('POLICY_ROUNDS_IN_FLIGHT', `round ${id} refused: ${inFlight.reason}`, { rule: inFlight.rule });
-    }
+    this.admission.checkInFlight(id, from);
     // the same definition the verifier recomputes from the federation file
     const p = roundParamsFor(this.federation, id, params);
-    // first: a round id that already has a transcript on disk is refused (throws)
-    const tx = this.opts.transcriptsDir ? new TranscriptFile(this.opts.transcriptsDir, id, this.region, this.signer) : null;
+    // a round id that already has a transcript on disk is refused (throws); a peer's round
+    // writes its file only once it records something worth keeping (round-transcript.ts)
+    const dir = this.opts.transcriptsDir;
+    const { u, tx } = this.admission.withMemory(id, params, from, uploads, () => (dir ? new RoundTranscript(dir, id, this.region, this.signer, from === undefined) : null));
     const projSeed = new Uint8Array(32);
     nodeRandom(projSeed);
     const r: Round = {
-      id, state: initialState(this.region, p, this.timing, now), memory: new RoundMemory(this.K, params + EXTRA_ELEMS, nodeHash, aesCtrRandom),
+      id, state: initialState(this.region, p, this.timing, now), memory: u.memory, uploads: u,
       waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
-      uploading: 0, sumWaiters: [],
     };
+    u.round = r;
+    this.rounds.dropPending(u);
     this.rounds.add(r);
     this.intake.startCollection(r);
     this.apply(r, { kind: 'open', now });
-    this.log({ event: 'round-open', round: id, params }); // after the open: our parameters are out
+    this.log({ event: 'round-open', round: id, params, ...(from ? { from } : {}) }); // after the open: our parameters are out
     return r;
   }
 
@@ -233,12 +249,12 @@ export class RegionNode {
         this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_UNEXPECTED_MESSAGE', reason: `${msg.type} for a round this node has not opened` });
         return;
       }
-      if (!fitsMaxParams(this.federation.round, msg.params.params)) {
-        this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_LIMIT_EXCEEDED', reason: `round of ${msg.params.params} parameters is outside 1..${this.federation.round.maxParams} (round.maxParams)` });
-        return;
-      }
+      const refusal = this.admission.peerMayOpen(from, msg.round, msg.params.params, Date.now());
+      if (refusal?.refused === 'limit') return this.refuseMessage({ from, round: msg.round, code: 'PROTOCOL_LIMIT_EXCEEDED', reason: refusal.reason });
+      if (refusal) return void this.counters.refusedMessages++; // throttled: counted, logged once per burst
+      const pending = this.rounds.pendingOf(msg.round);
       try {
-        r = this.openRound(msg.round, msg.params.params, from);
+        r = this.openRound(msg.round, msg.params.params, from, pending?.params === msg.params.params ? pending : undefined);
       } catch (e) {
         this.refuseMessage({ from, round: msg.round, code: (e as MpcError).code, reason: (e as Error).message });
         return;
@@ -344,9 +360,9 @@ export class RegionNode {
     // every answer reads the result from WASM memory in pieces (no model-sized JavaScript
     // array); the result vector outlives the round's other vectors until the last release
     for (const w of r.waiters) {
-      const release = r.memory.retainResult();
+      const [release, held] = [r.memory.retainResult(), r.uploads.reservation.hold()]; // the result's memory stays reserved too
       const reduce = w.reduce;
-      w.resolve({ params: res.params, totalWeight: res.totalWeight, contributors, holders, read: (o, out) => res.read(o, out, reduce), release });
+      w.resolve({ params: res.params, totalWeight: res.totalWeight, contributors, holders, read: (o, out) => res.read(o, out, reduce), release: () => (release(), held()) });
     }
     r.waiters = [];
     this.counters.roundsDone++;
@@ -376,7 +392,8 @@ export class RegionNode {
   private cleanup(r: Round, outcome: 'done' | 'aborted', detail?: string, code?: ErrorCode): void {
     r.tx?.close();
     this.wipe(r); // share material is wiped when the round ends
+    r.uploads.reservation.release();
     this.rounds.end(r, { outcome, ...(detail ? { detail } : {}), ...(code ? { code } : {}) }, Date.now());
-    this.intake.wakeSumWaiters(r); // waiting commits find the round ended
+    this.intake.wakeSumWaiters(r.uploads); // waiting commits find the round ended
   }
 }

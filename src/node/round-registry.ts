@@ -1,15 +1,19 @@
 /**
- * The rounds a node has open, and a bounded memory of the ones that ended (so a trainer who
- * comes late learns why, and late peer traffic of an ended round is dropped quietly). A round is
- * live while the registry holds that very object: every asynchronous step (an upload, a share
- * stream) checks `isLive` before it touches the round's memory again.
+ * The rounds a node has open, the uploads of rounds not open yet, and a bounded memory of the
+ * ones that ended (so a trainer who comes late learns why, and late peer traffic of an ended
+ * round is dropped quietly). A round is live while the registry holds that very object: every
+ * asynchronous step (an upload, a share stream) checks `isLive` before it touches the round's
+ * memory again. Uploads are pending while their round has not opened at this node (it opens when
+ * the first of them commits, or at a peer's matching params): they are no round, hold no
+ * transcript, and leave nothing once the last of them settles uncommitted.
  * @module
  */
 import type { ErrorCode } from '../errors.js';
 import type { RoundState } from '../protocol/round.js';
 import type { RoundMemory } from '../protocol/memory/index.js';
+import type { Reservation } from '../protocol/memory/budget.js';
 import type { AggregateAnswer } from './node-options.js';
-import type { TranscriptFile } from './transcript-file.js';
+import type { RoundTranscript } from './round-transcript.js';
 
 /** A trainer waiting for the round's aggregate. */
 export interface Waiter {
@@ -18,11 +22,34 @@ export interface Waiter {
   reject(e: Error): void;
 }
 
+/**
+ * A round's trainer uploads at this node and the memory they stream into, from the first
+ * request's headers (before the round opens) until the round ends.
+ */
+export interface Uploads {
+  readonly id: string;
+  readonly params: number;
+  /** The round's secret memory: only trainers' stagings before the round opens, all of it after. */
+  readonly memory: RoundMemory;
+  /** The round's peak memory, reserved against the node's budget until the round ends or the uploads come to nothing. */
+  readonly reservation: Reservation;
+  /** Uploads begun and not yet committed or aborted (they count against maxTrainersPerRound). */
+  uploading: number;
+  /** Commits waiting for the in-place first update to settle (`RoundMemory.sumBusy`). */
+  sumWaiters: (() => void)[];
+  /** The open round, once opened; undefined while pending. */
+  round: Round | undefined;
+  /** Set when pending uploads were given up (the last settled uncommitted, or the round could not open). */
+  dropped: boolean;
+}
+
 /** One open round at this node: the protocol state, its secret memory, and the node's bookkeeping. */
 export interface Round {
   id: string;
   state: RoundState;
   memory: RoundMemory;
+  /** The trainer uploads of this round at this node (`uploads.memory` is `memory`). */
+  uploads: Uploads;
   waiters: Waiter[];
   trainers: number;
   expect: number | undefined;
@@ -31,12 +58,8 @@ export interface Round {
   collectDue: boolean;
   projSeed: Uint8Array;
   startedAt: number;
-  /** This round's transcript file (null without transcriptsDir). */
-  tx: TranscriptFile | null;
-  /** Uploads begun and not yet committed or aborted (they count against maxTrainersPerRound). */
-  uploading: number;
-  /** Commits waiting for the in-place first update to settle (`RoundMemory.sumBusy`). */
-  sumWaiters: (() => void)[];
+  /** This round's transcript (null without transcriptsDir). */
+  tx: RoundTranscript | null;
 }
 
 /** How a round ended, remembered for a while after. */
@@ -54,7 +77,27 @@ export const ENDED_MEMORY_MS = 3_600_000;
 
 export class RoundRegistry {
   private readonly open = new Map<string, Round>();
+  private readonly pending = new Map<string, Uploads>();
   private readonly ended = new Map<string, Ended>();
+
+  /** Uploads of round `id` while it has not opened at this node. */
+  pendingOf(id: string): Uploads | undefined {
+    return this.pending.get(id);
+  }
+
+  /** A snapshot of the pending uploads, by round. */
+  pendingList(): Uploads[] {
+    return [...this.pending.values()];
+  }
+
+  addPending(u: Uploads): void {
+    this.pending.set(u.id, u);
+  }
+
+  /** The pending uploads `u` are no longer pending (their round opened, or they were given up). */
+  dropPending(u: Uploads): void {
+    if (this.pending.get(u.id) === u) this.pending.delete(u.id);
+  }
 
   get size(): number {
     return this.open.size;

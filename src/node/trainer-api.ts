@@ -52,6 +52,8 @@ const STATUS: Record<string, number> = {
   POLICY_MIN_TRAINERS: 409,
   // too many rounds open at once: retry when one ends
   POLICY_ROUNDS_IN_FLIGHT: 429,
+  // the node's memory budget is in use by other rounds: retry later
+  RESOURCE_MEMORY_BUDGET: 503,
   STORAGE_CONFLICT: 409,
   STORAGE_FAILED: 500,
   API_UNSUPPORTED_MEDIA_TYPE: 415,

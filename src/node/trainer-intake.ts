@@ -1,9 +1,15 @@
 /**
  * Trainer intake: a trainer's submission from its request to the regional sum. It checks what
  * can be checked before the body arrives (round id, weight, length, the round still collecting,
- * room for one more trainer), streams the body into the round's secret memory, commits it, and
- * closes the region's collection when `expect` updates are in or collectMs is up (extended for
- * uploads still streaming in, up to peerWaitMs after the round opened).
+ * room for one more trainer, the round's memory within the node's budget), streams the body into
+ * the round's secret memory, commits it, and closes the region's collection when `expect`
+ * updates are in or collectMs is up (extended for uploads still streaming in, up to peerWaitMs
+ * after the round opened).
+ *
+ * A round opens at this node when its first update has committed (the whole body arrived and was
+ * valid), or at a peer's matching params, never at a request's headers: until then its uploads
+ * are pending (round-registry.ts `Uploads`), and a refused, stalled or truncated upload leaves no
+ * round, no transcript and no memory behind.
  * @module
  */
 import { MpcError, ProtocolError } from '../errors.js';
@@ -11,8 +17,9 @@ import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import type { Federation, RoundConfig } from '../federation/index.js';
 import type { RoundEvent } from '../protocol/round.js';
 import type { UpdateStaging } from '../protocol/memory/index.js';
+import type { Reservation } from '../protocol/memory/budget.js';
 import type { AggregateAnswer, Logger, SubmitRequest, UpdateUpload } from './node-options.js';
-import type { Round, RoundRegistry } from './round-registry.js';
+import type { Round, RoundRegistry, Uploads } from './round-registry.js';
 
 /** The largest update body in bytes (float32 values): round.maxParams x 4. */
 export function maxUpdateBytes(cfg: Pick<RoundConfig, 'maxParams'>): number {
@@ -43,8 +50,18 @@ export interface IntakeHost {
   readonly peerWaitMs: number;
   readonly log: Logger;
   closing(): boolean;
-  /** Opens a round for this region's trainers. @throws as RegionNode.openRound. */
-  openRound(id: string, params: number): Round;
+  /**
+   * Pending uploads for a round not open yet: room for one more round in flight, its memory
+   * reserved against the budget (nothing allocated yet).
+   * @throws {MpcError} POLICY_ROUNDS_IN_FLIGHT, RESOURCE_MEMORY_BUDGET (counted by the node).
+   */
+  prepare(id: string, params: number): Uploads;
+  /** Reserves the memory of an update staged beside the round's first. @throws {MpcError} RESOURCE_MEMORY_BUDGET. */
+  reserveStaging(id: string, params: number): Reservation;
+  /** Opens the round of pending `uploads` (its first update is in). @throws as RegionNode.openRound. */
+  openRound(uploads: Uploads): Round;
+  /** Gives pending uploads up: wipes their memory, releases their reservation. Idempotent. */
+  dropPending(uploads: Uploads): void;
   apply(r: Round, ev: RoundEvent): void;
   /** An update is in the regional sum, scaled by `clipFactor` (1: not clipped). */
   updateAccepted(clipFactor: number): void;
@@ -54,8 +71,8 @@ export class TrainerIntake {
   constructor(private readonly host: IntakeHost) {}
 
   /**
-   * Starts one trainer's update for its round (opening the round if needed).
-   * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT at once on a bad request.
+   * Starts one trainer's update for its round (the round opens once its first update commits).
+   * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT, RESOURCE_MEMORY_BUDGET at once on a bad request.
    */
   submit(req: SubmitRequest): UpdateUpload {
     const h = this.host;
@@ -66,27 +83,37 @@ export class TrainerIntake {
       throw new MpcError('API_BAD_REQUEST', `weight must be a number in (0, ${cfg.maxWeight}] (round.maxWeight), got ${req.weight}`);
     }
     checkUpdateLength(cfg, req.params);
-    const ended = h.rounds.endedOf(req.round);
-    if (ended) {
-      // say why: a trainer that arrives after the round aborted gets the round's own reason
-      if (ended.outcome === 'aborted') throw new ProtocolError(ended.code ?? 'PROTOCOL_ABORTED', `round ${req.round} has already ended: ${ended.detail ?? 'aborted'}`);
-      throw new MpcError('API_BAD_REQUEST', `round ${req.round} has already ended with a result; use a new round id`);
+    this.checkNotEnded(req.round);
+    const open = h.rounds.get(req.round);
+    let u: Uploads;
+    if (open) {
+      this.checkAccepting(open, req.params);
+      u = open.uploads;
+    } else {
+      const pending = h.rounds.pendingOf(req.round);
+      if (pending && pending.params !== req.params) throw new MpcError('FIELD_LENGTH_MISMATCH', `update has ${req.params} values, round ${req.round} has ${pending.params} (another trainer's update is uploading)`);
+      u = pending ?? h.prepare(req.round, req.params);
     }
-    let r = h.rounds.get(req.round);
-    if (r) this.checkAccepting(r, req.params);
-    else r = h.openRound(req.round, req.params);
-    if (r.trainers + r.uploading >= cfg.maxTrainersPerRound) throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
-    const round = r;
-    const staging = round.memory.beginUpdate();
-    round.uploading++;
+    if ((u.round?.trainers ?? 0) + u.uploading >= cfg.maxTrainersPerRound) {
+      if (u.uploading === 0 && !u.round) h.dropPending(u);
+      throw new MpcError('API_BAD_REQUEST', `round ${req.round} already has ${cfg.maxTrainersPerRound} updates (round.maxTrainersPerRound)`);
+    }
+    // an update staged beside the first one needs memory of its own: reserved before it is allocated
+    const extra = u.memory.hasInput || u.memory.sumBusy ? h.reserveStaging(req.round, req.params) : null;
+    const staging = u.memory.beginUpdate();
+    u.uploading++;
     let settled = false;
     const settle = (): void => {
       if (settled) return;
       settled = true;
-      round.uploading--;
-      round.memory.abortUpdate(staging); // wipes; a no-op after a commit
-      if (staging.inPlace) this.wakeSumWaiters(round);
-      if (round.uploading === 0 && round.collectDue) this.closeCollection(round);
+      u.uploading--;
+      u.memory.abortUpdate(staging); // wipes; a no-op after a commit
+      extra?.release();
+      if (staging.inPlace) this.wakeSumWaiters(u);
+      const r = u.round;
+      if (!r) {
+        if (u.uploading === 0) h.dropPending(u); // nothing committed: no round, no memory left
+      } else if (u.uploading === 0 && r.collectDue) this.closeCollection(r);
     };
     let clipFactor: number | undefined;
     return {
@@ -94,8 +121,8 @@ export class TrainerIntake {
         return clipFactor;
       },
       write: (chunk) => {
-        if (settled || !h.rounds.isLive(round)) throw new MpcError('PROTOCOL_ABORTED', `round ${round.id} ended while the update was uploading`);
-        round.memory.writeUpdate(staging, chunk);
+        if (settled || u.dropped || (u.round && !h.rounds.isLive(u.round))) throw new MpcError('PROTOCOL_ABORTED', `round ${req.round} ended while the update was uploading`);
+        u.memory.writeUpdate(staging, chunk);
       },
       commit: async () => {
         // the upload is settled once its update is in the sum (or refused), not when the round
@@ -103,7 +130,7 @@ export class TrainerIntake {
         // collection open as if it were still uploading
         let committed: { answer: Promise<AggregateAnswer>; clipFactor: number };
         try {
-          committed = await this.commitUpload(round, staging, req);
+          committed = await this.commitUpload(u, staging, req);
           clipFactor = committed.clipFactor;
         } finally {
           settle();
@@ -121,10 +148,19 @@ export class TrainerIntake {
   }
 
   /** Wakes commits waiting for the round's in-place first update (also when the round ends). */
-  wakeSumWaiters(r: Round): void {
-    const w = r.sumWaiters;
-    r.sumWaiters = [];
+  wakeSumWaiters(u: Uploads): void {
+    const w = u.sumWaiters;
+    u.sumWaiters = [];
     for (const f of w) f();
+  }
+
+  /** @throws {MpcError} when round `id` has ended at this node, saying how. */
+  private checkNotEnded(id: string): void {
+    const ended = this.host.rounds.endedOf(id);
+    if (!ended) return;
+    // say why: a trainer that arrives after the round aborted gets the round's own reason
+    if (ended.outcome === 'aborted') throw new ProtocolError(ended.code ?? 'PROTOCOL_ABORTED', `round ${id} has already ended: ${ended.detail ?? 'aborted'}`);
+    throw new MpcError('API_BAD_REQUEST', `round ${id} has already ended with a result; use a new round id`);
   }
 
   /** @throws {MpcError} when round `r` no longer takes updates of this region, or of this length. */
@@ -137,18 +173,40 @@ export class TrainerIntake {
     }
   }
 
-  /** Adds the staged update to the regional sum; resolves (wrapped, so it is not awaited) with the trainer's answer to come. */
-  private async commitUpload(r: Round, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
+  /**
+   * Adds the staged update to the regional sum, opening the round if it is the first; resolves
+   * (wrapped, so it is not awaited) with the trainer's answer to come and the update's clipping factor.
+   */
+  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
-    while (!staging.inPlace && r.memory.sumBusy && h.rounds.isLive(r)) await new Promise<void>((res) => r.sumWaiters.push(res));
-    if (!h.rounds.isLive(r)) {
-      const ended = h.rounds.endedOf(r.id);
-      throw new ProtocolError(ended?.code ?? 'PROTOCOL_ABORTED', `round ${r.id} ended while the update was uploading${ended?.detail ? `: ${ended.detail}` : ''}`);
+    const gone = (): boolean => u.dropped || (u.round !== undefined && !h.rounds.isLive(u.round));
+    while (!staging.inPlace && u.memory.sumBusy && !gone()) await new Promise<void>((res) => u.sumWaiters.push(res));
+    if (gone()) {
+      const ended = h.rounds.endedOf(u.id);
+      throw new ProtocolError(ended?.code ?? 'PROTOCOL_ABORTED', `round ${u.id} ended while the update was uploading${ended?.detail ? `: ${ended.detail}` : ''}`);
     }
-    this.checkAccepting(r, req.params);
-    // validates (NaN, bound, length) before touching the regional sum
-    const clipFactor = r.memory.commitUpdate(staging, req.weight, h.federation.round);
+    let r = u.round;
+    if (r) {
+      this.checkAccepting(r, req.params);
+      r.tx?.keep(); // a round a peer opened keeps its transcript once this node's trainers take part
+    } else {
+      // a round of another length opened meanwhile (a peer's params), or ended
+      this.checkNotEnded(u.id);
+      const other = h.rounds.get(u.id);
+      if (other) this.checkAccepting(other, req.params);
+    }
+    // validates (NaN, bound, length) before touching the regional sum, and before the round opens:
+    // a refused update opens no round
+    const clipFactor = u.memory.commitUpdate(staging, req.weight, h.federation.round);
+    if (!r) {
+      try {
+        r = h.openRound(u);
+      } catch (e) {
+        h.dropPending(u); // wipes the update just added
+        throw e;
+      }
+    }
     r.trainers++;
     h.updateAccepted(clipFactor);
     if (req.expect !== undefined) r.expect = req.expect;
@@ -167,9 +225,9 @@ export class TrainerIntake {
    */
   private collectionTimeUp(r: Round): void {
     r.collectTimer = undefined;
-    if (r.uploading === 0) return this.closeCollection(r);
+    if (r.uploads.uploading === 0) return this.closeCollection(r);
     r.collectDue = true;
-    this.host.log({ event: 'collection-extended', round: r.id, uploading: r.uploading });
+    this.host.log({ event: 'collection-extended', round: r.id, uploading: r.uploads.uploading });
     r.collectTimer = setTimeout(() => this.closeCollection(r), Math.max(0, r.startedAt + this.host.peerWaitMs - Date.now()));
     r.collectTimer.unref();
   }

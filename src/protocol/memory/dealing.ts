@@ -167,9 +167,6 @@ export class Dealing {
   }
 
   #free(c: Cached): void {
-    for (const o of c.outs) {
-      this.#K.zeroize(o);
-      this.#K.free(o);
-    }
+    for (const o of c.outs) this.#K.free(o); // wipes
   }
 }

@@ -3,8 +3,9 @@
  * regional sum they are validated, clipped, weighted and encoded into.
  *
  * Lifetimes, all secret:
- * - a staging is born at `begin` and wiped (and its memory released) at `commit` or `abort`,
- *   whichever comes first, or at `zeroize`;
+ * - a staging is born at `begin` (its memory at its first `write`: an upload whose body never
+ *   comes allocates, and so touches, nothing) and wiped (and its memory released) at `commit` or
+ *   `abort`, whichever comes first, or at `zeroize`;
  * - the regional sum is born with the round's first update and wiped and freed once it has
  *   been dealt (`dealt`), or at `zeroize` when the round ends first.
  * No I/O, no clock.
@@ -24,8 +25,8 @@ export interface UpdateEncoding {
 
 /** A trainer's update on its way in: raw float32 bytes written into WASM memory. */
 export interface UpdateStaging {
-  /** Byte address of the float32 values. */
-  readonly ptr: number;
+  /** Byte address of the float32 values; -1 until the first bytes are written. */
+  ptr: number;
   /** Expected bytes (4 x params). */
   readonly bytes: number;
   /** True: the staging is the upper half of the regional sum's own memory (the round's first update). */
@@ -55,11 +56,10 @@ export class RegionalInput {
     const P = this.length - EXTRA_ELEMS;
     let s: UpdateStaging;
     if (!this.ready && !this.inPlacePending) {
-      this.sum ??= this.K.alloc(this.length);
       this.inPlacePending = true;
-      s = { ptr: this.sum.ptr + 4 * P, bytes: 4 * P, inPlace: true, written: 0 };
+      s = { ptr: -1, bytes: 4 * P, inPlace: true, written: 0 };
     } else {
-      s = { ptr: this.K.allocBytes(4 * P), bytes: 4 * P, inPlace: false, written: 0 };
+      s = { ptr: -1, bytes: 4 * P, inPlace: false, written: 0 };
     }
     this.staged.add(s);
     return s;
@@ -69,6 +69,7 @@ export class RegionalInput {
   write(s: UpdateStaging, data: Uint8Array): void {
     if (!this.staged.has(s)) throw new Error('writeUpdate: staging already committed or aborted');
     if (s.written + data.length > s.bytes) throw new FieldError('FIELD_LENGTH_MISMATCH', `update is longer than the round's ${s.bytes / 4} float32 values`);
+    if (s.ptr < 0) s.ptr = s.inPlace ? (this.sum ??= this.K.alloc(this.length)).ptr + s.bytes : this.K.allocBytes(s.bytes);
     this.K.bytes(s.ptr + s.written, data.length).set(data);
     s.written += data.length;
   }
@@ -117,14 +118,15 @@ export class RegionalInput {
   }
 
   private release(s: UpdateStaging): void {
-    this.K.bytes(s.ptr, s.bytes).fill(0); // secret: raw trainer values
+    // secret: raw trainer values (a separate staging is wiped by the allocator as it is freed)
+    if (s.inPlace && s.ptr >= 0) this.K.bytes(s.ptr, s.bytes).fill(0);
     this.forget(s);
   }
 
   private forget(s: UpdateStaging): void {
     this.staged.delete(s);
     if (s.inPlace) this.inPlacePending = false;
-    else this.K.freeBytes(s.ptr, s.bytes);
+    else if (s.ptr >= 0) this.K.freeBytes(s.ptr, s.bytes);
   }
 
   /** True while the round's first update is staged inside the regional sum: later commits must wait. */
@@ -157,8 +159,7 @@ export class RegionalInput {
 
   private wipeSum(): void {
     if (this.sum) {
-      this.K.zeroize(this.sum);
-      this.K.free(this.sum);
+      this.K.free(this.sum); // wipes
     }
     this.sum = null;
     this.ready = false;

@@ -3,7 +3,7 @@
  * stream or an aggregate-share stream), and the one scratch chunk every received chunk is
  * copied into and checked in (position, size, every element < p) before any sum sees it.
  *
- * Lifetime: the scratch is born with the round's memory and wiped when the round ends.
+ * Lifetime: the scratch is born with the first chunk received and wiped when the round ends.
  * secret: the scratch holds the last chunk received (a share or an aggregate share).
  * @module
  */
@@ -36,16 +36,15 @@ export function streamDigest(s: Stream | undefined, length: number): Uint8Array 
  * (senders use smaller ones: WIRE_CHUNK_ELEMS, share-streams.ts).
  */
 export class ChunkIntake {
-  private scratch: FieldVec | null;
+  /** min(CHUNK_ELEMS, length) elements, allocated at the first `take`. */
+  private scratch: FieldVec | null = null;
+  private wiped = false;
 
-  /** Allocates the scratch: min(CHUNK_ELEMS, length) elements. */
   constructor(
     private readonly K: WasmKernels,
     /** Elements in every stream of the round. */
     private readonly length: number,
-  ) {
-    this.scratch = K.alloc(Math.min(CHUNK_ELEMS, length));
-  }
+  ) {}
 
   /**
    * Copies a chunk into the scratch after checking its position in `s`, its size and its
@@ -55,14 +54,14 @@ export class ChunkIntake {
    *   empty, over-long or overrunning chunk; FIELD_OUT_OF_RANGE on an element >= p.
    */
   take(s: Stream, offset: number, data: Uint8Array, what: string): FieldVec {
-    if (!this.scratch) throw new Error('chunk received after the round vectors were wiped');
+    if (this.wiped) throw new Error('chunk received after the round vectors were wiped');
     if (offset !== s.next) throw new FieldError('SHARING_BAD_POINTS', `${what}: chunk at element ${offset}, expected ${s.next}`);
     if (data.length % 8 !== 0 || data.length === 0 || data.length > CHUNK_ELEMS * 8) {
       throw new FieldError('FIELD_LENGTH_MISMATCH', `${what}: chunk of ${data.length} bytes (must be 8..${CHUNK_ELEMS * 8}, a multiple of 8)`);
     }
     const m = data.length / 8;
     if (offset + m > this.length) throw new FieldError('FIELD_LENGTH_MISMATCH', `${what}: ${offset + m} elements, round has ${this.length}`);
-    const v = { ptr: this.scratch.ptr, length: m };
+    const v = { ptr: (this.scratch ??= this.K.alloc(Math.min(CHUNK_ELEMS, this.length))).ptr, length: m };
     this.K.bytes(v.ptr, data.length).set(data);
     this.K.assertCanonical(v, what);
     return v;
@@ -70,9 +69,9 @@ export class ChunkIntake {
 
   /** Wipes and frees the scratch. Idempotent. */
   zeroize(): void {
+    this.wiped = true;
     if (!this.scratch) return;
-    this.K.zeroize(this.scratch);
-    this.K.free(this.scratch);
+    this.K.free(this.scratch); // wipes
     this.scratch = null;
   }
 }

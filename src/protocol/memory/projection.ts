@@ -39,8 +39,7 @@ export class Projection {
       sampleField(K, sv.ptr, sv.length, rng);
       return new Projection(K, b, Array.from(K.view(sv)));
     } finally {
-      K.zeroize(sv); // the scalars of a secret projection: kept only as JavaScript bigints
-      K.free(sv);
+      K.free(sv); // wipes (the scalars of a secret projection: kept only as JavaScript bigints)
     }
   }
 
@@ -63,15 +62,14 @@ export class Projection {
     return sum;
   }
 
-  /** Returns b's memory without clearing it (a public projection). Idempotent. */
+  /** Returns b's memory (the allocator wipes it, secret or public). Idempotent. */
   free(): void {
     if (this.b) this.K.free(this.b);
     this.b = null;
   }
 
-  /** Wipes b and returns its memory (a secret projection). Idempotent. */
+  /** Wipes b and returns its memory (a secret projection): the same as `free`, named for the reader. Idempotent. */
   wipe(): void {
-    if (this.b) this.K.zeroize(this.b);
     this.free();
   }
 }

@@ -92,8 +92,7 @@ export class ResultVector {
 
   private wipe(): void {
     if (!this.v) return;
-    this.K.zeroize(this.v);
-    this.K.free(this.v);
+    this.K.free(this.v); // wipes
     this.v = null;
   }
 }

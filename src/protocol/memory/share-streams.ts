@@ -4,8 +4,9 @@
  * aggregate share) back out.
  *
  * Lifetimes, all secret:
- * - the sum of held shares (own share plus every share received) is born, zeroed, with the
- *   round's memory and wiped when the round ends; reconstruction reads it (`heldSum`);
+ * - the sum of held shares (own share plus every share received) is born, zeroed, when it is
+ *   first needed (the first share in, or this node's dealing) and wiped when the round ends;
+ *   reconstruction reads it (`heldSum`);
  * - a dealing's seed and cached chunks (dealing.ts) are born when the dealing starts and wiped
  *   when it ends, finished or abandoned, or when the round ends.
  * @module
@@ -36,28 +37,29 @@ export interface DealtChunk {
 
 /** Shares in and out, and the sum of held shares. */
 export class ShareStreams {
-  private acc: FieldVec | null;
+  /** The sum of held shares: allocated (zero) on first use, null again once wiped. */
+  private acc: FieldVec | null = null;
+  private wiped = false;
   private readonly streams = new Map<string, Stream>();
   private dealing: Dealing | null = null;
 
-  /** Allocates the sum of held shares, zeroed. */
   constructor(
     private readonly K: WasmKernels,
     /** Elements per share vector (params + EXTRA_ELEMS). */
     private readonly length: number,
     private readonly hash: HashFactory,
     private readonly intake: ChunkIntake,
-  ) {
-    this.acc = K.allocZero(length);
-  }
+  ) {}
 
   /**
-   * The sum of held shares (for reconstruction and the seal's projection).
+   * The sum of held shares (for reconstruction and the seal's projection), allocated zeroed the
+   * first time it is needed: a round a peer opened holds no share memory until shares arrive or
+   * this node deals.
    * @throws {Error} once wiped.
    */
   get heldSum(): FieldVec {
-    if (!this.acc) throw new Error('the round vectors were wiped');
-    return this.acc;
+    if (this.wiped) throw new Error('the round vectors were wiped');
+    return (this.acc ??= this.K.allocZero(this.length));
   }
 
   /**
@@ -69,8 +71,8 @@ export class ShareStreams {
     this.dealing?.close();
     const addOwn = (off: number, share: FieldVec): void => {
       // the lead runs only while the round is live; once wiped, the sum may belong to another round
-      const acc = this.acc;
-      if (!acc) throw new Error('dealChunks resumed after the round vectors were wiped');
+      if (this.wiped) throw new Error('dealChunks resumed after the round vectors were wiped');
+      const acc = this.heldSum;
       const a = { ptr: acc.ptr + off * 8, length: share.length };
       this.K.add(a, a, share);
     };
@@ -109,9 +111,9 @@ export class ShareStreams {
    * @throws {Error} once wiped.
    */
   publishChunk(offset: number): Uint8Array {
-    if (!this.acc) throw new Error('aggChunks resumed after the round vectors were wiped');
+    if (this.wiped) throw new Error('aggChunks resumed after the round vectors were wiped');
     const m = Math.min(WIRE_CHUNK_ELEMS, this.length - offset);
-    return this.K.bytes(this.acc.ptr + offset * 8, m * 8);
+    return this.K.bytes(this.heldSum.ptr + offset * 8, m * 8);
   }
 
   /** The held sum's digest: `ownDigest()` when reconstruction has already hashed it, else hashed here. */
@@ -131,9 +133,9 @@ export class ShareStreams {
   *publish(ownDigest: () => Uint8Array | undefined): Generator<{ offset: number; data: Uint8Array }, Uint8Array> {
     const h = ownDigest() ? null : this.hash();
     for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
-      if (!this.acc) throw new Error('aggChunks resumed after the round vectors were wiped');
+      if (this.wiped) throw new Error('aggChunks resumed after the round vectors were wiped');
       const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
-      const bytes = this.K.bytes(this.acc.ptr + off * 8, m * 8);
+      const bytes = this.K.bytes(this.heldSum.ptr + off * 8, m * 8);
       h?.update(bytes);
       yield { offset: off, data: bytes };
     }
@@ -144,9 +146,9 @@ export class ShareStreams {
   zeroize(): void {
     this.dealing?.close();
     this.dealing = null;
+    this.wiped = true;
     if (!this.acc) return;
-    this.K.zeroize(this.acc);
-    this.K.free(this.acc);
+    this.K.free(this.acc); // wipes
     this.acc = null;
   }
 }
