@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'PROTOCOL_LIMIT_EXCEEDED' // a peer asks for a round beyond this node's configured limits (round.maxParams)
   | 'PROTOCOL_INCONSISTENT_AGGREGATE'
   | 'PROTOCOL_TIMEOUT'
+  | 'PROTOCOL_PEER_LOST' // a region's link went down mid-round and the result cannot be computed without it
   | 'PROTOCOL_ABORTED'
   // locality policy (docs/policy.md): a refusal the policy in force decides
   | 'POLICY_FLOW_REFUSED' // a share flow dealer -> holder the policy does not allow

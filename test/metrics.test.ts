@@ -45,17 +45,20 @@ describe('node metrics', () => {
     const m = createNodeMetrics({ region: 'eu', peers: ['us'] });
     m.roundEnded('done', 1.5);
     m.roundEnded('done', 0.2);
-    m.roundEnded('aborted', 30);
+    m.roundEnded('aborted', 30, 'PROTOCOL_BELOW_MIN_CONTRIBUTORS');
+    m.roundEnded('aborted', 1, 'not a code');
     m.roundEnded('refused', 0);
     const text = await m.metricsText();
+    expect(sample(text, 'mpc_node_round_aborts_total', { code: 'PROTOCOL_BELOW_MIN_CONTRIBUTORS' })).toBe(1);
+    expect(sample(text, 'mpc_node_round_aborts_total', { code: 'OTHER' })).toBe(1);
     expect(text).toContain('mpc_node_rounds_total{outcome="done",region="eu"} 2');
-    expect(text).toContain('mpc_node_rounds_total{outcome="aborted",region="eu"} 1');
+    expect(text).toContain('mpc_node_rounds_total{outcome="aborted",region="eu"} 2');
     expect(text).toContain('mpc_node_rounds_total{outcome="refused",region="eu"} 1');
     expect(sample(text, 'mpc_node_round_duration_seconds_count', { outcome: 'done' })).toBe(2);
     expect(sample(text, 'mpc_node_round_duration_seconds_sum', { outcome: 'done' })).toBeCloseTo(1.7, 10);
     expect(sample(text, 'mpc_node_round_duration_seconds_bucket', { outcome: 'done', le: '0.25' })).toBe(1);
     expect(sample(text, 'mpc_node_round_duration_seconds_bucket', { outcome: 'done', le: '+Inf' })).toBe(2);
-    expect(sample(text, 'mpc_node_round_duration_seconds_count', { outcome: 'aborted' })).toBe(1);
+    expect(sample(text, 'mpc_node_round_duration_seconds_count', { outcome: 'aborted' })).toBe(2);
   });
 
   it('counts policy violations by kind and refused connections by code', async () => {

@@ -150,7 +150,8 @@ describe('locality policy between real node processes', () => {
     const errs = await Promise.all(fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round: 'mismatch-policy', update: Float32Array.of(i, 1, 2), expect: 1 }).catch((e: unknown) => e)));
     for (const e of errs) {
       expect(e).toBeInstanceOf(AggregateError);
-      expect((e as AggregateError).message).toMatch(/policy = /);
+      // the policy rule that differs, with both values (docs/protocol.md, round parameters)
+      expect((e as AggregateError).message).toMatch(/policy\.minTrainers: (1|2) at \S+, (1|2) at \S+/);
     }
     for (const r of fed.regions) {
       expect(received(fed, r.id).filter((m) => m.type === 'share')).toEqual([]);

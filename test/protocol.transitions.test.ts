@@ -108,17 +108,17 @@ describe('guards beyond the phase', () => {
   it('aborts when a sender claims another identity inside a signed message', () => {
     const m = sample('receipt') as Extract<PeerMessage, { type: 'receipt' }>;
     const { state } = step(inPhase('decide'), { kind: 'message', from: 'apac', msg: m, now: 1 }, ctx('eu'));
-    expect(state.error?.message).toBe('receipt from apac claims holder us');
+    expect(state.error?.message).toBe('receipt from apac claims holder us (found by eu)');
   });
   it('refuses shares from a region whose parameters were not agreed', () => {
     const s = { ...inPhase('collect'), matched: [] };
     const { state } = step(s, { kind: 'message', from: 'us', msg: sample('share'), now: 1 }, ctx('eu'));
-    expect(state.error?.message).toBe('share before its parameters were agreed'.replace('share', 'share from us'));
+    expect(state.error?.message).toBe('share from us before its parameters were agreed (found by eu)');
   });
   it('aborts on the first differing parameter, naming it with both values', () => {
     const { state } = step(inPhase('collect'), { kind: 'message', from: 'us', msg: { type: 'params', round: 'r', params: { ...params, threshold: 3 } }, now: 1 }, ctx('eu'));
     expect(state.error?.code).toBe('PROTOCOL_PARAMS_MISMATCH');
-    expect(state.error?.message).toMatch(/region us has threshold = 3, eu has 2/);
+    expect(state.error?.message).toMatch(/parameters differ, threshold: 2 at eu, 3 at us;/);
   });
   it('refuses a message handed to the wrong round without touching this one', () => {
     const state = inPhase('collect');
@@ -137,7 +137,7 @@ describe('decisions (PROTOCOL_EQUIVOCATION, POLICY_*)', () => {
   it('aborts with PROTOCOL_EQUIVOCATION when the coordinator signed two different decisions, naming it', () => {
     const { state } = step(inPhase('combine'), { kind: 'message', from: 'us', msg: signDecision(['apac', 'eu'], ['apac', 'eu', 'us']), now: 1 }, ctx('eu'));
     expect(state.phase).toBe('aborted');
-    expect(state.error).toMatchObject({ code: 'PROTOCOL_EQUIVOCATION', culprits: ['apac'], message: 'apac signed two different decisions for round r' });
+    expect(state.error).toMatchObject({ code: 'PROTOCOL_EQUIVOCATION', culprits: ['apac'], message: 'apac signed two different decisions for round r (found by eu)' });
   });
 
   it('ignores a relayed copy of the same decision', () => {
@@ -163,11 +163,12 @@ describe('decisions (PROTOCOL_EQUIVOCATION, POLICY_*)', () => {
     const s: RoundState = {
       ...initialState('apac', { ...params, minTrainers: 5 }, { peerWaitMs: 10, decideMs: 20, roundMs: 1000 }, 0),
       phase: 'decide', matched: ['eu', 'us'], dealtTo: ['apac', 'eu'],
-      commits: { apac: { contributes: true, trainers: 1, digests: { apac: 'aa', eu: 'bb' } } },
+      // eu committed (it contributes nothing): a live holder
+      commits: { apac: { contributes: true, trainers: 1, digests: { apac: 'aa', eu: 'bb' } }, eu: { contributes: false, trainers: 0, digests: {} } },
       receipts: { apac: { apac: 'aa', eu: 'bb' } },
     };
     const { state, effects } = step(s, { kind: 'tick', now: 25 }, ctx('apac'));
-    expect(state.error).toMatchObject({ code: 'POLICY_MIN_TRAINERS', message: 'only 1 trainer(s) contributed, the policy requires 5: nothing is revealed' });
+    expect(state.error).toMatchObject({ code: 'POLICY_MIN_TRAINERS', message: 'only 1 trainer(s) contributed, the policy requires 5: nothing is revealed (found by apac)' });
     expect(effects.some((e) => e.kind === 'send' && e.msg.type === 'decision')).toBe(false);
   });
 });

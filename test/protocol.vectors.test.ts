@@ -46,7 +46,8 @@ export type VEvent =
   | { kind: 'dealt'; digests: Record<string, Hex>; now: number }
   | { kind: 'published'; digest: Hex; now: number }
   | { kind: 'tick'; now: number }
-  | { kind: 'peer-up'; peer: string; now: number };
+  | { kind: 'peer-up'; peer: string; now: number }
+  | { kind: 'peer-down'; peer: string; now: number };
 export type VEffect =
   | ({ kind: 'send' } & VSend)
   | { kind: 'deal'; holders: string[]; edge: VSend[] }

@@ -11,4 +11,5 @@ export { isLoopbackHost } from './regions.js';
 export { overflowBudget, type OverflowHeadroom } from './round-limits.js';
 export { parseFederation } from './parse.js';
 export { federationDigest, federationDigestHex, regionById, regionPublicKey } from './digest.js';
+export { federationSummary, summaryDifferences, summaryProblem, SUMMARY_MAX_ENTRIES, SUMMARY_MAX_PATH, SUMMARY_MAX_VALUE, type FederationSummary } from './summary.js';
 export { federationWarnings, GRANT_EXPIRY_WARNING_DAYS } from './warnings.js';

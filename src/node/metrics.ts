@@ -58,8 +58,11 @@ export interface NodeMetrics {
   readonly registry: Registry;
   /** `Content-Type` of {@link metricsText} (Prometheus text format 0.0.4). */
   readonly contentType: string;
-  /** A round ended (or was refused before opening) after `seconds`. */
-  roundEnded(outcome: RoundOutcome, seconds: number): void;
+  /**
+   * A round ended (or was refused before opening) after `seconds`; an aborted one is also counted
+   * by `code`, its cause's code (the same in every region: docs/protocol.md).
+   */
+  roundEnded(outcome: RoundOutcome, seconds: number, code?: string): void;
   /** A refused policy decision (log it too: see logger.violation). */
   policyViolation(kind: ViolationKind): void;
   /** A trainer's update is in the regional sum (`clipped`: scaled down to round.clipL2). */
@@ -86,6 +89,9 @@ export interface NodeMetrics {
  * m.roundEnded('done', 1.2);
  * res.setHeader('content-type', m.contentType); res.end(await m.metricsText());
  */
+/** Codes are the closed ErrorCode set; anything else is clamped so a label cannot grow unbounded. */
+const codeLabel = (code: string): string => (/^[A-Z][A-Z0-9_]{0,47}$/.test(code) ? code : 'OTHER');
+
 export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ region: opts.region });
@@ -102,6 +108,7 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     registers,
   });
   const violations = new Counter({ name: `${METRIC_PREFIX}policy_violations_total`, help: 'Refused policy decisions, by rule or grant refusal reason.', labelNames: ['kind'], registers });
+  const aborts = new Counter({ name: `${METRIC_PREFIX}round_aborts_total`, help: "Rounds aborted at this node, by the cause's error code.", labelNames: ['code'], registers });
   const refused = new Counter({ name: `${METRIC_PREFIX}refused_connections_total`, help: 'Peer connections refused by the transport, by error code.', labelNames: ['code'], registers });
   const sent = new Counter({ name: `${METRIC_PREFIX}peer_bytes_sent_total`, help: 'Bytes sent to each peer (encrypted frames).', labelNames: ['peer'], registers });
   const received = new Counter({ name: `${METRIC_PREFIX}peer_bytes_received_total`, help: 'Bytes received from each peer (encrypted frames).', labelNames: ['peer'], registers });
@@ -154,8 +161,9 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
   return {
     registry,
     contentType: registry.contentType,
-    roundEnded(outcome, seconds) {
+    roundEnded(outcome, seconds, code) {
       rounds.inc({ outcome });
+      if (outcome === 'aborted' && code !== undefined) aborts.inc({ code: codeLabel(code) });
       if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ outcome }, seconds);
     },
     updateAccepted(wasClipped) {
@@ -166,8 +174,7 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
       violations.inc({ kind });
     },
     refusedConnection(code) {
-      // Codes are the closed ErrorCode set; clamp anything else so a label cannot grow unbounded.
-      refused.inc({ code: /^[A-Z][A-Z0-9_]{0,47}$/.test(code) ? code : 'OTHER' });
+      refused.inc({ code: codeLabel(code) });
     },
     memoryRefused(source) {
       memRefused.inc({ source });

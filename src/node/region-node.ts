@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { nativeSigner, nativeVerifier } from './ed25519-native.js';
-import { regionById, regionPublicKey, type Federation } from '../federation/index.js';
+import { federationSummary, regionById, regionPublicKey, type Federation, type FederationSummary } from '../federation/index.js';
 import { MpcError, ProtocolError, type ErrorCode } from '../errors.js';
 import { aesCtrRandom, nodeRandom } from '../field/random-node.js';
 import type { WasmKernels } from '../field/wasm.js';
@@ -51,6 +51,7 @@ export class RegionNode {
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly timing: RoundTiming;
+  private readonly summary: FederationSummary | null; // sent with our params (src/federation/summary.ts)
   /** Rounds in flight, the memory budget, the rate of rounds peers open, pending uploads. */
   private readonly admission: RoundAdmission;
   private tick: NodeJS.Timeout | undefined;
@@ -74,6 +75,7 @@ export class RegionNode {
     this.verifier = nativeVerifier(new Map(f.regions.map((r) => [r.id, regionPublicKey(r)])));
     const r = f.round;
     this.timing = roundTiming(r);
+    this.summary = federationSummary(f);
     this.metrics = createNodeMetrics({
       region: this.region,
       peers: f.regions.filter((x) => x.id !== this.region).map((x) => x.id),
@@ -84,9 +86,7 @@ export class RegionNode {
           roundsInFlight: this.rounds.size,
           activeTrainers: this.rounds.list().reduce((n, r) => n + r.trainers, 0),
           ...this.admission.memoryFigures(),
-          bytesSent: st.bytesSent,
-          bytesReceived: st.bytesReceived,
-          drainTimeouts: st.drainTimeouts,
+          bytesSent: st.bytesSent, bytesReceived: st.bytesReceived, drainTimeouts: st.drainTimeouts,
         };
       },
     });
@@ -127,9 +127,9 @@ export class RegionNode {
       ...(opts.onDecrypted ? { onDecrypted: opts.onDecrypted } : {}),
     });
     this.net.on('message', (from, bytes) => this.onPeerBytes(from, bytes));
-    this.net.on('peer-up', (p) => {
-      for (const r of this.rounds.list()) this.apply(r, { kind: 'peer-up', peer: p, now: Date.now() });
-    });
+    for (const kind of ['peer-up', 'peer-down'] as const) {
+      this.net.on(kind, (p) => this.rounds.list().forEach((r) => this.apply(r, { kind, peer: p, now: Date.now() })));
+    }
     this.net.on('refused', (info: { code?: string }) => {
       this.counters.refusedConnections++;
       this.metrics.refusedConnection(String(info.code ?? 'OTHER'));
@@ -283,7 +283,7 @@ export class RegionNode {
       sign: this.signer,
       verify: this.verifier,
       projectionRng: () => aesCtrRandom(r.projSeed),
-      policy: this.federation,
+      policy: this.federation, summary: this.summary,
     };
     let out;
     try {
@@ -384,7 +384,7 @@ export class RegionNode {
     for (const w of r.waiters) w.reject(err);
     r.waiters = [];
     this.counters.roundsAborted++;
-    this.metrics.roundEnded('aborted', (Date.now() - r.startedAt) / 1000);
+    this.metrics.roundEnded('aborted', (Date.now() - r.startedAt) / 1000, err.code);
     this.log({ event: 'round-aborted', round: r.id, code: err.code, reason: err.message });
     this.cleanup(r, outcome, err.message, err.code);
   }

@@ -1,7 +1,7 @@
 /**
- * Dealing: once the local collection has closed and every peer's parameters matched (or the wait
- * for them ran out), pick the holders this region may deal to under the locality policy, ask the
- * node to stream the shares, and when they are out commit to their digests (the `commits`
+ * Dealing: once the local collection has closed and every peer's parameters matched or its link
+ * went down (or the wait for them ran out), pick the live holders this region may deal to under
+ * the locality policy, ask the node to stream the shares, and when they are out commit to their digests (the `commits`
  * message) and receipt our own share.
  * @module
  */
@@ -10,19 +10,22 @@ import { allowedHolders } from '../policy/index.js';
 import { messageRecord } from './records.js';
 import { decided } from './locality.js';
 import { tryDecide } from './decide.js';
-import { addReceipt, byX, hex, mapHex, others, signed } from './step-common.js';
+import { addReceipt, byX, hex, isDown, live, mapHex, others, signed } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
   if (s.phase !== 'collect' || !s.input) return;
-  const everyone = s.matched.length === others(s).length;
-  if (!everyone && now < s.openedAt + s.timing.peerWaitMs) return;
-  const holders = byX(s, [s.self, ...s.matched]);
+  // wait for every peer's parameters, except from a peer whose link went down
+  const awaited = others(s).filter((p) => !s.matched.includes(p) && !isDown(s, p));
+  if (awaited.length && now < s.openedAt + s.timing.peerWaitMs) return;
+  const holders = byX(s, live(s));
   if (holders.length < s.params.threshold) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${holders.length} region(s) reachable with matching parameters (${holders.join(', ')}), threshold is ${s.params.threshold}: nothing was dealt`);
   }
   for (const p of s.params.participants) {
-    if (!holders.includes(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'collect', reason: `no matching parameters within ${s.timing.peerWaitMs} ms` } } });
+    if (holders.includes(p)) continue;
+    const reason = isDown(s, p) ? 'its link went down before dealing' : `no matching parameters within ${s.timing.peerWaitMs} ms`;
+    fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'collect', reason } } });
   }
   if (s.input.contributes) {
     let allowed = holders;

@@ -1,8 +1,9 @@
 /**
- * The decision: the coordinator picks the dealers D whose shares enough holders received intact
- * and the holders R that received from every dealer in D, checks the policy's minimums, and signs
- * `decision`; every node checks the decision it receives (signature, sizes, the policy of every
- * flow it uses) and enters the combine phase with the Lagrange coefficients of the first t holders.
+ * The decision: the coordinator picks the dealers D whose shares enough live holders received
+ * intact and the live holders R that received from every dealer in D, checks the policy's
+ * minimums, and signs `decision`; every node checks the decision it receives (signature, sizes,
+ * the policy of every flow it uses) and enters the combine phase with the Lagrange coefficients
+ * of the first t holders.
  * @module
  */
 import { ProtocolError } from '../errors.js';
@@ -13,7 +14,7 @@ import { coordinatorOf, xOf } from './params.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
 import { tryFinish } from './finish.js';
-import { byX, others, signed, verifySig } from './step-common.js';
+import { byX, isDown, live, others, signed, verifySig } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: boolean): void {
@@ -26,13 +27,12 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     if (ok === undefined) flows.set(`${d}>${h}`, (ok = flowDecision(ctx.policy, d, h, now).outcome === 'allowed'));
     return ok;
   };
-  const alive = [s.self, ...s.matched];
   if (!force) {
-    // wait for commits from every live participant and a receipt for every committed share
-    for (const p of alive) {
-      const c = s.commits[p];
-      if (!c) return;
-      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && flowAllowed(p, h)) return;
+    // wait for commits from every live participant, and a receipt from every live holder for
+    // every committed share, a dead dealer's included (its receipts come from the live holders)
+    if (!live(s).every((p) => s.commits[p])) return;
+    for (const [p, c] of Object.entries(s.commits)) {
+      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) return;
     }
   }
   // valid receipt: its digest equals the dealer's commitment to that holder
@@ -40,7 +40,11 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     const c = s.commits[d];
     return !!c && c.contributes && c.digests[h] !== undefined && s.receipts[d]?.[h] === c.digests[h] && flowAllowed(d, h);
   };
-  const holdersAll = s.params.participants.filter((h) => Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined) || h === s.self);
+  // a holder must be live: its parameters matched, its own commits arrived (it got through
+  // dealing) and its link is up. One that received shares and then died is no holder: in R it
+  // would be waited for until the round's deadline (docs/protocol.md, "Dropouts and aborts").
+  const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h));
+  const holdersAll = s.params.participants.filter((h) => (h === s.self || Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined)) && liveHolder(h));
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
   let R: string[] = [];
   for (;;) {
@@ -65,6 +69,11 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   }
   if (R.length < t) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${R.length} region(s) hold shares from every contributor, threshold is ${t}`);
+  }
+  // a region that took part after dealing (committed or receipted) and then went down
+  const tookPart = (p: string): boolean => s.commits[p] !== undefined || Object.values(s.receipts).some((r) => r[p] !== undefined);
+  for (const p of s.matched) {
+    if (isDown(s, p) && tookPart(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'decide', reason: 'its link went down before the decision: no holder' } } });
   }
   const decision = signed(ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: R });
   fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R } });
@@ -113,7 +122,7 @@ export function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { typ
     const extra = touched.filter((d) => !msg.dealers.includes(d));
     const incomplete = msg.dealers.filter((d) => !ctx.memory.shareDigest(d));
     if (extra.length || incomplete.length) {
-      throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `${s.self} cannot serve as holder: ` + (incomplete.length ? `incomplete shares from ${incomplete.join(', ')}` : `holds shares from excluded ${extra.join(', ')}`));
+      throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `${s.self} cannot serve as holder: ` + (incomplete.length ? `incomplete shares from ${incomplete.join(', ')}` : `holds shares from ${extra.join(', ')}, which ${extra.length > 1 ? 'are not decided dealers' : 'is not a decided dealer'} (its shares cannot be taken out of the sum)`));
     }
     ctx.memory.acceptOwnAgg(s.self);
     s.aggDone = [...s.aggDone, s.self];

@@ -1,7 +1,8 @@
 /**
  * Finishing: once every decided holder's aggregate share is in (or the first t at the round's
- * deadline), reconstruct and check the result, record `check` and `result`, and seal: each holder
- * signs the result digest with its share of the Fiat-Shamir projection, and the transcript ends
+ * deadline, or all but those of holders whose link went down, none of them among the first t),
+ * reconstruct and check the result, record `check` and `result`, and seal: each holder signs the
+ * result digest with its share of the Fiat-Shamir projection, and the transcript ends
  * `sealed` when every holder's seal agrees (or `unsealed`, saying why).
  * @module
  */
@@ -9,7 +10,7 @@ import { ProtocolError } from '../errors.js';
 import { checkPointsOnPolynomial, valueAt } from '../sharing/shamir.js';
 import { xOf } from './params.js';
 import { challengeOf, resultDigests } from './commitments.js';
-import { byX, hex, others, signed } from './step-common.js';
+import { byX, hex, isDown, others, signed } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, deadline: boolean): void {
@@ -18,7 +19,19 @@ export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, d
   const all = holders.every((h) => s.aggDone.includes(h));
   const t = s.params.threshold;
   const S = byX(s, holders).slice(0, t);
-  if (!all && !(deadline && S.every((h) => s.aggDone.includes(h)))) return;
+  // holders whose link went down before their aggregate share was in: it never will be
+  const lost = holders.filter((h) => !s.aggDone.includes(h) && isDown(s, h));
+  const lostS = S.filter((h) => lost.includes(h));
+  if (lostS.length) {
+    throw new ProtocolError(
+      'PROTOCOL_PEER_LOST',
+      `the link to ${lostS.join(', ')} went down before ${lostS.length > 1 ? 'their aggregate shares' : 'its aggregate share'} arrived; the result is interpolated from ${S.join(', ')} (the first ${t} decided holders): nothing is revealed`,
+    );
+  }
+  const inS = S.every((h) => s.aggDone.includes(h));
+  // without a lost holder: every holder's share; with one, every other (not while ours streams out)
+  const rest = lost.length > 0 && !s.publishing && holders.every((h) => s.aggDone.includes(h) || lost.includes(h));
+  if (!all && !(inS && (deadline || rest))) return;
   const res = ctx.memory.finish((h) => xOf(s.params, h), t, s.params.scaleBits, s.aggDone);
   if (!res.ok) {
     fx.push({ kind: 'record', record: { kind: 'check', body: { ok: false, used: [...s.aggDone], culprits: res.culprits ?? [], challenge: null, value: null } } });
@@ -60,7 +73,12 @@ export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, d
 export function trySeal(s: Mut, fx: Effect[]): void {
   if (s.phase !== 'done' || !s.decision || s.sealing?.state !== 'pending') return;
   const holders = s.decision.holders;
-  if (!holders.every((h) => s.seals?.[h])) return;
+  const missing = holders.filter((h) => !s.seals?.[h]);
+  if (missing.length) {
+    // a holder whose link went down will not seal: end unsealed now rather than at the deadline
+    if (missing.every((h) => isDown(s, h))) unseal(s, fx, missing, `no seal from ${missing.join(', ')}: the link went down before it arrived`);
+    return;
+  }
   const seals = holders.map((h) => ({ holder: h, ...s.seals![h]! }));
   const wrong = seals.filter((x) => x.result !== s.sealing!.digest).map((x) => x.holder);
   if (wrong.length) return unseal(s, fx, [], `${wrong.join(', ')} sealed a different result digest`);

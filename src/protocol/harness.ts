@@ -30,6 +30,16 @@ export interface LocalFaults {
   deadBeforeDeal?: string[];
   /** Regions that stop right after dealing (their shares and commits are out). */
   deadAfterDeal?: string[];
+  /** Regions whose local collection never closes (no `input`): they receive and receipt, never deal. */
+  holdInput?: string[];
+  /** Regions whose dealing streams out but whose `dealt` is never reported: their commits never go out. */
+  holdCommits?: string[];
+  /**
+   * Regions killed (kill -9) right after sending the first message `after` matches: they take
+   * part in nothing more, and every other node gets `peer-down` for them once the messages the
+   * region sent before are delivered (a closed link's last frames arrive before its close).
+   */
+  kill?: { region: string; after: (msg: PeerMessage, to: string) => boolean }[];
   /** Regions whose published aggregate share has element `index` incremented. */
   corruptAggregate?: { region: string; index: number }[];
   /** Per-region parameter overrides (to provoke mismatches). */
@@ -87,7 +97,8 @@ export function runLocal(
   let now = opts.now ?? 0;
   const dead = new Set(faults.deadBeforeDeal ?? []);
   const nodes = new Map<string, { state: RoundState; memory: RoundMemory; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder }>();
-  const queue: { to: string; from: string; msg: PeerMessage }[] = [];
+  // a message, or (no msg) the news at `to` that the link to `from` went down
+  const queue: { to: string; from: string; msg?: PeerMessage }[] = [];
 
   for (const inp of inputs) {
     if (dead.has(inp.region)) continue;
@@ -124,9 +135,14 @@ export function runLocal(
   };
 
   const send = (from: string, to: string, msg: PeerMessage): void => {
+    if (dead.has(from)) return;
     nodes.get(from)!.out.sent.push({ to, msg });
     opts.observe?.send?.(from, to, msg);
     queue.push({ from, to, msg });
+    if (faults.kill?.some((k) => k.region === from && k.after(msg, to))) {
+      dead.add(from);
+      for (const r of nodes.keys()) if (r !== from) queue.push({ from, to: r });
+    }
   };
 
   const perform = (region: string, e: Effect): void => {
@@ -144,6 +160,7 @@ export function runLocal(
           for (const [x, data] of r.value.shares) send(region, regionOfX(p, x), { type: 'share', round: p.round, offset: r.value.offset, data: data.slice() });
         }
         const digests = new Map([...r.value].map(([x, d]) => [regionOfX(p, x), d]));
+        if (faults.holdCommits?.includes(region)) break;
         apply(region, { kind: 'dealt', digests, now });
         if (faults.deadAfterDeal?.includes(region)) dead.add(region);
         break;
@@ -198,7 +215,7 @@ export function runLocal(
 
   for (const r of nodes.keys()) apply(r, { kind: 'open', now });
   for (const inp of inputs) {
-    if (!nodes.has(inp.region)) continue;
+    if (!nodes.has(inp.region) || faults.holdInput?.includes(inp.region)) continue;
     apply(inp.region, { kind: 'input', contributes: inp.updates.length > 0, trainers: inp.updates.length, now });
   }
   const maxTicks = opts.maxTicks ?? 200;
@@ -206,7 +223,7 @@ export function runLocal(
     while (queue.length) {
       const m = queue.shift()!;
       if (dead.has(m.to)) continue; // messages already sent by a node that then died are still delivered
-      apply(m.to, { kind: 'message', from: m.from, msg: m.msg, now });
+      apply(m.to, m.msg ? { kind: 'message', from: m.from, msg: m.msg, now } : { kind: 'peer-down', peer: m.from, now });
     }
     if ([...nodes.values()].every((n) => dead.has(n.out.region) || (n.state.phase === 'done' && n.state.sealing?.state !== 'pending') || n.state.phase === 'aborted')) break;
     now += 250;

@@ -7,13 +7,14 @@
  * @module
  */
 import type { ErrorCode } from '../errors.js';
+import type { FederationSummary } from '../federation/index.js';
 import { lengthPrefixed, type RoundParams } from './params.js';
 
 export const PROTOCOL_VERSION = 1;
 
-
 export type PeerMessage =
-  | { type: 'params'; round: string; params: RoundParams }
+  /** `summary`: the sender's federation summary (src/federation/summary.ts), so a mismatch can name the fields. */
+  | { type: 'params'; round: string; params: RoundParams; summary?: FederationSummary }
   /** A chunk of the share vector the sender dealt to the receiver (elements offset..). */
   | { type: 'share'; round: string; offset: number; data: Uint8Array }
   /** Sent to everyone when the sender finished dealing (or has nothing to contribute). */
@@ -31,6 +32,21 @@ export type PeerMessage =
    * Fiat-Shamir challenge (8 bytes, u64 big-endian), or empty when the challenge is undefined.
    */
   | { type: 'seal'; round: string; holder: string; result: Uint8Array; projection: Uint8Array; sig: Uint8Array };
+
+/**
+ * The codes a round aborts with (the protocol and policy causes an `abort` message may name). A
+ * peer's abort with one of them is reported under it; with any other code, as PROTOCOL_ABORTED.
+ */
+export const ABORT_CAUSES: readonly ErrorCode[] = [
+  'PROTOCOL_PARAMS_MISMATCH', 'PROTOCOL_BELOW_THRESHOLD', 'PROTOCOL_BELOW_MIN_CONTRIBUTORS', 'POLICY_MIN_TRAINERS', 'POLICY_FLOW_REFUSED',
+  'PROTOCOL_BAD_COMMITMENT', 'PROTOCOL_BAD_SIGNATURE', 'PROTOCOL_EQUIVOCATION', 'PROTOCOL_INCONSISTENT_AGGREGATE', 'PROTOCOL_UNEXPECTED_MESSAGE',
+  'PROTOCOL_TIMEOUT', 'PROTOCOL_PEER_LOST', 'PROTOCOL_ABORTED',
+];
+
+export const isAbortCause = (code: string): code is ErrorCode => (ABORT_CAUSES as readonly string[]).includes(code);
+
+/** Longest `abort` reason (characters): a longer one is cut when sent. */
+export const MAX_ABORT_REASON = 2048;
 
 export type MessageType = PeerMessage['type'];
 export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'abort', 'seal'];

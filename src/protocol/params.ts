@@ -7,7 +7,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { federationDigestHex, type Federation } from '../federation/index.js';
+import { federationDigestHex, summaryDifferences, type Federation, type FederationSummary } from '../federation/index.js';
 import { policyDigest } from '../policy/index.js';
 import { HEX32_RE } from '../core/hex.js';
 import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
@@ -77,18 +77,45 @@ export function roundParamsFor(f: Federation, round: string, params: number): Ro
   };
 }
 
+/** Each RoundParams field as a mismatch message names it: its place in the federation file. */
+const PARAM_FIELD: Readonly<Record<(typeof PARAM_KEYS)[number], string>> = {
+  round: 'round id', federation: 'federation digest', policy: 'policy digest', participants: 'regions', threshold: 'threshold',
+  params: 'params (the update length)', scaleBits: 'round.scaleBits', clipL2: 'round.clipL2', clipMode: 'round.clipMode',
+  minContributors: 'round.minContributors', minTrainers: 'policy.minTrainers',
+};
+
+/** Most differing fields a mismatch message lists. */
+const MISMATCH_SHOWN = 4;
+
 /**
- * Compares two parameter sets; returns the first differing key with both values, or null.
+ * Compares our parameters with a peer's. The fields of RoundParams come first; the two digests
+ * (which also change with any of them) only when nothing else differs, and then, when both
+ * nodes' federation summaries are at hand, as the summary fields that differ
+ * (`round.collectMs`, `policy.regions.eu.shareTo`, …) instead of the digests.
+ * @returns null when they are equal; else the first difference (`expected`: ours, `found`:
+ * theirs) and `detail`, every difference as `field: <ours> at <self>, <theirs> at <peer>`.
+ * @example
+ * paramsMismatch(p, { ...p, clipL2: 50 }, 'us', 'eu')!.detail; // 'round.clipL2: 100 at us, 50 at eu'
  */
-export function paramsMismatch(ours: RoundParams, theirs: RoundParams): { key: string; expected: string; found: string } | null {
-  // the policy digest first: a policy difference also changes the federation digest, and
-  // "policy differs" is the actionable message
-  for (const k of ['policy', ...PARAM_KEYS.filter((x) => x !== 'policy')] as const) {
-    const a = JSON.stringify(ours[k]);
-    const b = JSON.stringify(theirs[k]);
-    if (a !== b) return { key: k, expected: a, found: b };
-  }
-  return null;
+export function paramsMismatch(
+  ours: RoundParams, theirs: RoundParams, self: string, peer: string,
+  summaries: { ours?: FederationSummary | null; theirs?: FederationSummary | undefined } = {},
+): { key: string; expected: string; found: string; detail: string } | null {
+  const show = (v: string | null) => (v === null ? 'absent' : v);
+  const differing = (keys: readonly (typeof PARAM_KEYS)[number][]) => keys.filter((k) => JSON.stringify(ours[k]) !== JSON.stringify(theirs[k]));
+  const fieldsFirst = differing(PARAM_KEYS.filter((k) => k !== 'policy' && k !== 'federation'));
+  const keys = fieldsFirst.length ? fieldsFirst : differing(['policy', 'federation']);
+  if (!keys.length) return null;
+  const key = keys[0]!;
+  // a digest is shown by its first 12 hex digits
+  const value = (k: (typeof PARAM_KEYS)[number], p: RoundParams) => (k === 'policy' || k === 'federation' ? `"${p[k].slice(0, 12)}…"` : JSON.stringify(p[k]));
+  let listed = keys.map((k) => ({ field: PARAM_FIELD[k], ours: value(k, ours), theirs: value(k, theirs) }));
+  const named = !fieldsFirst.length && summaries.ours && summaries.theirs ? summaryDifferences(summaries.ours, summaries.theirs) : [];
+  // a path as a peer sent it, cut to 96 characters (the message must stay an abort reason)
+  if (named.length) listed = named.map((d) => ({ field: d.path.length > 96 ? `${d.path.slice(0, 95)}…` : d.path, ours: show(d.ours), theirs: show(d.theirs) }));
+  const parts = listed.slice(0, MISMATCH_SHOWN).map((d) => `${d.field}: ${d.ours} at ${self}, ${d.theirs} at ${peer}`);
+  if (listed.length > MISMATCH_SHOWN) parts.push(`${listed.length - MISMATCH_SHOWN} more field(s)`);
+  return { key, expected: JSON.stringify(ours[key]), found: JSON.stringify(theirs[key]), detail: parts.join('; ') };
 }
 
 /**
@@ -118,6 +145,9 @@ export function roundParamsProblem(p: unknown): string | null {
   if (o['clipMode'] !== 'clip' && o['clipMode'] !== 'reject') return "params.clipMode must be 'clip' or 'reject'";
   return null;
 }
+
+/** The shape check of a peer's federation summary (its one definition is src/federation/summary.ts). */
+export { summaryProblem } from '../federation/index.js';
 
 /** The coordinator decides D and R: the first participant in sorted order. */
 export const coordinatorOf = (p: RoundParams): string => p.participants[0]!;

@@ -5,7 +5,7 @@
  * @module
  */
 import { ProtocolError } from '../errors.js';
-import type { PeerMessage } from './messages.js';
+import { isAbortCause, type PeerMessage } from './messages.js';
 import { paramsMismatch } from './params.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
@@ -36,9 +36,9 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
   }
   switch (msg.type) {
     case 'params': {
-      const mm = paramsMismatch(s.params, msg.params);
+      const mm = paramsMismatch(s.params, msg.params, s.self, from, { ours: ctx.summary, theirs: msg.summary });
       if (mm) {
-        throw new ProtocolError('PROTOCOL_PARAMS_MISMATCH', `round ${s.params.round}: region ${from} has ${mm.key} = ${mm.found}, ${s.self} has ${mm.expected}; align the federation files / trainer updates and retry`, { expected: mm.expected, found: mm.found, culprits: [from] });
+        throw new ProtocolError('PROTOCOL_PARAMS_MISMATCH', `round ${s.params.round}: parameters differ, ${mm.detail}; align the federation files / trainer updates and retry`, { expected: mm.expected, found: mm.found, culprits: [from] });
       }
       if (!s.matched.includes(from)) s.matched = [...s.matched, from];
       tryDeal(s, fx, now, ctx);
@@ -122,7 +122,9 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
       return;
     }
     case 'abort':
-      abort(s, fx, new ProtocolError('PROTOCOL_ABORTED', `region ${from} aborted round ${s.params.round}: ${msg.reason}`, { culprits: msg.culprits, found: msg.code }), false, from);
+      // the cause's own code, from the fixed set a round aborts with: a peer cannot make this
+      // node report any other code
+      abort(s, fx, new ProtocolError(isAbortCause(msg.code) ? msg.code : 'PROTOCOL_ABORTED', msg.reason, { culprits: msg.culprits }), false, from);
       return;
     case 'seal': {
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `seal from ${from} claims holder ${msg.holder}`, { culprits: [from] });

@@ -8,7 +8,7 @@ import { ProtocolError, type ErrorCode } from '../errors.js';
 import type { RandomFill } from '../field/random.js';
 import type { MessageType, PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
-import type { RoundConfig } from '../federation/index.js';
+import type { FederationSummary, RoundConfig } from '../federation/index.js';
 import type { RecordBody } from './records.js';
 import type { RoundResult, RoundMemory } from './memory/index.js';
 
@@ -75,6 +75,8 @@ export interface RoundState {
   readonly publishing?: boolean;
   /** Peer messages held back while publishing, in arrival order (see `step`); replayed on `published`. */
   readonly deferred?: readonly { readonly from: string; readonly msg: PeerMessage }[];
+  /** Peers whose link is down (a `peer-down` event, cleared by `peer-up`): not waited for, never made holders. */
+  readonly down?: readonly string[];
 }
 
 export type RoundEvent =
@@ -85,7 +87,9 @@ export type RoundEvent =
   | { kind: 'published'; digest: Uint8Array; now: number }
   | { kind: 'tick'; now: number }
   /** The link to `peer` (re)connected: messages sent while it was down are lost. */
-  | { kind: 'peer-up'; peer: string; now: number };
+  | { kind: 'peer-up'; peer: string; now: number }
+  /** The link to `peer` went down (the peer died, or its link broke): what it sends now is lost. */
+  | { kind: 'peer-down'; peer: string; now: number };
 
 export type Effect =
   | { kind: 'send'; to: string; msg: PeerMessage }
@@ -118,6 +122,11 @@ export interface StepContext {
    * without it (unit tests, the vector harness) every flow is allowed and nothing is recorded.
    */
   policy?: PolicySubject;
+  /**
+   * This node's federation summary (src/federation/summary.ts), sent with our parameters and
+   * compared with a peer's when the digests differ; without it a mismatch names the digests.
+   */
+  summary?: FederationSummary | null;
 }
 
 /** What one step returns: the next state and the effects, in order. */

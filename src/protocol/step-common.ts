@@ -6,7 +6,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
-import { signedBytes, type Signed, type Unsigned } from './messages.js';
+import { MAX_ABORT_REASON, signedBytes, type PeerMessage, type Signed, type Unsigned } from './messages.js';
 import { xOf } from './params.js';
 import type { Effect, Mut, RoundState, StepContext } from './state.js';
 
@@ -14,6 +14,21 @@ export const hex = bytesToHex;
 
 export function others(s: RoundState): string[] {
   return s.params.participants.filter((p) => p !== s.self);
+}
+
+/** Whether the link to `peer` is down at this node (see the `peer-down` event). */
+export function isDown(s: RoundState, peer: string): boolean {
+  return s.down?.includes(peer) ?? false;
+}
+
+/** This node and the peers whose parameters matched and whose link is up: the ones worth waiting for. */
+export function live(s: RoundState): string[] {
+  return [s.self, ...s.matched.filter((p) => !isDown(s, p))];
+}
+
+/** Our parameters as a `params` message, with our federation summary when there is one. */
+export function paramsMessage(s: RoundState, ctx: StepContext): PeerMessage {
+  return { type: 'params', round: s.params.round, params: s.params, ...(ctx.summary ? { summary: ctx.summary } : {}) };
 }
 
 /** `regions` sorted by share x-coordinate (the order reconstruction and the transcript use). */
@@ -40,17 +55,24 @@ export function addReceipt(s: Mut, dealer: string, holder: string, digest: strin
   s.receipts = { ...s.receipts, [dealer]: { ...(s.receipts[dealer] ?? {}), [holder]: digest } };
 }
 
-/** Ends the round as aborted (once): an `abort` record, the broadcast if `by` is this node, the effect. */
-export function abort(s: Mut, fx: Effect[], e: ProtocolError, broadcast: boolean, by = s.self): void {
+/**
+ * Ends the round as aborted (once): an `abort` record, the broadcast if this node is the one
+ * that aborts, the effect. `by` is the region that found the cause (this node, or the peer whose
+ * abort arrived) and `reason` its own words; what this node reports is the cause's code and
+ * `reason (found by <by>)`, so every region tells its trainers the same.
+ */
+export function abort(s: Mut, fx: Effect[], e: ProtocolError, broadcast: boolean, by = s.self, reason = e.message): void {
   if (s.phase === 'done' || s.phase === 'aborted') return;
+  const culprits = [...(e.culprits ?? [])];
+  const reported = new ProtocolError(e.code, `${reason} (found by ${by})`, {
+    culprits, cause: e, ...(e.expected !== undefined ? { expected: e.expected } : {}), ...(e.found !== undefined ? { found: e.found } : {}),
+  });
   s.phase = 'aborted';
-  s.error = { code: e.code, message: e.message, culprits: e.culprits ?? [] };
-  const reason = by === s.self ? e.message : e.message.replace(/^region \S+ aborted round \S+: /, '');
-  fx.push({ kind: 'record', record: { kind: 'abort', body: { by, code: by === s.self ? e.code : (e.found ?? e.code), reason, culprits: [...(e.culprits ?? [])] } } });
+  s.error = { code: e.code, message: reported.message, culprits };
+  fx.push({ kind: 'record', record: { kind: 'abort', body: { by, code: e.code, reason, culprits } } });
   if (broadcast) {
-    for (const p of others(s)) {
-      fx.push({ kind: 'send', to: p, msg: { type: 'abort', round: s.params.round, code: e.code, reason: e.message, culprits: [...(e.culprits ?? [])] } });
-    }
+    const sent = reason.length > MAX_ABORT_REASON ? `${reason.slice(0, MAX_ABORT_REASON - 1)}…` : reason;
+    for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: { type: 'abort', round: s.params.round, code: e.code, reason: sent, culprits } });
   }
-  fx.push({ kind: 'aborted', error: e });
+  fx.push({ kind: 'aborted', error: reported });
 }

@@ -9,9 +9,9 @@ import { coordinatorOf, paramsDigestHex } from './params.js';
 import { messageRecord } from './records.js';
 import { onDealt, tryDeal } from './deal.js';
 import { tryDecide } from './decide.js';
-import { tryFinish, unseal } from './finish.js';
+import { tryFinish, trySeal, unseal } from './finish.js';
 import { onMessage } from './receive.js';
-import { abort, others, signed } from './step-common.js';
+import { abort, isDown, others, paramsMessage, signed } from './step-common.js';
 import type { Effect, Mut, Out, RoundEvent, RoundState, StepContext } from './state.js';
 
 /** The single transition function. Pure apart from driving `ctx.memory` (the round's secret memory). */
@@ -26,7 +26,7 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
           fx.push({ kind: 'record', record: { kind: 'params', body: { params: s.params, digest: paramsDigestHex(s.params), policy: s.params.policy } } });
         }
         if (s.phase === 'collect' && s.matched.length === 0) {
-          for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: { type: 'params', round: s.params.round, params: s.params } });
+          for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: paramsMessage(s, ctx) });
         }
         break;
       case 'input':
@@ -46,17 +46,24 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         s.publishing = false;
         s.deferred = [];
         for (const d of held) onMessage(s, fx, d.from, d.msg, ev.now, ctx);
+        tryFinish(s, fx, ctx, ev.now, false); // a holder lost while we published is not waited for
         break;
       }
       case 'tick':
         onTick(s, fx, ev.now, ctx);
         break;
       case 'peer-up':
+        if (isDown(s, ev.peer)) s.down = s.down!.filter((p) => p !== ev.peer);
         // our parameters may have been sent before the link was up: send them again (public,
         // idempotent at the receiver). Later messages are not replayed: deadlines handle them.
         if ((s.phase === 'collect' || s.phase === 'deal' || s.phase === 'decide') && others(s).includes(ev.peer)) {
-          fx.push({ kind: 'send', to: ev.peer, msg: { type: 'params', round: s.params.round, params: s.params } });
+          fx.push({ kind: 'send', to: ev.peer, msg: paramsMessage(s, ctx) });
         }
+        break;
+      case 'peer-down':
+        if (!others(s).includes(ev.peer) || isDown(s, ev.peer)) break;
+        s.down = [...(s.down ?? []), ev.peer];
+        onPeerDown(s, fx, ev.peer, ev.now, ctx);
         break;
       case 'message':
         // While our aggregate share is still streaming out, a peer's agg-done could complete the
@@ -73,9 +80,26 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
     }
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
-    abort(s, fx, e, true);
+    // a lost link is this node's own view (a killed peer's links all drop, so every node sees it
+    // itself): not broadcast, so a link that broke between two live nodes ends only this one
+    abort(s, fx, e, e.code !== 'PROTOCOL_PEER_LOST');
   }
   return { state: s, effects: fx };
+}
+
+/**
+ * A peer's link went down: it is not waited for from now on. Before the decision that can let
+ * dealing or the decision go ahead at once (the peer is then no holder); after it, the round
+ * finishes without the peer if it was not needed for the result, or aborts (PROTOCOL_PEER_LOST);
+ * after the result, its missing seal ends the transcript unsealed.
+ */
+function onPeerDown(s: Mut, fx: Effect[], peer: string, now: number, ctx: StepContext): void {
+  if (s.phase === 'aborted' || (s.phase === 'done' && s.sealing?.state !== 'pending')) return;
+  fx.push({ kind: 'log', event: 'peer-lost', detail: { round: s.params.round, peer, phase: s.phase } });
+  if (s.phase === 'collect') tryDeal(s, fx, now, ctx);
+  else if (s.phase === 'deal' || s.phase === 'decide') tryDecide(s, fx, now, ctx, false);
+  else if (s.phase === 'combine') tryFinish(s, fx, ctx, now, false);
+  else trySeal(s, fx);
 }
 
 function onTick(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {

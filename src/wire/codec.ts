@@ -9,8 +9,8 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 import { WireError, type ErrorCode } from '../errors.js';
-import { MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
-import { roundParamsProblem, type RoundParams } from '../protocol/params.js';
+import { MAX_ABORT_REASON, MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
+import { roundParamsProblem, summaryProblem, type RoundParams } from '../protocol/params.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
 import { ERROR_CODE_RE } from '../core/hex.js';
 
@@ -78,11 +78,15 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
   const type = m.type;
   if (typeof type !== 'string' || !MESSAGE_TYPES.includes(type as MessageType)) fail('WIRE_UNKNOWN_TYPE', `unknown message type ${JSON.stringify(String(type).slice(0, 32))}`);
   const t = type as MessageType;
-  exactKeys(m, ['v', 'type', 'round', ...FIELDS[t]], t);
+  exactKeys(m, ['v', 'type', 'round', ...FIELDS[t]], t, OPTIONAL[t]);
   str(m, 'round', ROUND_ID_RE);
   switch (t) {
     case 'params':
       params(m.params);
+      if ('summary' in m) {
+        const why = summaryProblem(m.summary);
+        if (why !== null) fail('WIRE_MALFORMED', why);
+      }
       break;
     case 'share':
     case 'agg':
@@ -131,7 +135,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       break;
     case 'abort':
       str(m, 'code', ERROR_CODE_RE);
-      if (typeof m.reason !== 'string' || m.reason.length > 2048) fail('WIRE_MALFORMED', 'abort.reason must be a string of at most 2048 characters');
+      if (typeof m.reason !== 'string' || m.reason.length > MAX_ABORT_REASON) fail('WIRE_MALFORMED', `abort.reason must be a string of at most ${MAX_ABORT_REASON} characters`);
       regions(m, 'culprits');
       break;
   }
@@ -151,9 +155,12 @@ const FIELDS: Record<MessageType, string[]> = {
   seal: ['holder', 'result', 'projection', 'sig'],
 };
 
-function exactKeys(m: Record<string, unknown>, keys: string[], what: string): void {
+/** Fields a message may leave out. */
+const OPTIONAL: Partial<Record<MessageType, string[]>> = { params: ['summary'] };
+
+function exactKeys(m: Record<string, unknown>, keys: string[], what: string, optional: string[] = []): void {
   const got = Object.keys(m);
-  for (const k of got) if (!keys.includes(k)) fail('WIRE_MALFORMED', `${what}: unexpected field ${JSON.stringify(k.slice(0, 32))}`);
+  for (const k of got) if (!keys.includes(k) && !optional.includes(k)) fail('WIRE_MALFORMED', `${what}: unexpected field ${JSON.stringify(k.slice(0, 32))}`);
   for (const k of keys) if (!(k in m)) fail('WIRE_MALFORMED', `${what}: missing field ${k}`);
 }
 
