@@ -66,6 +66,8 @@ export type ErrorCode =
   | 'API_BAD_REQUEST'
   | 'API_NOT_FOUND' // no such route or resource (a transcript this node does not have)
   | 'API_UNAUTHORIZED'
+  | 'API_FORBIDDEN' // a valid credential whose role may not use this route (HTTP 403)
+  | 'API_DUPLICATE_UPDATE' // a trainer's second, different update to the same round (HTTP 409)
   | 'API_BAD_MANIFEST' // a named-tensor manifest that is not valid (docs/api.md "Named tensors")
   | 'API_UNSUPPORTED_MEDIA_TYPE' // an update body that is not application/octet-stream (HTTP 415)
   | 'API_BODY_TIMEOUT' // an update body (or the request headers) stalled past the body timeout (HTTP 408)

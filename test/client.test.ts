@@ -101,6 +101,50 @@ describe('aggregate client', () => {
     await expect(p).rejects.toBeInstanceOf(AggregateError);
   });
 
+  it('retries once, under the same idempotency key, when a reused keep-alive socket closes before any answer byte', async () => {
+    // the node's side of the keep-alive race, made deterministic: a request that arrives on a
+    // socket that already served one finds it closed (as after the server's keepAliveTimeout)
+    const seen: { key: string | undefined; reused: boolean }[] = [];
+    const served = new WeakSet<object>();
+    const node = await serve((req, _body, res) => {
+      const reused = served.has(req.socket);
+      seen.push({ key: req.headers['x-mpc-idempotency-key'] as string | undefined, reused });
+      if (reused) return void req.socket.destroy();
+      served.add(req.socket);
+      const out = Buffer.from(Float32Array.of(1, 2, 3).buffer);
+      res.writeHead(200, { 'content-length': out.length, 'x-mpc-total-weight': '7' });
+      res.end(out);
+    });
+    const first = await aggregateDetailed({ ...opts(node), idempotencyKey: 'upload-1' });
+    expect(Array.from(first.vector)).toEqual([1, 2, 3]);
+    const second = await aggregateDetailed(opts(node)); // the agent reuses the idle socket
+    expect(Array.from(second.vector)).toEqual([1, 2, 3]);
+    expect(seen.map((x) => x.reused)).toEqual([false, true, false]);
+    expect(seen[0]!.key).toBe('upload-1');
+    expect(seen[1]!.key).toMatch(/^[0-9a-f-]{36}$/); // a key per call when none is given...
+    expect(seen[2]!.key).toBe(seen[1]!.key); // ...and the retry repeats it
+  });
+
+  it('retries at most once, and never once an answer has begun', async () => {
+    let n = 0;
+    const resets = await serve((req) => {
+      n++;
+      req.socket.destroy();
+    });
+    await expect(aggregateDetailed(opts(resets))).rejects.toMatchObject({ code: 'TRANSPORT_CLOSED' });
+    expect(n).toBe(2);
+    server!.closeAllConnections();
+    let m = 0;
+    const cut = await serve((_req, _body, res) => {
+      m++;
+      res.writeHead(200, { 'content-length': 12 });
+      res.write(Buffer.alloc(4));
+      setImmediate(() => res.destroy());
+    });
+    await expect(aggregateDetailed(opts(cut))).rejects.toBeInstanceOf(AggregateError);
+    expect(m).toBe(1);
+  });
+
   it('refuses a non-Float32Array update and a non-HTTP node URL before any request', async () => {
     await expect(aggregateDetailed({ ...opts('http://127.0.0.1:9'), update: [1, 2] as unknown as Float32Array })).rejects.toThrow(TypeError);
     await expect(aggregateDetailed(opts('ftp://127.0.0.1:9'))).rejects.toThrow(/must be an http: or https: URL/);

@@ -491,6 +491,8 @@ describe('loadFederation and node files', () => {
       dataDir: '/srv/mpc/eu',
       identity: '/srv/mpc/eu/identity.json',
       apiToken: '/srv/mpc/eu/api-token',
+      credentials: '/srv/mpc/eu/credentials.json',
+      trainerIdKey: '/srv/mpc/eu/trainer-id-key',
       transcripts: '/srv/mpc/eu/transcripts',
     });
   });

@@ -8,7 +8,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { describe, expect, it } from 'vitest';
 import { federationSummary, parseFederation, summaryDifferences, summaryProblem, SUMMARY_MAX_ENTRIES, type Federation } from '../src/federation/index.js';
 import { MAX_ABORT_REASON } from '../src/protocol/messages.js';
-import { paramsMismatch, roundParamsFor } from '../src/protocol/params.js';
+import { paramsBytes, paramsDigestHex, paramsMismatch, roundParamsFor } from '../src/protocol/params.js';
+import { encodeManifest, manifestDigestHex, type TensorManifest } from '../src/core/tensor-manifest.js';
 import { initialState, step, type StepContext } from '../src/protocol/round.js';
 import { decodePeerMessage, encodePeerMessage } from '../src/wire/codec.js';
 import { federationJson } from './transcript-fixtures.js';
@@ -113,5 +114,39 @@ describe('a params message with the sender summary', () => {
   it('a malformed summary is a malformed message', () => {
     const bad = { type: 'params' as const, round: 'r1', params: roundParamsFor(fed(), 'r1', 10), summary: { a: 1 } as never };
     expect(() => decodePeerMessage(encodePeerMessage(bad))).toThrow(/summary values must be strings/);
+  });
+});
+
+describe('rounds of named tensors', () => {
+  const A: TensorManifest = { v: 1, tensors: [{ name: 'fc1.weight', shape: [4, 3], dtype: 'float32' }, { name: 'fc1.bias', shape: [4], dtype: 'float32' }] };
+  const B: TensorManifest = { v: 1, tensors: [{ name: 'fc1.weight', shape: [3, 4], dtype: 'float32' }, { name: 'fc1.bias', shape: [4], dtype: 'float32' }] };
+  const textOf = (m: TensorManifest) => new TextDecoder().decode(encodeManifest(m));
+  const digestOf = (m: TensorManifest) => manifestDigestHex(encodeManifest(m));
+
+  it('the manifest digest is a round parameter; without one the canonical bytes are those of before', () => {
+    const f = fed();
+    const plain = roundParamsFor(f, 'r', 16);
+    expect(plain).not.toHaveProperty('manifest');
+    const named = roundParamsFor(f, 'r', 16, digestOf(A));
+    expect(paramsDigestHex(named)).not.toBe(paramsDigestHex(plain));
+    expect(paramsBytes(plain).length).toBeLessThan(paramsBytes(named).length);
+  });
+
+  it('models that differ with the same length: the mismatch names the first tensor that differs', () => {
+    const f = fed();
+    const mm = paramsMismatch(roundParamsFor(f, 'r', 16, digestOf(A)), roundParamsFor(f, 'r', 16, digestOf(B)), 'us', 'eu', { manifests: { ours: A, theirs: B } })!;
+    expect(mm.key).toBe('manifest');
+    expect(mm.detail).toBe('the trainers\' models differ: tensor 0: us has "fc1.weight" float32[4, 3], eu has "fc1.weight" float32[3, 4]');
+    const plain = paramsMismatch(roundParamsFor(f, 'r', 16, digestOf(A)), roundParamsFor(f, 'r', 16), 'us', 'eu')!;
+    expect(plain.detail).toMatch(/^the trainers' models differ: manifest "[0-9a-f]{12}…" at us, plain float32 vectors \(no manifest\) at eu$/);
+  });
+
+  it('a params message carries the manifest text, whose digest must be params.manifest', () => {
+    const p = roundParamsFor(fed(), 'r', 16, digestOf(A));
+    const msg = { type: 'params' as const, round: 'r', params: p, tensors: textOf(A) };
+    expect(decodePeerMessage(encodePeerMessage(msg))).toMatchObject({ tensors: textOf(A), params: { manifest: digestOf(A) } });
+    expect(() => decodePeerMessage(encodePeerMessage({ ...msg, tensors: textOf(B) }))).toThrow(/tensors do not have the digest params.manifest names/);
+    expect(() => decodePeerMessage(encodePeerMessage({ ...msg, tensors: '{"v":1}' }))).toThrow(/params: tensors: manifest.tensors must be a non-empty list/);
+    expect(() => decodePeerMessage(encodePeerMessage({ ...msg, params: { ...p, manifest: 'xyz' } }))).toThrow(/params.manifest is not a 32-byte hex digest/);
   });
 });

@@ -4,7 +4,8 @@
  * tampering helpers that rewrite entries and re-chain / re-sign them with a chosen key.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../src/core/canonical-json.js';
 import { parseFederation, type Federation } from '../src/federation/index.js';
 import { aesCtrRandom } from '../src/field/random-node.js';
@@ -39,7 +40,11 @@ export interface RoundRun {
 }
 
 /** One round among REGIONS with fixed seeds: region r's trainers submit sin-shaped updates. */
-export function runRound(K: WasmKernels, o: { params?: number; round?: string; faults?: LocalFaults; regions?: string[]; threshold?: number; policy?: Record<string, unknown>; now?: number } = {}): RoundRun {
+/** The pseudonymous trainer id runRound gives trainer `k` of `region` with `trainerIds` (32 hex). */
+export const trainerIdOf = (region: string, k: number): string => bytesToHex(sha256(utf8ToBytes(`${region}/${k}`))).slice(0, 32);
+
+/** `trainerIds`: every update carries a trainer id (trainerIdOf), so each node records its `trainers` entry. */
+export function runRound(K: WasmKernels, o: { params?: number; round?: string; faults?: LocalFaults; regions?: string[]; threshold?: number; policy?: Record<string, unknown>; now?: number; trainerIds?: boolean } = {}): RoundRun {
   const regions = o.regions ?? REGIONS;
   const federation = { ...federationJson(regions, o.threshold ?? 2), ...(o.policy ? { policy: o.policy } : {}) };
   const fed = parseFederation(federation);
@@ -47,7 +52,7 @@ export function runRound(K: WasmKernels, o: { params?: number; round?: string; f
   const params = roundParamsFor(fed, o.round ?? 'vec-1', P);
   const inputs = regions.map((region, r) => ({
     region,
-    updates: [{ update: Float32Array.from({ length: P }, (_, i) => Math.sin(i + 3 * r) * 2), weight: 1 + r }],
+    updates: [{ update: Float32Array.from({ length: P }, (_, i) => Math.sin(i + 3 * r) * 2), weight: 1 + r, ...(o.trainerIds ? { trainer: trainerIdOf(region, 0) } : {}) }],
   }));
   const rng = (region: string) => aesCtrRandom(new Uint8Array(32).fill(region.charCodeAt(0) ^ region.length));
   const outcomes = runLocal(K, params, inputs, { rng, ...(o.faults ? { faults: o.faults } : {}), ...(o.policy ? { policy: fed } : {}), ...(o.now !== undefined ? { now: o.now } : {}) });

@@ -12,7 +12,7 @@ import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { localSecretKey } from '../src/protocol/harness.js';
 import { verifyRound } from '../src/verifier/index.js';
-import { enc, parseLines, rewrite, runRound, type RoundRun } from './transcript-fixtures.js';
+import { enc, parseLines, rewrite, runRound, trainerIdOf, type RoundRun } from './transcript-fixtures.js';
 
 let K: WasmKernels;
 let good: RoundRun;
@@ -129,4 +129,39 @@ describe('verification', () => {
     }
     expect(n).toBeGreaterThan(250);
   }, 120_000);
+});
+
+describe('the trainers entry (pseudonymous trainer ids)', () => {
+  let named: RoundRun;
+  beforeAll(() => {
+    named = runRound(K, { trainerIds: true });
+  });
+
+  it("is recorded by each region for its own trainers, after params, and verifies (transcripts without it still do)", async () => {
+    for (const region of ['apac', 'eu', 'us']) {
+      const es = parseLines(named.transcripts[region]!);
+      const t = es.filter((e) => e.kind === 'trainers');
+      expect(t.map((e) => e.body)).toEqual([{ count: 1, ids: [trainerIdOf(region, 0)] }]);
+      expect(es.indexOf(t[0]!)).toBeGreaterThan(0);
+    }
+    const rep = await verify(named, named.transcripts, named.mean!);
+    expect(rep.errors).toEqual([]);
+    expect(rep.checks.find((c) => c.name === 'protocol')!.detail).toBe('entries follow the protocol order, no duplicates; apac 1 update(s) from 1 trainer id(s), eu 1 update(s) from 1 trainer id(s), us 1 update(s) from 1 trainer id(s)');
+    expect(parseLines(good.transcripts.eu!).some((e) => e.kind === 'trainers')).toBe(false);
+  });
+
+  it('a count that is not the recorder\'s commits.trainers, a second entry, or unsorted or malformed ids fail', async () => {
+    const edit = (f: (b: { count: number; ids: string[] }) => void) =>
+      rewrite(named.transcripts.eu!, (es) => es.map((e) => (e.kind === 'trainers' ? { ...e, body: (() => { const b = structuredClone(e.body) as { count: number; ids: string[] }; f(b); return b; })() } : e)), { resign: true });
+    const count = await verify(named, { eu: edit((b) => (b.count = 2)) });
+    expect(count.errors).toEqual([expect.stringMatching(/^protocol: eu\.jsonl seq \d+: 2 trainer update\(s\) recorded, the recorder's commits say 1$/)]);
+    const unsorted = await verify(named, { eu: edit((b) => ((b.count = 2), (b.ids = ['f'.repeat(32), '0'.repeat(32)]))) });
+    expect(unsorted.errors[0]).toMatch(/^encoding: eu\.jsonl seq \d+: trainers\.ids is not a sorted list of distinct trainer ids/);
+    const tooMany = await verify(named, { eu: edit((b) => b.ids.push('f'.repeat(32))) });
+    expect(tooMany.errors[0]).toMatch(/trainers\.ids names 2 trainer\(s\) for 1 update\(s\)/);
+    const named1 = await verify(named, { eu: edit((b) => (b.ids = ['alice'])) });
+    expect(named1.errors[0]).toMatch(/^encoding: .*trainers\.ids is not a sorted list/);
+    const twice = rewrite(named.transcripts.eu!, (es) => { const i = es.findIndex((e) => e.kind === 'trainers'); return [...es.slice(0, i + 1), es[i]!, ...es.slice(i + 1)]; }, { resign: true });
+    expect((await verify(named, { eu: twice })).errors[0]).toMatch(/^protocol: eu\.jsonl seq \d+: a second trainers entry/);
+  });
 });

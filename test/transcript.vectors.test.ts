@@ -54,6 +54,9 @@ function build(): Record<string, Vector> {
     grants: [signGrant(AUTH_SK, { federation: 'vectors', id: 'eu-to-US-2026', flow: { from: 'eu', toJurisdiction: 'US' }, notBefore: '2026-01-01T00:00:00Z', notAfter: '2026-12-31T23:59:59Z' })],
   };
   const granted = runRound(K, { round: 'vec-policy', policy, now: Date.parse('2026-06-15T12:00:00Z') });
+  const named = runRound(K, { round: 'vec-trainers', trainerIds: true });
+  const euNamed = named.transcripts.eu!;
+  const trainersSeq = euNamed.trimEnd().split('\n').findIndex((l) => l.includes('"kind":"trainers"'));
   const euPolicy = granted.transcripts.eu!;
   const grantSeq = euPolicy.trimEnd().split('\n').findIndex((l) => l.includes('"kind":"policy"') && l.includes('"grant":"eu-to-US-2026"'));
   const eu = good.transcripts.eu!;
@@ -68,6 +71,12 @@ function build(): Record<string, Vector> {
     good_3regions: v('3 regions, t = 2, all contribute; every transcript sealed by all 3 holders; result = the mean eu returned', good, { ok: true }),
     good_dropout: v('us never starts: apac and eu deal, hold and seal (t = 2)', drop, { ok: true }),
     good_policy_grant: v('eu may share only with APAC; a grant signed by the policy authority allows eu -> US for 2026; the round runs on 2026-06-15 and records the decisions', granted, { ok: true }),
+    good_trainer_ids: v('every region records a trainers entry: its one update, from one pseudonymous trainer id', named, { ok: true }),
+    bad_trainer_count_protocol: v(`eu's trainers entry (seq ${trainersSeq}) claims 2 updates from 2 ids while its signed commits say 1; chain re-signed`, named, { ok: false, check: 'protocol', where: `eu.jsonl seq ${trainersSeq}` }, {
+      edit: {
+        eu: rewrite(euNamed, (es) => es.map((e, i) => (i === trainersSeq ? { ...e, body: { count: 2, ids: [...(e.body as EntryBodies['trainers']).ids, 'f'.repeat(32)].sort() } } : e)), { resign: true }),
+      },
+    }),
     bad_policy_refused_flow: v(`eu's recorded decision for the granted flow (seq ${grantSeq}) rewritten to "refused", chain re-signed: the shares eu committed to us contradict it`, granted, { ok: false, check: 'policy', where: `eu.jsonl seq ${grantSeq}` }, {
       edit: {
         eu: rewrite(euPolicy, (es) => es.map((e, i) => (i === grantSeq ? { ...e, body: { ...(e.body as EntryBodies['policy']), outcome: 'refused' } } : e)), { resign: true }),

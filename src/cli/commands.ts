@@ -204,6 +204,38 @@ export const COMMANDS = [
     details: 'Prints the signed grant as JSON on stdout: add it to "policy": { "grants": [ ... ] } in the federation\nfile on every node. The grant is refused before DATE and after its last second.',
   },
   {
+    name: 'credential add',
+    summary: 'Create a named trainer API credential with a role and print its token (once).',
+    usage: 'credential add --name NAME --role trainer|operator|auditor (--data-dir DIR | --region ID)',
+    flags: [
+      { name: 'name', kind: 'string', value: 'NAME', required: true, help: 'who holds it, e.g. trainer-7 (a-z 0-9 . _ -); logged with each request' },
+      { name: 'role', kind: 'string', value: 'ROLE', required: true, help: 'trainer (POST /v1/aggregate), auditor (GET /v1/status, /metrics) or operator (both)' },
+      { name: 'data-dir', kind: 'string', value: 'DIR', defaultNote: './mpc-data/ID with --region', help: 'node data directory holding credentials.json' },
+      { name: 'region', kind: 'string', value: 'ID', help: 'region id, for the default data directory' },
+    ],
+    details: 'Only the token\'s SHA-256 is stored (credentials.json, mode 0600). A running node accepts it from its next request on.',
+  },
+  {
+    name: 'credential list',
+    summary: 'List the named credentials of a node: name, role, creation time.',
+    usage: 'credential list (--data-dir DIR | --region ID) [--json]',
+    flags: [
+      { name: 'data-dir', kind: 'string', value: 'DIR', defaultNote: './mpc-data/ID with --region', help: 'node data directory holding credentials.json' },
+      { name: 'region', kind: 'string', value: 'ID', help: 'region id, for the default data directory' },
+      { name: 'json', kind: 'boolean', help: 'print a JSON array of {name, role, created}' },
+    ],
+  },
+  {
+    name: 'credential revoke',
+    summary: 'Revoke a named credential: a running node refuses it from its next request on.',
+    usage: 'credential revoke --name NAME (--data-dir DIR | --region ID)',
+    flags: [
+      { name: 'name', kind: 'string', value: 'NAME', required: true, help: 'the credential to revoke' },
+      { name: 'data-dir', kind: 'string', value: 'DIR', defaultNote: './mpc-data/ID with --region', help: 'node data directory holding credentials.json' },
+      { name: 'region', kind: 'string', value: 'ID', help: 'region id, for the default data directory' },
+    ],
+  },
+  {
     name: 'demo',
     summary: 'Run three regions on this machine and aggregate synthetic updates privately.',
     usage: 'demo [--params N] [--json] [--keep]',
@@ -246,6 +278,7 @@ export const COMMANDS = [
 export const GROUPS = [
   { name: 'config', see: 'docs/configuration.md' },
   { name: 'policy', see: 'docs/policy.md' },
+  { name: 'credential', see: 'docs/api.md' },
 ] as const satisfies readonly GroupSpec[];
 
 export type CommandName = (typeof COMMANDS)[number]['name'];

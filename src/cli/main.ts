@@ -7,8 +7,8 @@
  * and `help CMD` with the help generated from the table (./help.ts), and otherwise calls the
  * command's handler with the parsed, typed options.
  *
- * `keygen`, `init`, `config check`, `status`, `prune` and `policy grant|authority-keygen` are
- * handled in-process by modules of this directory. Running a node (`start`, or the bare
+ * `keygen`, `init`, `config check`, `status`, `prune`, `policy grant|authority-keygen` and
+ * `credential add|list|revoke` are handled in-process by modules of this directory. Running a node (`start`, or the bare
  * `mpc-node --region ID ...`), `demo`, `bench` and `verify` are hooks: modules next to this one
  * (`./start.js`, `./demo.js`, `./bench.js`, `./verify.js`) that each export
  * `run(args: Parsed<spec>, io: CliIo): Promise<number>` (the exit code) and are loaded on demand,
@@ -22,6 +22,7 @@ import { suggest } from '../federation/index.js';
 import { type Parsed, UsageError, parseCommand } from './args.js';
 import { type CommandName, type CommandSpec, type SpecOf, GROUPS, commandWords, findCommand, subcommandsOf } from './commands.js';
 import { runConfigCheck } from './config-check.js';
+import { runCredentialAdd, runCredentialList, runCredentialRevoke } from './credential.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { runInit } from './init.js';
 import type { CliIo } from './io.js';
@@ -71,6 +72,9 @@ const HANDLERS: { readonly [N in CommandName]: Handler<N> } = {
   prune: runPrune,
   'policy authority-keygen': runAuthorityKeygen,
   'policy grant': runGrant,
+  'credential add': runCredentialAdd,
+  'credential list': runCredentialList,
+  'credential revoke': runCredentialRevoke,
   demo: hook('demo', './demo.js'),
   bench: hook('bench', './bench.js'),
   verify: hook('verify', './verify.js'),

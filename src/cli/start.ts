@@ -10,7 +10,8 @@ import { pruneTranscripts } from './prune.js';
 import { createLogger } from '../node/logger.js';
 import { loadFederation } from '../config/federation.js';
 import { regionById } from '../federation/index.js';
-import { defaultDataDir, ensureApiToken, ensureNodeDirs } from '../config/node-files.js';
+import { defaultDataDir, ensureApiToken, ensureNodeDirs, ensureTrainerIdKey } from '../config/node-files.js';
+import { CredentialStore } from '../node/credentials.js';
 import { loadKernels } from '../field/node.js';
 import { RegionNode } from '../node/region-node.js';
 import { enableGcPacing } from '../node/gc-pacer.js';
@@ -82,7 +83,9 @@ async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federa
     ...(peerListen ? { peerListen } : {}), ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
     ...(testFaults ? { testFaults } : {}), ...(onDecrypted ? { onDecrypted } : {}),
   });
-  const api = new TrainerApi({ node, token, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}), ...(tls ? { tls } : {}) });
+  // named credentials (reread on change) and the api-token, the node's shared operator credential
+  const credentials = new CredentialStore({ path: paths.credentials, sharedToken: token, trainerIdKey: await ensureTrainerIdKey(paths.dataDir), log });
+  const api = new TrainerApi({ node, credentials, log, host: me.api.host, port: me.api.port, transcriptsDir: paths.transcripts, federationFile, ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}), ...(tls ? { tls } : {}) });
   // a node that cannot serve exits non-zero: nothing keeps running half started
   let peerPort: number;
   let port: number;

@@ -1,10 +1,16 @@
 /**
  * The trainer's client: `aggregate()` hands a model update to its region's node and resolves
  * with the global aggregate once the round is over.
+ *
+ * Every call names its upload with an idempotency key (the caller's, or a random one), so it can
+ * be sent again safely: when the connection fails before any byte of the answer arrived (a
+ * keep-alive socket the node had just closed: ECONNRESET), the call retries once, with the same
+ * key, and the node counts the update once (docs/api.md "Idempotent submissions").
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MpcError, type ErrorCode } from '../errors.js';
 
@@ -28,6 +34,12 @@ export interface AggregateOptions {
   reduce?: 'mean' | 'sum';
   /** This region's node starts the round once this many of its trainers have submitted. */
   expect?: number;
+  /**
+   * Names this upload (1-128 of `A-Z a-z 0-9 . _ : -`), sent as `x-mpc-idempotency-key`: a call
+   * repeated with the same key and update joins the first one's answer instead of counting
+   * twice. Default: a random UUID per call (so the call's own retry is deduplicated).
+   */
+  idempotencyKey?: string;
   signal?: AbortSignal;
 }
 
@@ -73,19 +85,44 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
   if (o.expect !== undefined) url.searchParams.set('expect', String(o.expect));
   const tls = await tlsOptions(o, url);
   const body = Buffer.from(o.update.buffer, o.update.byteOffset, o.update.byteLength);
+  const key = o.idempotencyKey ?? randomUUID();
+  try {
+    return await postOnce(url, o, body, key, tls);
+  } catch (e) {
+    // nothing of an answer arrived (a reused keep-alive socket the node had closed): once more, same key
+    if (!(e instanceof NoAnswer) || o.signal?.aborted) throw e instanceof NoAnswer ? e.error : e;
+    try {
+      return await postOnce(url, o, body, key, tls);
+    } catch (again) {
+      throw again instanceof NoAnswer ? again.error : again;
+    }
+  }
+}
+
+/** The request failed before any byte of the answer arrived: safe to send again under the same key. */
+class NoAnswer extends Error {
+  constructor(readonly error: AggregateError) {
+    super(error.message);
+  }
+}
+
+/** One POST of the update. @throws {NoAnswer} wrapping the error when no response byte was received. */
+function postOnce(url: URL, o: AggregateOptions, body: Buffer, key: string, tls: Awaited<ReturnType<typeof tlsOptions>>): Promise<AggregateResult> {
   // node:http rather than fetch: the update goes out as one write from its own memory and the
   // answer lands in one Float32Array of the announced length (measured in bench/RESULTS.md)
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<AggregateResult>((resolve, reject) => {
-    const req = send(
+    let answered = false;
+    const req: ClientRequest = send(
       url,
       {
         method: 'POST',
-        headers: { ...(o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {}), 'content-type': 'application/octet-stream', 'content-length': body.length },
+        headers: { ...(o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {}), 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-mpc-idempotency-key': key },
         ...(o.signal ? { signal: o.signal } : {}),
         ...tls,
       },
       (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         res.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `the node at ${url.origin} closed the answer: ${e.message}`, status)));
         if (status !== 200) {
@@ -118,7 +155,10 @@ export async function aggregateDetailed(o: AggregateOptions): Promise<AggregateR
         });
       },
     );
-    req.on('error', (e) => reject(new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${e.message}`, 0)));
+    req.on('error', (e) => {
+      const err = new AggregateError('TRANSPORT_CLOSED', `cannot reach the node at ${url.origin}: ${e.message}`, 0);
+      reject(answered || e.name === 'AbortError' ? err : new NoAnswer(err));
+    });
     req.end(body);
   });
 }

@@ -5,6 +5,8 @@
  * <dataDir>/                 mode 0700
  *   identity.json            Ed25519 identity (src/transport/identity.ts format), mode 0600
  *   api-token                bearer token of the local trainer API: 64 hex chars + "\n", mode 0600
+ *   credentials.json         named trainer/operator/auditor credentials, hashed (src/node/credentials.ts), mode 0600
+ *   trainer-id-key           the key of the trainers' pseudonymous ids in transcripts: 64 hex chars + "\n", mode 0600
  *   transcripts/             sealed round transcripts, mode 0700
  * ```
  *
@@ -23,6 +25,8 @@ export interface NodePaths {
   readonly dataDir: string;
   readonly identity: string;
   readonly apiToken: string;
+  readonly credentials: string;
+  readonly trainerIdKey: string;
   readonly transcripts: string;
 }
 
@@ -50,6 +54,8 @@ export function resolveNodePaths(dataDir: string): NodePaths {
     dataDir: dir,
     identity: join(dir, 'identity.json'),
     apiToken: join(dir, 'api-token'),
+    credentials: join(dir, 'credentials.json'),
+    trainerIdKey: join(dir, 'trainer-id-key'),
     transcripts: join(dir, 'transcripts'),
   });
 }
@@ -81,25 +87,8 @@ export async function ensureNodeDirs(dataDir: string): Promise<NodePaths> {
  * const token = await ensureApiToken('mpc-data/eu');
  */
 export async function ensureApiToken(dataDir: string): Promise<string> {
-  const { apiToken: path } = await ensureNodeDirs(dataDir);
-  const token = randomBytes(API_TOKEN_BYTES).toString('hex');
-  try {
-    // O_EXCL: two processes starting at once cannot both write a token; the loser reads it.
-    const fh = await open(path, 'wx', 0o600);
-    try {
-      await fh.writeFile(`${token}\n`, 'utf8');
-      await fh.chmod(0o600);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    return token;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new ConfigError('CONFIG_INVALID', `cannot create API token file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-    }
-  }
-  return readApiToken(dataDir);
+  const { apiToken } = await ensureNodeDirs(dataDir);
+  return ensureHexSecret(apiToken, API_TOKEN);
 }
 
 /**
@@ -107,27 +96,74 @@ export async function ensureApiToken(dataDir: string): Promise<string> {
  * @throws {ConfigError} CONFIG_INVALID if missing, malformed or readable by group/other.
  */
 export async function readApiToken(dataDir: string): Promise<string> {
-  const { apiToken: path } = resolveNodePaths(dataDir);
+  return readHexSecret(resolveNodePaths(dataDir).apiToken, API_TOKEN);
+}
+
+/**
+ * Returns the key of the trainers' pseudonymous ids (src/node/credentials.ts `trainerPseudonym`),
+ * creating `<dataDir>/trainer-id-key` (32 random bytes as hex, mode 0600) if it does not exist.
+ * Secret: whoever holds it can tell which credential name a transcript's trainer id stands for.
+ * @throws {ConfigError} CONFIG_INVALID if the file is malformed or readable by group/other.
+ */
+export async function ensureTrainerIdKey(dataDir: string): Promise<string> {
+  const { trainerIdKey } = await ensureNodeDirs(dataDir);
+  return ensureHexSecret(trainerIdKey, TRAINER_ID_KEY);
+}
+
+/** A 32-byte hex secret file of the data directory: what it is called, and what to do when it is malformed. */
+interface SecretFile {
+  readonly label: string;
+  readonly malformed: string;
+}
+const API_TOKEN: SecretFile = { label: 'API token', malformed: 'delete it and a new token is created at the next start' };
+const TRAINER_ID_KEY: SecretFile = {
+  label: 'trainer id key',
+  malformed: 'restore it from a backup, or delete it and a new key is created at the next start (later transcripts then name the same trainers by other ids)',
+};
+
+/** Reads the secret file at `path`, creating it (32 random bytes as hex, mode 0600, O_EXCL) if it does not exist. */
+async function ensureHexSecret(path: string, what: SecretFile): Promise<string> {
+  const secret = randomBytes(API_TOKEN_BYTES).toString('hex');
+  try {
+    // O_EXCL: two processes starting at once cannot both write a secret; the loser reads it.
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${secret}\n`, 'utf8');
+      await fh.chmod(0o600);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return secret;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new ConfigError('CONFIG_INVALID', `cannot create ${what.label} file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+  }
+  return readHexSecret(path, what);
+}
+
+/** Reads a secret file, checking its format and permissions (like ssh does); never echoes its contents. */
+async function readHexSecret(path: string, what: SecretFile): Promise<string> {
   let text: string;
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw new ConfigError('CONFIG_INVALID', `API token file ${path} is not a regular file`);
+    if (!st.isFile()) throw new ConfigError('CONFIG_INVALID', `${what.label} file ${path} is not a regular file`);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
       throw new ConfigError(
         'CONFIG_INVALID',
-        `API token file ${path} has permissions ${(st.mode & 0o777).toString(8)}, readable by other users; run: chmod 600 ${path}`,
+        `${what.label} file ${path} has permissions ${(st.mode & 0o777).toString(8)}, readable by other users; run: chmod 600 ${path}`,
       );
     }
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError('CONFIG_INVALID', `cannot read API token file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new ConfigError('CONFIG_INVALID', `cannot read ${what.label} file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
-  const token = text.trim();
-  if (!HEX32_RE.test(token)) {
+  const secret = text.trim();
+  if (!HEX32_RE.test(secret)) {
     // Never echo the contents: it is (meant to be) a secret.
-    throw new ConfigError('CONFIG_INVALID', `API token file ${path} is malformed (expected 64 lower-case hex characters); delete it and a new token is created at the next start`);
+    throw new ConfigError('CONFIG_INVALID', `${what.label} file ${path} is malformed (expected 64 lower-case hex characters); ${what.malformed}`);
   }
-  return token;
+  return secret;
 }
-

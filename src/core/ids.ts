@@ -25,6 +25,9 @@ export const JURISDICTION_RE: RegExp = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 export const JURISDICTION_RULE = 'a jurisdiction label is 1-32 letters, digits, "_" or "-", starting with a letter, e.g. "EU" or "US-CA"';
 
 /** @example isRegionId('eu-west'); // true */
+/** A trainer's pseudonymous id in transcripts (src/node/credentials.ts `trainerPseudonym`): 16 bytes as 32 lower-case hex. */
+export const TRAINER_ID_RE: RegExp = /^[0-9a-f]{32}$/;
+
 export const isRegionId = (v: unknown): v is string => typeof v === 'string' && REGION_ID_RE.test(v);
 export const isRoundId = (v: unknown): v is string => typeof v === 'string' && ROUND_ID_RE.test(v);
 export const isFederationName = (v: unknown): v is string => typeof v === 'string' && FEDERATION_NAME_RE.test(v);

@@ -85,12 +85,12 @@ export interface NodeLogger {
   violation(decision: PolicyDecision, context?: Record<string, unknown>): void;
   /**
    * `RegionNode`'s `log` option: takes the node's `{ event, ... }` records; events named
-   * `*-failed`, `internal-error`, `refused-*` or `round-aborted` are logged at warn/error.
+   * `*-failed`, `internal-error`, `refused-*`, `round-aborted` or `credentials-invalid` are logged at warn/error.
    */
   readonly eventSink: (event: Record<string, unknown>) => void;
 }
 
-const WARN_EVENTS = /^(refused(-.*)?|round-aborted|send-failed|dropout|policy-violation)$/;
+const WARN_EVENTS = /^(refused(-.*)?|round-aborted|send-failed|dropout|policy-violation|credentials-invalid)$/;
 
 /**
  * Creates a node logger writing JSON lines.

@@ -46,6 +46,11 @@ export interface SubmitRequest {
   reduce: 'sum' | 'mean';
   /** Close this region's collection once this many updates are in (else after collectMs). */
   expect?: number;
+  /**
+   * Who sends it: `id` is the trainer's pseudonymous id (src/node/credentials.ts), recorded in
+   * the transcript; `slot`, when set, deduplicates its uploads to this round (src/node/submissions.ts).
+   */
+  trainer?: { id: string; slot?: string };
 }
 
 /**

@@ -214,7 +214,7 @@ export class RegionNode {
     nodeRandom(projSeed);
     const r: Round = {
       id, state: initialState(this.region, p, this.timing, now), memory: u.memory, uploads: u,
-      waiters: [], trainers: 0, expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
+      waiters: [], trainers: 0, trainerIds: new Set(), expect: undefined, collectTimer: undefined, collectDue: false, projSeed, startedAt: now, tx,
     };
     u.round = r;
     this.rounds.dropPending(u);
@@ -394,6 +394,6 @@ export class RegionNode {
     this.wipe(r); // share material is wiped when the round ends
     r.uploads.reservation.release();
     this.rounds.end(r, { outcome, ...(detail ? { detail } : {}), ...(code ? { code } : {}) }, Date.now());
-    this.intake.wakeSumWaiters(r.uploads); // waiting commits find the round ended
+    this.intake.roundEnded(r); // waiting commits find the round ended; answers kept for retries are let go
   }
 }

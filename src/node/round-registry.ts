@@ -52,6 +52,8 @@ export interface Round {
   uploads: Uploads;
   waiters: Waiter[];
   trainers: number;
+  /** The pseudonymous ids of the trainers whose updates are in (SubmitRequest.trainer). */
+  trainerIds: Set<string>;
   expect: number | undefined;
   collectTimer: NodeJS.Timeout | undefined;
   /** collectMs has passed while uploads were in flight: close once they settle (see TrainerIntake). */

@@ -2,8 +2,8 @@
  * A round's transcript as the node keeps it. For a round this node's trainers opened, every
  * record goes to its file at once. For a round a peer's params opened, records are held in
  * memory until one is worth keeping: anything but this node's own bookkeeping of a round that
- * went nowhere (its parameters, dropouts, its own commitment to contribute nothing, the abort).
- * A trainer of this node committing an update into such a round keeps it too. So a peer's params
+ * went nowhere (its parameters, dropouts, its record of no trainers, its own commitment to
+ * contribute nothing, the abort). A trainer of this node committing an update into such a round keeps it too. So a peer's params
  * for a round that never gets anything (no trainer of this node, no other party's signed
  * message, no policy decision) leave no file; the round is counted and logged
  * instead (docs/transcript.md "Which rounds leave a file").
@@ -21,6 +21,7 @@ const BOOKKEEPING: ReadonlySet<RecordBody['kind']> = new Set(['params', 'dropout
 function worthKeeping(rec: RecordBody, self: string): boolean {
   if (BOOKKEEPING.has(rec.kind)) return false;
   if (rec.kind === 'commits') return rec.body.dealer !== self || rec.body.contributes;
+  if (rec.kind === 'trainers') return rec.body.count > 0; // no trainer of this node took part
   return true;
 }
 

@@ -1,17 +1,18 @@
 /**
- * The trainer-facing HTTP API of a region node (loopback by default, bearer token). Beyond
+ * The trainer-facing HTTP API of a region node (loopback by default, bearer credentials). Beyond
  * loopback it is HTTPS only (src/node/tls.ts), where a verified client certificate is a trainer's
  * credential too (mTLS, `--tls-client-ca`).
  *
  *   POST /v1/aggregate?round=ID&weight=W&reduce=mean|sum[&expect=N]
  *        Authorization: Bearer <token>; Content-Type: application/octet-stream
+ *        [x-mpc-idempotency-key: KEY]
  *        body: the update as raw little-endian float32
  *     200: body = the aggregate as raw little-endian float32;
  *          headers x-mpc-total-weight, x-mpc-contributors, x-mpc-holders, x-mpc-round
  *     4xx/5xx: JSON { "error": { "code", "message" } }
  *   GET /healthz            -> { ok, region, peersConnected }   (no token)
- *   GET /v1/status          -> the node's view (token)
- *   GET /metrics            -> Prometheus text format 0.0.4 (token; src/node/metrics.ts)
+ *   GET /v1/status          -> the node's view (right `read`)
+ *   GET /metrics            -> Prometheus text format 0.0.4 (right `read`; src/node/metrics.ts)
  *   GET /transcripts/ROUND  -> the round's transcript, application/x-ndjson (no token)
  *   GET /federation         -> the federation file as the node read it (no token)
  *
@@ -20,13 +21,18 @@
  * They carry `access-control-allow-origin: *` so the browser auditor page can fetch them.
  *   GET /audit, /audit/<file> -> the auditor page (no token; src/node/audit-assets.ts)
  *
+ * Who may do what is the role of the caller's credential ({@link TrainerApi.authenticate},
+ * src/node/credentials.ts RIGHTS): POST /v1/aggregate needs `aggregate` (trainer, operator),
+ * the node's views need `read` (auditor, operator); a wrong role is 403 API_FORBIDDEN. Every
+ * request that needs a credential is logged (`api-request`) with the credential's name, never
+ * its token; the trainer's pseudonymous id goes into the round's transcript.
+ *
  * Documented with a curl example in docs/api.md. Errors never echo update values.
  * @module
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { timingSafeEqual } from 'node:crypto';
 import { MpcError } from '../errors.js';
 import type { AggregateAnswer, RegionNode, UpdateUpload } from './region-node.js';
 import { transcriptPath } from './transcript-file.js';
@@ -36,10 +42,15 @@ import { noteMoved } from './gc-pacer.js';
 import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
 import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, streamExact, UnsizedBodies } from './upload-body.js';
 import type { Socket } from 'node:net';
+import { mayDo, SHARED_CREDENTIAL, type CredentialStore, type Principal, type Right } from './credentials.js';
+import type { Logger } from './node-options.js';
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_RE } from './submissions.js';
 import { peerCertificateIdentity, requireTlsBeyondLoopback, type ServerTls } from './tls.js';
 
 const STATUS: Record<string, number> = {
   API_UNAUTHORIZED: 401,
+  API_FORBIDDEN: 403,
+  API_DUPLICATE_UPDATE: 409,
   API_BAD_REQUEST: 400,
   API_NOT_FOUND: 404,
   WIRE_TOO_LARGE: 413,
@@ -77,9 +88,18 @@ interface UploadOnSocket {
 }
 const uploads = new WeakMap<Socket, UploadOnSocket>();
 
+/** The name prefix of a client certificate's principal (never a credential name: those have no `:`). */
+const CERT_PREFIX = 'cert:';
+
+/** The right each credentialed route needs (others answer 404 to any credential). */
+const ROUTE_RIGHTS: Record<string, Right> = { 'GET /v1/status': 'read', 'GET /metrics': 'read', 'POST /v1/aggregate': 'aggregate' };
+
 export interface TrainerApiOptions {
   node: RegionNode;
-  token: string;
+  /** The credentials the API accepts (the node's api-token among them). */
+  credentials: CredentialStore;
+  /** Where each credentialed request is logged (event `api-request`). */
+  log?: Logger;
   host: string;
   port: number;
   /** The node's transcripts directory, served read-only at GET /transcripts/ROUND. */
@@ -96,12 +116,10 @@ export interface TrainerApiOptions {
 
 export class TrainerApi {
   private server: Server | HttpsServer | undefined;
-  private readonly token: Buffer;
   private readonly unsized: UnsizedBodies;
   /** @throws {ConfigError} CONFIG_TLS_REQUIRED for a host beyond loopback without `tls`. */
   constructor(private readonly o: TrainerApiOptions) {
     requireTlsBeyondLoopback(o.host, o.tls);
-    this.token = Buffer.from(o.token);
     this.unsized = new UnsizedBodies(o.unsizedBodyBytes ?? DEFAULT_UNSIZED_BODY_BYTES);
   }
 
@@ -131,17 +149,32 @@ export class TrainerApi {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
-  /** A verified client certificate opens the trainer's route (`trainerRoute`); the bearer token opens every route. */
-  private authorized(req: IncomingMessage, trainerRoute: boolean): boolean {
-    if (peerCertificateIdentity(req) !== undefined && trainerRoute) return true;
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(h);
-    if (!m) return false;
-    const got = Buffer.from(m[1]!);
-    return got.length === this.token.length && timingSafeEqual(got, this.token);
+  /**
+   * Who sent `req`: the credential its bearer token stands for (name and role), else its verified
+   * client certificate (a trainer named `cert:<CN or sha256:fingerprint>`), else undefined. The
+   * one place a request is authenticated.
+   * @throws {MpcError} API_UNAUTHORIZED for a client certificate that does not verify, whatever else the request carries.
+   */
+  authenticate(req: IncomingMessage): Principal | undefined {
+    const cert = peerCertificateIdentity(req);
+    const m = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '');
+    const byToken = m ? this.o.credentials.authenticate(m[1]!) : undefined;
+    return byToken ?? (cert ? { name: `${CERT_PREFIX}${cert.name}`, role: cert.role } : undefined);
+  }
+
+  /** Refuses a request without a known credential, or whose role lacks the route's right. @throws {MpcError} API_UNAUTHORIZED, API_FORBIDDEN. */
+  private admit(who: Principal | undefined, route: string): asserts who is Principal {
+    if (!who) {
+      const cert = this.o.tls?.mutual ? ", or a client certificate issued by the node's --tls-client-ca" : '';
+      throw new MpcError('API_UNAUTHORIZED', `missing, wrong or revoked bearer token: send "Authorization: Bearer <token>" (a credential from 'mpc-node credential add', or the node data dir api-token file)${cert}`);
+    }
+    const right = ROUTE_RIGHTS[route];
+    if (right && !mayDo(who.role, right)) throw new MpcError('API_FORBIDDEN', `credential '${who.name}' has the role ${who.role}, which may not use ${route}`);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // set once the request reached the credential check: then its outcome is logged
+    let attributed: { route: string; who: Principal | undefined } | undefined;
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (req.method === 'GET' && url.pathname === '/healthz') {
@@ -156,10 +189,10 @@ export class TrainerApi {
         return void res.end(body);
       }
       if (req.method === 'GET' && url.pathname.startsWith('/transcripts/')) return await this.transcript(res, decodeURIComponent(url.pathname.slice('/transcripts/'.length)));
-      if (!this.authorized(req, req.method === 'POST' && url.pathname === '/v1/aggregate')) {
-        const cert = this.o.tls?.mutual ? ", or a client certificate issued by the node's --tls-client-ca (trainer route only)" : '';
-        throw new MpcError('API_UNAUTHORIZED', `missing or wrong bearer token: send "Authorization: Bearer <token from the node data dir api-token file>"${cert}`);
-      }
+      const route = `${req.method} ${url.pathname}`;
+      const who = this.authenticate(req);
+      attributed = { route: ROUTE_RIGHTS[route] ? route : `${req.method} (other)`, who };
+      this.admit(who, route);
       if (req.method === 'GET' && url.pathname === '/v1/status') return json(res, 200, this.o.node.status());
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const body = await this.o.node.metrics.metricsText();
@@ -167,7 +200,7 @@ export class TrainerApi {
         res.end(body);
         return;
       }
-      if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url);
+      if (req.method === 'POST' && url.pathname === '/v1/aggregate') return await this.aggregate(req, res, url, who);
       throw new MpcError('API_NOT_FOUND', `no route ${req.method} ${url.pathname}: use POST /v1/aggregate`);
     } catch (e) {
       const err = e instanceof MpcError ? e : new MpcError('API_BAD_REQUEST', (e as Error).message);
@@ -177,6 +210,7 @@ export class TrainerApi {
       else res.destroy();
     } finally {
       res.once('finish', () => {
+        if (attributed) this.o.log?.({ event: 'api-request', route: attributed.route, credential: attributed.who?.name ?? null, role: attributed.who?.role ?? null, status: res.statusCode });
         const up = uploads.get(req.socket);
         if (up && (up.refused || up.committed && !req.socket.readable)) req.socket.destroy();
         uploads.delete(req.socket);
@@ -199,7 +233,7 @@ export class TrainerApi {
     res.end(body);
   }
 
-  private async aggregate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async aggregate(req: IncomingMessage, res: ServerResponse, url: URL, who: Principal): Promise<void> {
     const q = (k: string): string | undefined => url.searchParams.get(k) ?? (req.headers[`x-mpc-${k}`] as string | undefined);
     const round = q('round');
     if (!round) throw new MpcError('API_BAD_REQUEST', 'missing round (query ?round=ID or header x-mpc-round)');
@@ -236,7 +270,7 @@ export class TrainerApi {
     try {
       const bytes = known ? len : pre ? pre.total : Number(announced) * 4;
       if (bytes % 4 !== 0) throw new MpcError('API_BAD_REQUEST', `body of ${bytes} bytes is not a whole number of float32 values`);
-      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}) });
+      upload = this.o.node.submit({ round, params: bytes / 4, weight, reduce, ...(expect !== undefined ? { expect } : {}), trainer: this.trainerOf(req, who) });
       // bytes after the body that do not parse as a request: refused below while uncommitted
       const inFlight: UploadOnSocket = { committed: false, refused: undefined };
       uploads.set(req.socket, inFlight);
@@ -277,6 +311,20 @@ export class TrainerApi {
     } finally {
       answer.release();
     }
+  }
+
+  /**
+   * The submitting trainer: its pseudonymous id, and the slot that deduplicates its uploads
+   * (src/node/submissions.ts): the id itself for a named credential (one update per round), the
+   * id with the idempotency key for the shared api-token (no slot without a key).
+   * @throws {MpcError} API_BAD_REQUEST for a malformed idempotency key.
+   */
+  private trainerOf(req: IncomingMessage, who: Principal): { id: string; slot?: string } {
+    const id = this.o.credentials.pseudonym(who.name);
+    const key = req.headers[IDEMPOTENCY_HEADER];
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_RE.test(key))) throw new MpcError('API_BAD_REQUEST', `${IDEMPOTENCY_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
+    if (who.name !== SHARED_CREDENTIAL) return { id, slot: id };
+    return key === undefined ? { id } : { id, slot: `${id}\0${key}` };
   }
 }
 

@@ -20,6 +20,7 @@ import type { UpdateStaging } from '../protocol/memory/index.js';
 import type { Reservation } from '../protocol/memory/budget.js';
 import type { AggregateAnswer, Logger, SubmitRequest, UpdateUpload } from './node-options.js';
 import type { Round, RoundRegistry, Uploads } from './round-registry.js';
+import { Submissions } from './submissions.js';
 
 /** The largest update body in bytes (float32 values): round.maxParams x 4. */
 export function maxUpdateBytes(cfg: Pick<RoundConfig, 'maxParams'>): number {
@@ -68,6 +69,8 @@ export interface IntakeHost {
 }
 
 export class TrainerIntake {
+  /** Which trainer sent what to which round: retries join, never count twice. */
+  private readonly submissions = new Submissions();
   constructor(private readonly host: IntakeHost) {}
 
   /**
@@ -77,6 +80,9 @@ export class TrainerIntake {
   submit(req: SubmitRequest): UpdateUpload {
     const h = this.host;
     if (h.closing()) throw new MpcError('PROTOCOL_ABORTED', 'node is shutting down');
+    // a retry of an upload this trainer already sent: hashed only, then joins the first one
+    const retry = this.submissions.retryOf(req);
+    if (retry) return retry;
     const cfg = h.federation.round;
     if (!isRoundId(req.round)) throw new MpcError('API_BAD_REQUEST', ROUND_ID_RULE);
     if (!(req.weight > 0) || !Number.isFinite(req.weight) || req.weight > cfg.maxWeight) {
@@ -116,7 +122,7 @@ export class TrainerIntake {
       } else if (u.uploading === 0 && r.collectDue) this.closeCollection(r);
     };
     let clipFactor: number | undefined;
-    return {
+    const tracked = this.submissions.track(req, {
       get clipFactor() {
         return clipFactor;
       },
@@ -130,7 +136,7 @@ export class TrainerIntake {
         // collection open as if it were still uploading
         let committed: { answer: Promise<AggregateAnswer>; clipFactor: number };
         try {
-          committed = await this.commitUpload(u, staging, req);
+          committed = await this.commitUpload(u, staging, req, (w) => tracked.committed(w));
           clipFactor = committed.clipFactor;
         } finally {
           settle();
@@ -138,13 +144,20 @@ export class TrainerIntake {
         return committed.answer;
       },
       abort: settle,
-    };
+    });
+    return tracked.upload;
   }
 
   /** Starts the collection clock of a round that has just opened. */
   startCollection(r: Round): void {
     r.collectTimer = setTimeout(() => this.collectionTimeUp(r), this.host.federation.round.collectMs);
     r.collectTimer.unref();
+  }
+
+  /** Round `r` has ended at this node: waiting commits find it ended, retries no longer find its answer (src/node/submissions.ts). */
+  roundEnded(r: Round): void {
+    this.wakeSumWaiters(r.uploads);
+    this.submissions.roundEnded(r.id);
   }
 
   /** Wakes commits waiting for the round's in-place first update (also when the round ends). */
@@ -175,9 +188,10 @@ export class TrainerIntake {
 
   /**
    * Adds the staged update to the regional sum, opening the round if it is the first; resolves
-   * (wrapped, so it is not awaited) with the trainer's answer to come and the update's clipping factor.
+   * (wrapped, so it is not awaited) with the trainer's answer to come and the update's clipping
+   * factor. `counted` gets a second waiter for the answer when the upload has a slot (kept for retries).
    */
-  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
+  private async commitUpload(u: Uploads, staging: UpdateStaging, req: SubmitRequest, counted: (keep: Promise<AggregateAnswer>) => void): Promise<{ answer: Promise<AggregateAnswer>; clipFactor: number }> {
     const h = this.host;
     // the round's first update is staged inside the regional sum: later ones wait for it
     const gone = (): boolean => u.dropped || (u.round !== undefined && !h.rounds.isLive(u.round));
@@ -208,13 +222,20 @@ export class TrainerIntake {
       }
     }
     r.trainers++;
+    if (req.trainer) r.trainerIds.add(req.trainer.id);
     h.updateAccepted(clipFactor);
     if (req.expect !== undefined) r.expect = req.expect;
-    const answer = new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
+    const answer = this.waitFor(r, req);
+    if (req.trainer?.slot !== undefined) counted(this.waitFor(r, req));
     // clipped: the trainer is told too (x-mpc-clip-factor); the factor, never the values
     h.log({ event: 'update-accepted', round: r.id, trainers: r.trainers, ...(clipFactor < 1 ? { clipped: true, clipFactor: Number(clipFactor.toPrecision(6)) } : {}) });
     if (r.expect !== undefined && r.trainers >= r.expect) this.closeCollection(r);
     return { answer, clipFactor };
+  }
+
+  /** A waiter for the round's answer in `req`'s reduction. */
+  private waitFor(r: Round, req: SubmitRequest): Promise<AggregateAnswer> {
+    return new Promise<AggregateAnswer>((resolve, reject) => r.waiters.push({ reduce: req.reduce, resolve, reject }));
   }
 
   /**
@@ -236,6 +257,11 @@ export class TrainerIntake {
     if (r.collectTimer) clearTimeout(r.collectTimer);
     r.collectTimer = undefined;
     if (r.state.input || !this.host.rounds.isLive(r)) return;
-    this.host.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, now: Date.now() });
+    this.host.apply(r, { kind: 'input', contributes: r.trainers > 0, trainers: r.trainers, ...this.trainerIdsOf(r), now: Date.now() });
+  }
+
+  /** The pseudonymous ids of the round's trainers, for the transcript; none when an update came without one. */
+  private trainerIdsOf(r: Round): { trainerIds?: string[] } {
+    return r.trainers === 0 || r.trainerIds.size > 0 ? { trainerIds: [...r.trainerIds].sort() } : {};
   }
 }

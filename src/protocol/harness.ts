@@ -22,7 +22,8 @@ import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 
 export interface LocalNodeInput {
   region: string;
-  updates: { update: Float32Array; weight: number }[];
+  /** `trainer`: the update's pseudonymous trainer id; with one on any update, the node records the `trainers` entry. */
+  updates: { update: Float32Array; weight: number; trainer?: string }[];
 }
 
 export interface LocalFaults {
@@ -216,7 +217,8 @@ export function runLocal(
   for (const r of nodes.keys()) apply(r, { kind: 'open', now });
   for (const inp of inputs) {
     if (!nodes.has(inp.region) || faults.holdInput?.includes(inp.region)) continue;
-    apply(inp.region, { kind: 'input', contributes: inp.updates.length > 0, trainers: inp.updates.length, now });
+    const ids = [...new Set(inp.updates.flatMap((u) => (u.trainer === undefined ? [] : [u.trainer])))].sort();
+    apply(inp.region, { kind: 'input', contributes: inp.updates.length > 0, trainers: inp.updates.length, ...(ids.length ? { trainerIds: ids } : {}), now });
   }
   const maxTicks = opts.maxTicks ?? 200;
   for (let tick = 0; tick < maxTicks; tick++) {

@@ -13,8 +13,12 @@ import { lengthPrefixed, type RoundParams } from './params.js';
 export const PROTOCOL_VERSION = 1;
 
 export type PeerMessage =
-  /** `summary`: the sender's federation summary (src/federation/summary.ts), so a mismatch can name the fields. */
-  | { type: 'params'; round: string; params: RoundParams; summary?: FederationSummary }
+  /**
+   * `summary`: the sender's federation summary (src/federation/summary.ts), so a mismatch can
+   * name the fields; `tensors`: the canonical text of the round's named-tensor manifest (its
+   * digest is `params.manifest`), so a mismatch can name the first tensor that differs.
+   */
+  | { type: 'params'; round: string; params: RoundParams; summary?: FederationSummary; tensors?: string }
   /** A chunk of the share vector the sender dealt to the receiver (elements offset..). */
   | { type: 'share'; round: string; offset: number; data: Uint8Array }
   /** Sent to everyone when the sender finished dealing (or has nothing to contribute). */

@@ -10,6 +10,7 @@ import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { federationDigestHex, summaryDifferences, type Federation, type FederationSummary } from '../federation/index.js';
 import { policyDigest } from '../policy/index.js';
 import { HEX32_RE } from '../core/hex.js';
+import { manifestDifference, type TensorManifest } from '../core/tensor-manifest.js';
 import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 
 export const PARAMS_DIGEST_TAG = 'mpc-node/v1/params\0';
@@ -34,6 +35,12 @@ export interface RoundParams {
   readonly clipMode: 'clip' | 'reject';
   readonly minContributors: number;
   readonly minTrainers: number;
+  /**
+   * hex SHA-256 of the named-tensor manifest every trainer of the round sent
+   * (src/core/tensor-manifest.ts); absent for a round of plain float32 vectors. Only present
+   * keys enter the canonical bytes, so rounds without one keep the digests they always had.
+   */
+  readonly manifest?: string;
 }
 
 /** Keys of RoundParams in canonical order (used for comparison, digests and shape checks). */
@@ -59,7 +66,9 @@ export function lengthPrefixed(parts: readonly Uint8Array[]): Uint8Array {
 
 /** Canonical bytes of round parameters (for digests and comparison). */
 export function paramsBytes(p: RoundParams): Uint8Array {
-  return lengthPrefixed(PARAM_KEYS.map((k) => te.encode(JSON.stringify(p[k]))));
+  const parts = PARAM_KEYS.map((k) => te.encode(JSON.stringify(p[k])));
+  if (p.manifest !== undefined) parts.push(te.encode('manifest'), te.encode(JSON.stringify(p.manifest)));
+  return lengthPrefixed(parts);
 }
 
 /** SHA-256(PARAMS_DIGEST_TAG || paramsBytes(p)) as hex. */
@@ -67,13 +76,17 @@ export function paramsDigestHex(p: RoundParams): string {
   return bytesToHex(sha256(concatBytes(utf8ToBytes(PARAMS_DIGEST_TAG), paramsBytes(p))));
 }
 
-/** The parameters a node of federation `f` proposes for round `round` of `params` values. */
-export function roundParamsFor(f: Federation, round: string, params: number): RoundParams {
+/**
+ * The parameters a node of federation `f` proposes for round `round` of `params` values (and,
+ * for a round of named tensors, the digest of their manifest).
+ */
+export function roundParamsFor(f: Federation, round: string, params: number, manifest?: string): RoundParams {
   return {
     round, federation: federationDigestHex(f), policy: policyDigest(f),
     participants: f.regions.map((r) => r.id).sort(), threshold: f.threshold, params,
     scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
     minContributors: f.round.minContributors, minTrainers: f.policy.minTrainers,
+    ...(manifest !== undefined ? { manifest } : {}),
   };
 }
 
@@ -99,10 +112,17 @@ const MISMATCH_SHOWN = 4;
  */
 export function paramsMismatch(
   ours: RoundParams, theirs: RoundParams, self: string, peer: string,
-  summaries: { ours?: FederationSummary | null; theirs?: FederationSummary | undefined } = {},
+  summaries: { ours?: FederationSummary | null; theirs?: FederationSummary | undefined; manifests?: { ours?: TensorManifest | undefined; theirs?: TensorManifest | undefined } } = {},
 ): { key: string; expected: string; found: string; detail: string } | null {
   const show = (v: string | null) => (v === null ? 'absent' : v);
   const differing = (keys: readonly (typeof PARAM_KEYS)[number][]) => keys.filter((k) => JSON.stringify(ours[k]) !== JSON.stringify(theirs[k]));
+  if (ours.manifest !== theirs.manifest) {
+    // the models differ: name the first tensor when both manifests are at hand
+    const where = summaries.manifests?.ours && summaries.manifests.theirs ? manifestDifference(summaries.manifests.ours, summaries.manifests.theirs, self, peer) : null;
+    const short = (m: string | undefined) => (m === undefined ? 'plain float32 vectors (no manifest)' : `manifest "${m.slice(0, 12)}…"`);
+    const detail = `the trainers' models differ: ${where ?? `${short(ours.manifest)} at ${self}, ${short(theirs.manifest)} at ${peer}`}`;
+    return { key: 'manifest', expected: JSON.stringify(ours.manifest ?? null), found: JSON.stringify(theirs.manifest ?? null), detail };
+  }
   const fieldsFirst = differing(PARAM_KEYS.filter((k) => k !== 'policy' && k !== 'federation'));
   const keys = fieldsFirst.length ? fieldsFirst : differing(['policy', 'federation']);
   if (!keys.length) return null;
@@ -128,12 +148,13 @@ export function paramsMismatch(
 export function roundParamsProblem(p: unknown): string | null {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return 'params must be a map';
   const o = p as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(PARAM_KEYS as readonly string[]).includes(k)) return `params: unexpected field ${JSON.stringify(k.slice(0, 32))}`;
+  for (const k of Object.keys(o)) if (!(PARAM_KEYS as readonly string[]).includes(k) && k !== 'manifest') return `params: unexpected field ${JSON.stringify(k.slice(0, 32))}`;
   for (const k of PARAM_KEYS) if (!(k in o)) return `params: missing field ${k}`;
   const str = (k: string, re: RegExp): boolean => typeof o[k] === 'string' && (o[k] as string).length <= 256 && re.test(o[k] as string);
   if (!str('round', ROUND_ID_RE)) return 'params.round is not a valid round id';
   if (!str('federation', HEX32_RE)) return 'params.federation is not a 32-byte hex digest';
   if (!str('policy', HEX32_RE)) return 'params.policy is not a 32-byte hex digest';
+  if ('manifest' in o && !str('manifest', HEX32_RE)) return 'params.manifest is not a 32-byte hex digest';
   const v = o['participants'];
   if (!Array.isArray(v) || v.length > MAX_PARTIES || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r))) return 'params.participants must be a list of region ids';
   if (new Set(v as string[]).size !== v.length) return 'params.participants repeats a region';

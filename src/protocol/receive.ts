@@ -7,6 +7,7 @@
 import { ProtocolError } from '../errors.js';
 import { isAbortCause, type PeerMessage } from './messages.js';
 import { paramsMismatch } from './params.js';
+import { parseManifest } from '../core/tensor-manifest.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
 import { tryDeal } from './deal.js';
@@ -36,7 +37,8 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
   }
   switch (msg.type) {
     case 'params': {
-      const mm = paramsMismatch(s.params, msg.params, s.self, from, { ours: ctx.summary, theirs: msg.summary });
+      const manifests = { ours: ctx.manifest?.parsed, theirs: msg.tensors === undefined ? undefined : parseManifest(new TextEncoder().encode(msg.tensors)) };
+      const mm = paramsMismatch(s.params, msg.params, s.self, from, { ours: ctx.summary, theirs: msg.summary, manifests });
       if (mm) {
         throw new ProtocolError('PROTOCOL_PARAMS_MISMATCH', `round ${s.params.round}: parameters differ, ${mm.detail}; align the federation files / trainer updates and retry`, { expected: mm.expected, found: mm.found, culprits: [from] });
       }

@@ -20,6 +20,12 @@ export interface EntryBodies {
   params: { params: RoundParams; digest: string; policy: string };
   /** A participant whose parameters did not arrive (or match) before dealing: it is left out. */
   dropout: { region: string; phase: string; reason: string };
+  /**
+   * The recorder's own trainers, when its collection closed: `count` updates (its `commits.trainers`)
+   * from the credentials of `ids` (sorted, distinct pseudonymous ids: 32 hex, an HMAC of the
+   * credential name under a key only this node holds). Absent from transcripts before it existed.
+   */
+  trainers: { count: number; ids: string[] };
   commits: { dealer: string; contributes: boolean; trainers: number; digests: Record<string, string>; sig: string };
   receipt: { dealer: string; holder: string; digest: string; sig: string };
   decision: { coordinator: string; dealers: string[]; holders: string[]; sig: string };
@@ -43,7 +49,7 @@ export interface EntryBodies {
   policy: { rule: PolicyRule; subject: string; outcome: 'allowed' | 'refused'; reason: string; grant: string | null; at: string };
 }
 export type EntryKind = keyof EntryBodies;
-export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'commits', 'receipt', 'decision', 'agg-done', 'check', 'result', 'sealed', 'unsealed', 'abort', 'policy'];
+export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'trainers', 'commits', 'receipt', 'decision', 'agg-done', 'check', 'result', 'sealed', 'unsealed', 'abort', 'policy'];
 
 /** What the round state machine asks the node edge to record (unsigned, unchained). */
 export type RecordBody = { [K in EntryKind]: { kind: K; body: EntryBodies[K] } }[EntryKind];

@@ -7,6 +7,7 @@
 import { ProtocolError, type ErrorCode } from '../errors.js';
 import type { RandomFill } from '../field/random.js';
 import type { MessageType, PeerMessage } from './messages.js';
+import type { TensorManifest } from '../core/tensor-manifest.js';
 import type { RoundParams } from './params.js';
 import type { FederationSummary, RoundConfig } from '../federation/index.js';
 import type { RecordBody } from './records.js';
@@ -81,7 +82,11 @@ export interface RoundState {
 
 export type RoundEvent =
   | { kind: 'open'; now: number }
-  | { kind: 'input'; contributes: boolean; trainers: number; now: number }
+  /**
+   * The region's collection closed. `trainerIds`: the pseudonymous ids of its trainers (sorted,
+   * distinct), recorded as the `trainers` entry when given (docs/transcript.md).
+   */
+  | { kind: 'input'; contributes: boolean; trainers: number; trainerIds?: readonly string[]; now: number }
   | { kind: 'message'; from: string; msg: PeerMessage; now: number }
   | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
   | { kind: 'published'; digest: Uint8Array; now: number }
@@ -127,6 +132,8 @@ export interface StepContext {
    * compared with a peer's when the digests differ; without it a mismatch names the digests.
    */
   summary?: FederationSummary | null;
+  /** The round's named-tensor manifest at this node (its digest is `params.manifest`), sent with our parameters. */
+  manifest?: { readonly text: string; readonly parsed: TensorManifest } | undefined;
 }
 
 /** What one step returns: the next state and the effects, in order. */

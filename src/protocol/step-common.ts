@@ -28,7 +28,7 @@ export function live(s: RoundState): string[] {
 
 /** Our parameters as a `params` message, with our federation summary when there is one. */
 export function paramsMessage(s: RoundState, ctx: StepContext): PeerMessage {
-  return { type: 'params', round: s.params.round, params: s.params, ...(ctx.summary ? { summary: ctx.summary } : {}) };
+  return { type: 'params', round: s.params.round, params: s.params, ...(ctx.summary ? { summary: ctx.summary } : {}), ...(ctx.manifest ? { tensors: ctx.manifest.text } : {}) };
 }
 
 /** `regions` sorted by share x-coordinate (the order reconstruction and the transcript use). */

@@ -32,6 +32,7 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
       case 'input':
         if (s.phase !== 'collect' || s.input) break;
         s.input = { contributes: ev.contributes, trainers: ev.trainers };
+        if (ev.trainerIds) fx.push({ kind: 'record', record: { kind: 'trainers', body: { count: ev.trainers, ids: [...ev.trainerIds] } } });
         tryDeal(s, fx, ev.now, ctx);
         break;
       case 'dealt':

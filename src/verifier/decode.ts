@@ -7,7 +7,7 @@
  * @module
  */
 import { canonicalJson } from '../core/canonical-json.js';
-import { REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
+import { REGION_ID_RE, ROUND_ID_RE, TRAINER_ID_RE } from '../core/ids.js';
 import { GRANT_ID_RE, type PolicyRule } from '../policy/index.js';
 import { roundParamsProblem } from '../protocol/params.js';
 import { ENTRY_KINDS, type EntryKind, type RoundEntry as Entry } from '../protocol/records.js';
@@ -107,6 +107,7 @@ const regionList = (v: unknown, what: string): string[] => {
 const BODY_KEYS: Record<EntryKind, readonly string[]> = {
   params: ['params', 'digest', 'policy'],
   dropout: ['region', 'phase', 'reason'],
+  trainers: ['count', 'ids'],
   commits: ['dealer', 'contributes', 'trainers', 'digests', 'sig'],
   receipt: ['dealer', 'holder', 'digest', 'sig'],
   decision: ['coordinator', 'dealers', 'holders', 'sig'],
@@ -153,6 +154,13 @@ function bodyShape(kind: EntryKind, b: O): void {
       str('phase', 16);
       str('reason');
       break;
+    case 'trainers': {
+      const n = isInt(b.count, 'trainers.count');
+      const ids = b.ids;
+      if (!Array.isArray(ids) || !ids.every((x, i) => typeof x === 'string' && TRAINER_ID_RE.test(x) && (i === 0 || x > (ids[i - 1] as string)))) throw new Fail('trainers.ids is not a sorted list of distinct trainer ids (32 hex)');
+      if (ids.length > n || (n > 0) !== (ids.length > 0)) throw new Fail(`trainers.ids names ${ids.length} trainer(s) for ${n} update(s)`);
+      break;
+    }
     case 'commits': {
       isStr(b.dealer, REGION_ID_RE, 'commits.dealer');
       isBool(b.contributes, 'commits.contributes');

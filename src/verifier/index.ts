@@ -61,6 +61,11 @@ export async function verifyRound(input: VerifyInput): Promise<VerifyReport> {
   }
 
   notes.set('policy', policyCheck(views, fed, fail('policy')));
+  const named = views.filter((v) => v.trainers);
+  if (named.length) {
+    const who = named.map((v) => `${v.recorder} ${v.trainers!.body.count} update(s) from ${v.trainers!.body.ids.length} trainer id(s)`).join(', ');
+    notes.set('protocol', `${defaultDetail('protocol', files)}; ${who}`);
+  }
 
   crossCheckFiles(files, fail('cross-check'));
   if (views.length > 1) crossCheck(views, fail('cross-check'));

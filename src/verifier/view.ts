@@ -24,6 +24,8 @@ export interface View {
   recorder: string;
   round: string;
   params: RoundParams | null;
+  /** The recorder's own trainers (absent from transcripts before the entry existed). */
+  trainers: Entry<'trainers'> | null;
   commits: Map<string, Entry<'commits'>>;
   receipts: Map<string, Entry<'receipt'>>;
   decision: Entry<'decision'> | null;
@@ -40,7 +42,7 @@ export interface View {
 export type ViewFail = (c: CheckName, e: Entry | null, m: string) => void;
 
 /** Protocol stage of each kind; `policy` entries may come at any stage before the final entry. */
-const ORDER: Record<EntryKind, number> = { params: 0, dropout: 1, commits: 1, receipt: 1, decision: 2, 'agg-done': 3, check: 4, result: 5, sealed: 6, unsealed: 6, abort: 6, policy: 0 };
+const ORDER: Record<EntryKind, number> = { params: 0, dropout: 1, trainers: 1, commits: 1, receipt: 1, decision: 2, 'agg-done': 3, check: 4, result: 5, sealed: 6, unsealed: 6, abort: 6, policy: 0 };
 
 function kindAt(stage: number): string {
   return ['params', 'commits/receipts', 'the decision', 'agg-done', 'the check', 'the result', 'the final entry'][stage] ?? '?';
@@ -51,7 +53,7 @@ export function viewOf(f: File, fed: Federation, fail: ViewFail): View | null {
   const first = f.entries[0];
   if (!first) return null;
   const v: View = {
-    file: f, recorder: first.region, round: first.round, params: null, commits: new Map(), receipts: new Map(), decision: null,
+    file: f, recorder: first.region, round: first.round, params: null, trainers: null, commits: new Map(), receipts: new Map(), decision: null,
     aggDone: new Map(), check: null, result: null, final: null, policies: [], notes: new Map(),
   };
   if (first.kind !== 'params') fail('protocol', first, `the first entry is ${first.kind}, expected params`);
@@ -109,6 +111,10 @@ function walkEntries(v: View, fail: ViewFail): void {
         if (!known(b.region)) fail('protocol', e, `dropout of ${b.region}, not a participant`);
         break;
       }
+      case 'trainers':
+        if (v.trainers) fail('protocol', e, 'a second trainers entry');
+        v.trainers ??= e as Entry<'trainers'>;
+        break;
       case 'commits': {
         const b = e.body as EntryBodies['commits'];
         if (!known(b.dealer)) fail('protocol', e, `commits by ${b.dealer}, not a participant`);
@@ -159,6 +165,8 @@ function walkEntries(v: View, fail: ViewFail): void {
   }
   if (v.check && !v.check.body.ok && v.final?.kind !== 'abort') fail('protocol', v.check, 'a failed consistency check not followed by an abort');
   if (v.result && v.aggDone.size === 0) fail('protocol', v.result, 'result without any agg-done');
+  const own = v.commits.get(v.recorder);
+  if (v.trainers && own && own.body.trainers !== v.trainers.body.count) fail('protocol', v.trainers, `${v.trainers.body.count} trainer update(s) recorded, the recorder's commits say ${own.body.trainers}`);
 }
 
 /** The `receipts` check: each receipt names the digest its dealer committed to. */

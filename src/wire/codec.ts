@@ -13,6 +13,7 @@ import { MAX_ABORT_REASON, MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, ty
 import { roundParamsProblem, summaryProblem, type RoundParams } from '../protocol/params.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
 import { ERROR_CODE_RE } from '../core/hex.js';
+import { MANIFEST_LIMITS, manifestDigestHex, parseManifest } from '../core/tensor-manifest.js';
 
 /** Upper bound on one peer message (defined in limits.ts; re-exported for the codec's users). */
 export { MAX_MESSAGE_BYTES };
@@ -87,6 +88,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
         const why = summaryProblem(m.summary);
         if (why !== null) fail('WIRE_MALFORMED', why);
       }
+      if ('tensors' in m) tensorsText(m.tensors, (m.params as RoundParams).manifest);
       break;
     case 'share':
     case 'agg':
@@ -156,7 +158,19 @@ const FIELDS: Record<MessageType, string[]> = {
 };
 
 /** Fields a message may leave out. */
-const OPTIONAL: Partial<Record<MessageType, string[]>> = { params: ['summary'] };
+const OPTIONAL: Partial<Record<MessageType, string[]>> = { params: ['summary', 'tensors'] };
+
+/** A params message's manifest text: a valid canonical manifest whose digest is the params' `manifest`. */
+function tensorsText(v: unknown, digest: string | undefined): void {
+  if (typeof v !== 'string' || v.length > MANIFEST_LIMITS.maxBytes) fail('WIRE_MALFORMED', 'params: tensors must be a manifest text');
+  const bytes = new TextEncoder().encode(v as string);
+  try {
+    parseManifest(bytes);
+  } catch (e) {
+    fail('WIRE_MALFORMED', `params: tensors: ${(e as Error).message}`);
+  }
+  if (digest !== manifestDigestHex(bytes)) fail('WIRE_MALFORMED', 'params: tensors do not have the digest params.manifest names');
+}
 
 function exactKeys(m: Record<string, unknown>, keys: string[], what: string, optional: string[] = []): void {
   const got = Object.keys(m);
