@@ -17,9 +17,9 @@
  * once its parameters are out, so the others deal to it), then kills or stops it. `seconds` is
  * the wall time from the submissions to the last result, checked against the plaintext
  * weighted mean. After each round us is killed (resumed first if stopped) and restarted, so
- * every round starts from three connected nodes. A dead peer that had opened the round costs
- * the decide deadline (round.collectMs + min(phaseTimeoutMs, 5 s) + phaseTimeoutMs): the
- * coordinator waits that long for its commitments; a hung one must cost no more.
+ * every round starts from three connected nodes. A dead peer's link goes down at once and the
+ * coordinator decides without it; a hung one is a dead one once the drain timeout cuts it
+ * (docs/protocol.md "Dropouts").
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
