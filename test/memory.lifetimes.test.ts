@@ -184,28 +184,30 @@ describe('share streams (memory/share-streams.ts)', () => {
   }
 
   for (const how of ['finished', 'abandoned'] as const) {
-    it(`a dealing wipes its output chunks when it is ${how}`, async () => {
+    it(`a dealing wipes its cached chunks when it is ${how}`, async () => {
       const K = await loadKernelsFresh();
       const L = 2 * WIRE_CHUNK_ELEMS + 3;
       const intake = new ChunkIntake(K, L);
       const shares = new ShareStreams(K, L, nobleSha256, intake);
       const input = secret(K, L, 5);
-      const it = shares.deal(input, 2, 3, [1, 2, 3], 1, nodeRandom);
-      // the chunk dealt last is what the output chunks hold when the dealing ends
+      const d = shares.startDealing(input, 2, 3, [1, 2, 3], 1, nodeRandom, aesCtrRandom);
+      // the chunks dealt last are what the cache holds when the dealing ends
       const chunks = how === 'finished' ? 3 : 1;
-      let last = it.next();
-      for (let i = 1; i < chunks; i++) last = it.next();
-      if (last.done) throw new Error('no chunk');
-      expect([last.value.offset, ...last.value.shares.keys()]).toEqual([(chunks - 1) * WIRE_CHUNK_ELEMS, 2, 3]);
-      const toB = last.value.shares.get(2)!.slice(0, 24);
-      const toC = last.value.shares.get(3)!.slice(0, 24);
+      let toB = new Uint8Array(0);
+      let toC = new Uint8Array(0);
+      for (let i = 0; i < chunks; i++) {
+        const b = d.next(2)!;
+        const c = d.next(3)!;
+        expect([b.offset, c.offset]).toEqual([i * WIRE_CHUNK_ELEMS, i * WIRE_CHUNK_ELEMS]);
+        toB = b.data.slice(0, 24);
+        toC = c.data.slice(0, 24);
+      }
       expect(inMemory(K, toB) && inMemory(K, toC)).toBe(true);
       if (how === 'finished') {
-        const r = it.next();
-        expect(r.done && r.value.size).toBe(3);
-      } else {
-        it.return(new Map());
+        expect(d.next(2)).toBeNull();
+        expect(d.finish().size).toBe(3);
       }
+      d.close();
       expect(inMemory(K, toB)).toBe(false);
       expect(inMemory(K, toC)).toBe(false);
       K.zeroize(input);
@@ -231,14 +233,14 @@ describe('share streams (memory/share-streams.ts)', () => {
     const pub = shares.publish(() => undefined);
     expect(pub.next().done).toBe(false);
     const input = secret(K, L, 7);
-    const dealing = shares.deal(input, 1, 1, [1], 1, nodeRandom);
+    const dealing = shares.startDealing(input, 1, 1, [1], 1, nodeRandom, aesCtrRandom);
     shares.zeroize();
     intake.zeroize();
     expect(allZero(K.bytes(held.ptr, L * 8))).toBe(true);
     expect(inMemory(K, data.subarray(8 * WIRE_CHUNK_ELEMS - 32, 8 * WIRE_CHUNK_ELEMS + 32))).toBe(false);
     expect(() => shares.heldSum).toThrow(/wiped/);
     expect(() => pub.next()).toThrow(/aggChunks resumed after the round vectors were wiped/);
-    expect(() => dealing.next()).toThrow(/dealChunks resumed after the round vectors were wiped/);
+    expect(() => dealing.finish()).toThrow(/dealChunks resumed after the round vectors were wiped/);
     K.zeroize(input);
     K.free(input);
   });
@@ -251,7 +253,8 @@ describe('share streams (memory/share-streams.ts)', () => {
     const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
     expect(it.next().done).toBe(false); // the only chunk
     v.zeroize();
-    it.next(); // finishes the dealing: the regional sum is already wiped and freed
+    // finishing the dealing now would compute on wiped memory: refused, nothing freed twice
+    expect(() => it.next()).toThrow(/dealChunks resumed after the round vectors were wiped/);
     // every vector of the round's size came back to the allocator once: fresh ones never alias
     const ptrs = Array.from({ length: 8 }, () => K.alloc(P + EXTRA_ELEMS).ptr);
     expect(new Set(ptrs).size).toBe(ptrs.length);

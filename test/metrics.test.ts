@@ -27,6 +27,7 @@ describe('node metrics', () => {
       'mpc_node_round_duration_seconds',
       'mpc_node_peer_bytes_sent_total',
       'mpc_node_peer_bytes_received_total',
+      'mpc_node_peer_drain_timeouts_total',
       'mpc_node_policy_violations_total',
       'mpc_node_refused_connections_total',
       'mpc_node_active_trainers',

@@ -2,6 +2,7 @@
 // Everything listens on and dials 127.0.0.1 only. No timing assertions: only "eventually".
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TransportError } from '../src/errors.js';
@@ -193,6 +194,98 @@ class RecordingProxy {
   }
 }
 
+/**
+ * A TCP relay in front of a node whose reading side (dialler to node) can be stopped, as a hung
+ * peer's kernel stops taking bytes once its buffers are full, or paced: `pace(ms)` lets one read
+ * through every `ms`, a slow link that still makes progress.
+ */
+type RelayMode = { kind: 'flow' } | { kind: 'stopped' } | { kind: 'paced'; ms: number };
+
+class TcpRelay {
+  readonly #server: Server;
+  readonly #pairs: Array<{ down: Socket; up: Socket }> = [];
+  #mode: RelayMode = { kind: 'flow' };
+  #timer: NodeJS.Timeout | undefined;
+  port = 0;
+
+  constructor(upstreamPort: number) {
+    this.#server = createServer((down) => {
+      const up = createConnection({ host: HOST, port: upstreamPort });
+      this.#pairs.push({ down, up });
+      down.on('data', (d) => {
+        up.write(d);
+        if (this.#mode.kind !== 'flow') down.pause(); // one read at a time while paced
+      });
+      up.pipe(down);
+      const end = (): void => {
+        down.destroy();
+        up.destroy();
+      };
+      for (const s of [down, up]) {
+        s.on('error', () => undefined);
+        s.on('close', end);
+      }
+      if (this.#mode.kind === 'stopped') down.pause();
+    });
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((r) => this.#server.listen(0, HOST, () => r()));
+    const a = this.#server.address();
+    this.port = typeof a === 'object' && a !== null ? a.port : 0;
+    return this.port;
+  }
+
+  #set(mode: RelayMode): void {
+    this.#mode = mode;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const { down } of this.#pairs) {
+      if (mode.kind === 'flow') down.resume();
+      else down.pause();
+    }
+    if (mode.kind === 'paced') {
+      this.#timer = setInterval(() => {
+        for (const { down } of this.#pairs) down.resume();
+      }, mode.ms);
+    }
+  }
+
+  /** Stops reading from the dialler (a hung peer). */
+  stop(): void {
+    this.#set({ kind: 'stopped' });
+  }
+
+  /** Reads once every `ms` (a slow link that keeps moving). */
+  pace(ms: number): void {
+    this.#set({ kind: 'paced', ms });
+  }
+
+  flow(): void {
+    this.#set({ kind: 'flow' });
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    for (const { down, up } of this.#pairs) {
+      down.destroy();
+      up.destroy();
+    }
+    await new Promise<void>((r) => this.#server.close(() => r()));
+  }
+}
+
+/** "a" dials "c" through a TcpRelay in front of c's port; both nodes and the relay tracked. */
+async function pairViaRelay(extra: Extra = {}): Promise<{ a: TestNode; c: TestNode; relay: TcpRelay }> {
+  const ids = new Map(['a', 'c'].map((r) => [r, generateIdentity(r)]));
+  const c = track(await startNode(ids.get('c')!, ids, new Map(), 0, extra));
+  const relay = new TcpRelay(c.port);
+  cleanups.push(() => relay.close());
+  const relayPort = await relay.start();
+  const a = track(await startNode(ids.get('a')!, ids, new Map([['c', `ws://${HOST}:${relayPort}`]]), 0, extra));
+  return { a, c, relay };
+}
+
 // Everything a test opens is registered here and closed after it, pass or fail.
 const cleanups: Array<() => Promise<void> | void> = [];
 const track = <T extends { net: PeerNetwork }>(n: T): T => {
@@ -313,7 +406,7 @@ describe('PeerNetwork on 127.0.0.1', () => {
     for (const [i, m] of msgs.entries()) expect(bytesToHex(sha256(got[i]!)), `message ${i}`).toBe(bytesToHex(sha256(m)));
     // and the receive buffer is indeed one buffer, reused
     expect(views[3]!.buffer).toBe(views[4]!.buffer);
-  });
+  }, 30_000); // sha256 of ~12 MB in JavaScript: slow on a loaded machine
 
   it('rejects send to a peer that is down with TRANSPORT_CLOSED', async () => {
     const { a, c } = await mesh3();
@@ -438,6 +531,47 @@ describe('PeerNetwork on 127.0.0.1', () => {
     await a.net.send('c', msg('alive'));
     await waitFor(() => c.received.some((x) => text(x.msg) === 'alive'), 'message after heartbeat recovery');
   });
+
+  it('cuts a link whose peer takes no bytes for drainTimeoutMs: the waiting send fails, peer-down, counted; it reconnects once the peer reads again', async () => {
+    // heartbeats far apart: only the drain timeout can notice the stall
+    const { a, c, relay } = await pairViaRelay({ heartbeatIntervalMs: 600_000, drainTimeoutMs: 300 });
+    await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'link up');
+    relay.stop();
+    const chunk = new Uint8Array(256 * 1024);
+    // more than every buffer on the way (ws high-water mark, both kernels) can hold
+    let failed: unknown;
+    for (let i = 0; i < 400 && failed === undefined; i++) {
+      await a.net.send('c', chunk).catch((e: unknown) => (failed = e));
+    }
+    expect(failed).toBeInstanceOf(TransportError);
+    expect((failed as TransportError).code).toBe('TRANSPORT_CLOSED');
+    const ev = a.logs.find((e) => e['event'] === 'drain-timeout');
+    expect(ev).toMatchObject({ peer: 'c' });
+    expect(ev!['queuedBytes']).toBeGreaterThan(0);
+    expect(a.logs.find((e) => e['event'] === 'peer-down')).toMatchObject({ peer: 'c', reason: 'drain timeout' });
+    expect(a.down).toContain('c');
+    expect(a.net.stats().drainTimeouts).toEqual({ c: 1 });
+    relay.flow();
+    await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'reconnect once the peer reads again');
+    await a.net.send('c', msg('after'));
+    await waitFor(() => c.received.some((x) => text(x.msg) === 'after'), 'message after the cut');
+  });
+
+  it('never cuts a slow link that keeps taking bytes, however long the transfer', async () => {
+    // the relay lets one read (<= 64 KiB) through every 20 ms: 32 MiB take 10 s or more, four
+    // times the drain timeout (2.5 s here, half the default), while the writes complete in
+    // kernel-sized steps, far apart but well within it
+    const { a, c, relay } = await pairViaRelay({ heartbeatIntervalMs: 600_000, drainTimeoutMs: 2500 });
+    await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'link up');
+    relay.pace(20);
+    const chunk = new Uint8Array(128 * 1024);
+    const n = 256;
+    for (let i = 0; i < n; i++) await a.net.send('c', chunk);
+    await waitFor(() => c.received.length === n, 'every message through the slow link', 120_000);
+    expect(a.logs.some((e) => e['event'] === 'drain-timeout')).toBe(false);
+    expect(a.down).toEqual([]);
+    expect(a.net.stats().drainTimeouts).toEqual({});
+  }, 150_000);
 
   it('reconnects to a killed peer after it restarts (acceptor and dialler)', async () => {
     const { a, b, c, ids } = await mesh3();

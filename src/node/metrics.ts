@@ -41,6 +41,8 @@ export interface NodeSnapshot {
   readonly bytesSent?: Readonly<Record<string, number>>;
   /** Cumulative bytes received from each peer since start (PeerNetwork.stats().bytesReceived). */
   readonly bytesReceived?: Readonly<Record<string, number>>;
+  /** Cumulative links cut by the drain timeout, by peer (PeerNetwork.stats().drainTimeouts). */
+  readonly drainTimeouts?: Readonly<Record<string, number>>;
 }
 
 export interface NodeMetricsOptions {
@@ -110,6 +112,7 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
   const refused = new Counter({ name: `${METRIC_PREFIX}refused_connections_total`, help: 'Peer connections refused by the transport, by error code.', labelNames: ['code'], registers });
   const sent = new Counter({ name: `${METRIC_PREFIX}peer_bytes_sent_total`, help: 'Bytes sent to each peer (encrypted frames).', labelNames: ['peer'], registers });
   const received = new Counter({ name: `${METRIC_PREFIX}peer_bytes_received_total`, help: 'Bytes received from each peer (encrypted frames).', labelNames: ['peer'], registers });
+  const drained = new Counter({ name: `${METRIC_PREFIX}peer_drain_timeouts_total`, help: 'Links to each peer cut because the peer took no bytes for the drain timeout (hung peer).', labelNames: ['peer'], registers });
   const trainers = new Gauge({ name: `${METRIC_PREFIX}active_trainers`, help: 'Trainer submissions in rounds that are still collecting or running.', registers });
   const inFlight = new Gauge({ name: `${METRIC_PREFIX}rounds_in_flight`, help: 'Rounds currently open at this node.', registers });
   const updates = new Counter({ name: `${METRIC_PREFIX}updates_accepted_total`, help: 'Trainer updates added to a regional sum.', registers });
@@ -129,6 +132,7 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     throttled.inc({ peer: p }, 0);
     sent.inc({ peer: p }, 0);
     received.inc({ peer: p }, 0);
+    drained.inc({ peer: p }, 0);
   }
 
   const setCumulative = (c: Counter<'peer'>, totals: Readonly<Record<string, number>>): void => {
@@ -151,6 +155,7 @@ export function createNodeMetrics(opts: NodeMetricsOptions): NodeMetrics {
     if (s.wasmMemoryBytes !== undefined) wasm.set(s.wasmMemoryBytes);
     if (s.bytesSent !== undefined) setCumulative(sent, s.bytesSent);
     if (s.bytesReceived !== undefined) setCumulative(received, s.bytesReceived);
+    if (s.drainTimeouts !== undefined) setCumulative(drained, s.drainTimeouts);
   };
 
   return {

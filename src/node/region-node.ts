@@ -81,8 +81,7 @@ export class RegionNode {
           roundsInFlight: this.rounds.size,
           activeTrainers: this.rounds.list().reduce((n, r) => n + r.trainers, 0),
           ...this.admission.memoryFigures(),
-          bytesSent: st.bytesSent,
-          bytesReceived: st.bytesReceived,
+          bytesSent: st.bytesSent, bytesReceived: st.bytesReceived, drainTimeouts: st.drainTimeouts,
         };
       },
     });
@@ -104,6 +103,7 @@ export class RegionNode {
     });
     this.streams = {
       isLive: (round) => this.rounds.isLive(round),
+      linked: (peer) => this.net.isConnected(peer),
       send: (to, msg) => this.send(to, msg),
       apply: (round, ev) => this.apply(round, ev),
       abort: (round, err) => this.endRound(round, 'aborted', err),
@@ -218,8 +218,8 @@ export class RegionNode {
     this.rounds.dropPending(u);
     this.rounds.add(r);
     this.intake.startCollection(r);
-    this.log({ event: 'round-open', round: id, params, ...(from ? { from } : {}) });
     this.apply(r, { kind: 'open', now });
+    this.log({ event: 'round-open', round: id, params, ...(from ? { from } : {}) }); // after the open: our parameters are out
     return r;
   }
 

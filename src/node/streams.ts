@@ -1,24 +1,35 @@
 /**
  * The node's two vector streams: dealing (this region's shares, chunk by chunk, to every
- * holder) and publishing (this node's aggregate share to every other holder). Each streams from
- * the round's secret memory with one chunk in flight per link, yields to I/O between chunks,
- * reports the end to the protocol as an event, and stops the moment the round is no longer live
- * (its memory is wiped then and may already belong to another round).
+ * holder) and publishing (this node's aggregate share to every other holder). Each runs one
+ * pipeline per peer, one chunk in flight on its link, so a slow or stopped peer delays only its
+ * own stream (memory stays O(chunk) per peer: the dealing deals a lagging holder's chunk again,
+ * the aggregate share is read where each stream stands). A peer's stream ends when its share is
+ * out, when its link is gone (what it would send is lost: the protocol treats the peer as
+ * dropped, and the transport cuts a peer that takes no bytes, docs/transport.md), or the moment
+ * the round is no longer live (its memory is wiped then and may already belong to another
+ * round). Each yields to I/O between chunks and reports its end to the protocol as an event
+ * once every peer's stream has ended.
  * @module
  */
 import { ProtocolError } from '../errors.js';
 import type { PeerMessage } from '../protocol/messages.js';
 import { regionOfX, xOf } from '../protocol/params.js';
+import { WIRE_CHUNK_ELEMS } from '../protocol/memory/index.js';
 import type { RoundEvent } from '../protocol/round.js';
 import type { Round } from './round-registry.js';
 
 /** What a stream needs from its node. */
 export interface StreamHost {
   isLive(r: Round): boolean;
+  /** Whether an authenticated link to `peer` is up. */
+  linked(peer: string): boolean;
   send(to: string, msg: PeerMessage): Promise<void>;
   apply(r: Round, ev: RoundEvent): void;
   abort(r: Round, err: ProtocolError): void;
 }
+
+/** One chunk of a vector stream: a view into WASM memory, valid until the next call into it. */
+type Chunk = { offset: number; data: Uint8Array } | null;
 
 /**
  * Lets the event loop run between two streamed chunks. On loopback (and on any link whose
@@ -30,56 +41,78 @@ export interface StreamHost {
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Streams the round's shares to `holders` (this node's own share stays in memory), then applies
- * the `dealt` event with the digest of each holder's share stream.
- * @param afterDealt - Test fault hook, run once `dealt` has been applied.
+ * One peer's pipeline: takes the next chunk, sends it, waits for the link's backpressure, until
+ * the stream is done, the link to `peer` is gone or `live()` turns false.
  */
-export async function dealShares(host: StreamHost, r: Round, self: string, holders: readonly string[], random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): Promise<void> {
-  const p = r.state.params;
-  const it = r.memory.dealChunks(p.threshold, p.participants.length, holders.map((h) => xOf(p, h)), xOf(p, self), random);
-  try {
-    for (;;) {
-      // checked before resuming the generator: once the round has ended its vectors are wiped
-      // and freed (and may already belong to another round), so never compute on them again
-      if (!host.isLive(r)) return;
-      const s = it.next();
-      if (s.done) {
-        const digests = new Map([...s.value].map(([x, d]) => [regionOfX(p, x), d]));
-        host.apply(r, { kind: 'dealt', digests, now: Date.now() });
-        if (afterDealt) await afterDealt();
-        return;
-      }
-      const sends: Promise<void>[] = [];
-      for (const [x, data] of s.value.shares) sends.push(host.send(regionOfX(p, x), { type: 'share', round: r.id, offset: s.value.offset, data }));
-      await Promise.all(sends); // backpressure: one chunk in flight per link
-      await yieldToIo();
-    }
-  } catch (e) {
-    host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
-  } finally {
-    it.return(new Map()); // an abandoned generator still wipes and frees its scratch chunks
+async function streamTo(host: StreamHost, peer: string, live: () => boolean, next: () => Chunk, message: (offset: number, data: Uint8Array) => PeerMessage): Promise<void> {
+  for (;;) {
+    // checked before taking a chunk: once the round has ended its vectors are wiped and freed
+    // (and may already belong to another round), so never read or compute on them again
+    if (!live() || !host.linked(peer)) return;
+    const c = next();
+    if (c === null) return;
+    await host.send(peer, message(c.offset, c.data)); // encrypted before it returns: the view may go
+    await yieldToIo();
   }
 }
 
 /**
- * Relays the decision to `to`, streams this node's aggregate share to them, then applies the
- * `published` event with the stream's digest (the protocol holds back peers' agg-done until then).
+ * Streams the round's shares to `holders` (this node's own share stays in memory), one pipeline
+ * per holder, then applies the `dealt` event with the digest of each holder's share stream.
+ * @param afterDealt - Test fault hook, run once `dealt` has been applied.
+ */
+export async function dealShares(host: StreamHost, r: Round, self: string, holders: readonly string[], random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): Promise<void> {
+  const p = r.state.params;
+  const live = (): boolean => host.isLive(r);
+  let dealing;
+  try {
+    dealing = r.memory.startDealing(p.threshold, p.participants.length, holders.map((h) => xOf(p, h)), xOf(p, self), random);
+    const d = dealing;
+    await Promise.all(
+      holders.filter((h) => h !== self).map((h) => {
+        const x = xOf(p, h);
+        return streamTo(host, h, live, () => d.next(x), (offset, data) => ({ type: 'share', round: r.id, offset, data }));
+      }),
+    );
+    // streams that ended early (their links went) left chunks no one dealt: the digests and the
+    // own share need them, a chunk per macrotask like the streams
+    while (live() && d.dealAhead()) await yieldToIo();
+    if (!live()) return;
+    const digests = new Map([...d.finish()].map(([x, dg]) => [regionOfX(p, x), dg]));
+    host.apply(r, { kind: 'dealt', digests, now: Date.now() });
+    if (afterDealt) await afterDealt();
+  } catch (e) {
+    host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
+  } finally {
+    dealing?.close(); // an abandoned dealing still wipes and frees its chunks
+  }
+}
+
+/**
+ * Relays the decision to `to`, streams this node's aggregate share to each of them on its own
+ * pipeline, then applies the `published` event with the share's digest (the protocol holds back
+ * peers' agg-done until then).
  */
 export async function publishAggregate(host: StreamHost, r: Round, to: readonly string[], decision: PeerMessage): Promise<void> {
   for (const p of to) void host.send(p, decision);
+  // the vectors are wiped once the round is over: never stream from them after that
+  const live = (): boolean => host.isLive(r) && r.state.phase === 'combine';
+  const length = r.memory.length;
   try {
-    const it = r.memory.aggChunks();
-    for (;;) {
-      // the vectors are wiped once the round is over: never stream from them after that
-      if (!host.isLive(r) || r.state.phase !== 'combine') return;
-      const s = it.next();
-      if (s.done) {
-        host.apply(r, { kind: 'published', digest: s.value, now: Date.now() });
-        return;
-      }
-      await Promise.all(to.map((p) => host.send(p, { type: 'agg', round: r.id, offset: s.value.offset, data: s.value.data })));
-      await yieldToIo();
-    }
+    await Promise.all(
+      to.map((peer) => {
+        let offset = 0;
+        const next = (): Chunk => {
+          if (offset >= length) return null;
+          const c = { offset, data: r.memory.aggChunkAt(offset) };
+          offset += WIRE_CHUNK_ELEMS;
+          return c;
+        };
+        return streamTo(host, peer, live, next, (o, data) => ({ type: 'agg', round: r.id, offset: o, data }));
+      }),
+    );
+    if (!live()) return;
+    host.apply(r, { kind: 'published', digest: r.memory.aggShareDigest(), now: Date.now() });
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `publishing the aggregate share failed: ${(e as Error).message}`));
   }

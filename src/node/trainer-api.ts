@@ -40,11 +40,10 @@ import { isRoundId, ROUND_ID_RULE } from '../core/ids.js';
 import { serveAudit } from './audit-assets.js';
 import { noteMoved } from './gc-pacer.js';
 import { checkUpdateLength, maxUpdateBytes } from './trainer-intake.js';
-import { bodyChunks, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, prepended, readPrefix, streamExact, UnsizedBodies } from './upload-body.js';
-import { MANIFEST_LIMITS, manifestDigestHex, manifestValues, parseManifest } from '../core/tensor-manifest.js';
-
-/** The media type of an update of named tensors (docs/api.md "Named tensors"). */
-export const TENSORS_MEDIA_TYPE = 'application/vnd.mpc-node.tensors';
+import { bodyChunks, DEFAULT_BODY_TIMEOUT_MS, DEFAULT_UNSIZED_BODY_BYTES, streamExact, UnsizedBodies } from './upload-body.js';
+import { MANIFEST_LIMITS } from '../core/tensor-manifest.js';
+import { readTensorsHead, TENSORS_MEDIA_TYPE } from './tensor-upload.js';
+import { writeAnswer } from './answer-stream.js';
 import type { Socket } from 'node:net';
 import { mayDo, SHARED_CREDENTIAL, type CredentialStore, type Principal, type Right } from './credentials.js';
 import type { Logger } from './node-options.js';
@@ -297,21 +296,11 @@ export class TrainerApi {
     if (!Number.isSafeInteger(len) || len < 4) throw new MpcError('API_LENGTH_REQUIRED', `a ${TENSORS_MEDIA_TYPE} body needs its Content-Length`);
     if (len > maxUpdateBytes(cfg) + 4 + MANIFEST_LIMITS.maxBytes) checkUpdateLength(cfg, Math.ceil(len / 4));
     const body = bodyChunks(req, o.timeoutMs);
-    const head = await readPrefix(body, 4, 'the manifest length');
-    const L = head.prefix.readUInt32LE(0);
-    if (L < 2 || L > MANIFEST_LIMITS.maxBytes || 4 + L > len) throw new MpcError('API_BAD_MANIFEST', `manifest length ${L} does not fit the body (1..${MANIFEST_LIMITS.maxBytes} bytes, within Content-Length)`);
-    const first = head.rest.length >= L ? { prefix: Buffer.from(head.rest.subarray(0, L)), rest: head.rest.subarray(L) } : await readPrefix(prepended(head.rest, body), L, 'the manifest');
-    const manifest = parseManifest(first.prefix);
-    const bytes = len - 4 - L;
-    const values = manifestValues(manifest);
-    if (bytes !== values * 4) throw new MpcError('FIELD_LENGTH_MISMATCH', `the manifest's tensors hold ${values} values (${values * 4} bytes), the body after it has ${bytes} bytes`);
-    checkUpdateLength(cfg, values);
-    const upload = this.o.node.submit({
-      round: o.round, params: values, weight: o.weight, reduce: o.reduce, ...(o.expect !== undefined ? { expect: o.expect } : {}), trainer: this.trainerOf(req, o.who),
-      manifest: { text: first.prefix.toString('utf8'), digest: manifestDigestHex(first.prefix), parsed: manifest },
-    });
-    const { answer } = await this.receive(req, upload, (take) => streamExact(body, bytes, take, first.rest));
-    await this.answer(res, o.round, upload, await answer, { 'x-mpc-manifest-digest': manifestDigestHex(first.prefix) });
+    const { manifest, bytes, rest } = await readTensorsHead(body, len);
+    checkUpdateLength(cfg, bytes / 4);
+    const upload = this.o.node.submit({ round: o.round, params: bytes / 4, weight: o.weight, reduce: o.reduce, ...(o.expect !== undefined ? { expect: o.expect } : {}), trainer: this.trainerOf(req, o.who), manifest });
+    const { answer } = await this.receive(req, upload, (take) => streamExact(body, bytes, take, rest));
+    await this.answer(res, o.round, upload, await answer, { 'x-mpc-manifest-digest': manifest.digest });
   }
 
   /**
@@ -375,37 +364,6 @@ export class TrainerApi {
     if (who.name !== SHARED_CREDENTIAL) return { id, slot: id };
     return key === undefined ? { id } : { id, slot: `${id}\0${key}` };
   }
-}
-
-/** Values per response write: 256 KiB pieces, two in flight (one filling while one drains). */
-const ANSWER_PIECE = 65536;
-
-/**
- * Streams the aggregate into the response in pieces decoded from WASM memory, two buffers in
- * turn: a buffer is filled again only once its previous write has called back (which also paces
- * the answer to the trainer's connection).
- */
-async function writeAnswer(res: ServerResponse, a: AggregateAnswer): Promise<void> {
-  const bufs = [new Float32Array(Math.min(ANSWER_PIECE, a.params)), new Float32Array(Math.min(ANSWER_PIECE, a.params))];
-  // a connection closed mid-answer may never call back a pending write
-  if (res.destroyed) throw new Error('trainer connection closed before the answer');
-  let onClose: () => void = () => {};
-  const closed = new Promise<never>((_, reject) => (onClose = () => reject(new Error('trainer connection closed during the answer'))));
-  closed.catch(() => {});
-  res.once('close', onClose);
-  let inFlight: Promise<void> = Promise.resolve();
-  for (let o = 0, k = 0; o < a.params; o += ANSWER_PIECE, k ^= 1) {
-    const piece = bufs[k]!.subarray(0, Math.min(ANSWER_PIECE, a.params - o));
-    a.read(o, piece);
-    const prev = inFlight;
-    inFlight = new Promise<void>((resolve, reject) => {
-      res.write(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength), (e) => (e ? reject(e) : resolve()));
-    });
-    await Promise.race([prev, closed]); // the other buffer is free again once its write is done
-  }
-  await Promise.race([inFlight, closed]);
-  res.off('close', onClose);
-  res.end();
 }
 
 /**

@@ -196,7 +196,7 @@ export class Connections {
     if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
     if (conn.role === 'responder') this.pending--;
-    const link: Link = { peer, conn, channel, alive: true, sessionId };
+    const link: Link = { peer, conn, channel, alive: true, sessionId, unsent: 0, lastDrain: 0, writes: 0, seenWrites: 0, stalledChecks: 0 };
     const links = this.#links.links;
     const old = links.get(peer);
     if (old !== undefined) {

@@ -2,7 +2,7 @@
  * Per-peer link state of the peer network: the state of each socket (handshake phase or
  * established link), the table of established links by region, and what happens on a link:
  * sending (frame sealing, the frame pool, backpressure), receiving (decryption into the shared
- * buffer), the byte counters and the heartbeat. The handshake phases are driven by
+ * buffer), the byte counters, the heartbeat and the drain timeout. The handshake phases are driven by
  * peer-conns.ts.
  * @module
  */
@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { TransportError } from '../errors.js';
 import { FRAME_OVERHEAD_BYTES, type SecureChannel } from './channel.js';
 import type { InitiatorState, ResponderState } from './handshake.js';
-import { SEND_HIGH_WATER_MARK_BYTES, type MeshContext } from './peer-options.js';
+import { DRAIN_CHECKS_PER_TIMEOUT, SEND_HIGH_WATER_MARK_BYTES, type MeshContext } from './peer-options.js';
 
 /**
  * Frames kept for reuse, shared by all links. Small on purpose: every pooled frame stays
@@ -48,6 +48,15 @@ export interface Link {
   channel: SecureChannel;
   alive: boolean;
   sessionId: string;
+  /** Frames handed to the socket whose write has not completed yet. */
+  unsent: number;
+  /** When the socket last completed a write, or took its first frame after an idle spell (ms). */
+  lastDrain: number;
+  /** Writes completed on this link (the drain check's progress counter). */
+  writes: number;
+  /** `writes` as the last drain check saw it, and the checks in a row that saw no new one. */
+  seenWrites: number;
+  stalledChecks: number;
 }
 
 /** The established links by region, and the traffic on them. */
@@ -61,6 +70,7 @@ export class LinkTable {
   #recvBuf = new Uint8Array(0);
   readonly bytesSent: Record<string, number> = Object.create(null) as Record<string, number>;
   readonly bytesReceived: Record<string, number> = Object.create(null) as Record<string, number>;
+  readonly drainTimeouts: Record<string, number> = Object.create(null) as Record<string, number>;
 
   constructor(ctx: MeshContext) {
     this.#ctx = ctx;
@@ -84,10 +94,16 @@ export class LinkTable {
     const reuse = this.#ctx.opts.reuseBuffers === true;
     const spare = reuse ? this.#framePool.pop() : undefined;
     const frame = link.channel.seal(msg, spare);
+    if (link.unsent === 0) link.lastDrain = Date.now(); // the drain clock starts with the queue
+    link.unsent++;
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       ws.send(frame, { binary: true }, (err) => {
-        // written (or failed): ws holds no reference to the frame any more
+        // written (or failed): progress for the drain timeout, and ws holds no reference to the
+        // frame any more
+        link.unsent--;
+        link.writes++;
+        link.lastDrain = Date.now();
         if (reuse && this.#framePool.length < FRAME_POOL_SIZE) this.#framePool.push(spare && frame.buffer === spare.buffer ? spare : frame);
         if (settled) return;
         settled = true;
@@ -123,6 +139,30 @@ export class LinkTable {
     link.alive = true;
     this.bytesReceived[link.peer] = (this.bytesReceived[link.peer] ?? 0) + data.length;
     return plaintext;
+  }
+
+  /**
+   * One drain check (run DRAIN_CHECKS_PER_TIMEOUT times per `drainTimeoutMs`): a link with
+   * frames queued whose socket has completed no write for `drainTimeoutMs`, seen by that many
+   * checks in a row (its peer takes no bytes: hung, or its network is), is handed to `stalled`
+   * (after a log event, counted). A slow link completes writes as the peer reads, so it stays.
+   * Counting checks keeps a stall of this node's own event loop from cutting anyone: the first
+   * check after it runs before the write completions that piled up meanwhile, the next sees them.
+   */
+  tickDrain(now: number, stalled: (link: Link) => void): void {
+    const limit = this.#ctx.settings.drainTimeoutMs;
+    for (const link of [...this.links.values()]) {
+      if (link.unsent === 0 || link.writes !== link.seenWrites) {
+        link.seenWrites = link.writes;
+        link.stalledChecks = 0;
+        continue;
+      }
+      link.stalledChecks++;
+      if (link.stalledChecks < DRAIN_CHECKS_PER_TIMEOUT || now - link.lastDrain < limit) continue;
+      this.drainTimeouts[link.peer] = (this.drainTimeouts[link.peer] ?? 0) + 1;
+      this.#ctx.log({ event: 'drain-timeout', peer: link.peer, session: link.sessionId, queuedBytes: link.conn.ws.bufferedAmount, stalledMs: now - link.lastDrain });
+      stalled(link);
+    }
   }
 
   /**

@@ -14,7 +14,9 @@
  *   means new keys. An accepted link from a region that already has one replaces it once the
  *   new handshake has fully authenticated (the peer restarted; the old socket may be half-dead).
  * - Liveness: a WebSocket ping every `heartbeatIntervalMs`; no pong (or any frame) by the next
- *   tick terminates the link. All timers are unref'd.
+ *   tick terminates the link. A link whose queued frames make no progress for `drainTimeoutMs`
+ *   (the peer reads nothing: hung, e.g. stopped, with its TCP connection still open) is
+ *   terminated too, so senders waiting on its backpressure fail at once. All timers are unref'd.
  * - Messages are opaque bytes: no protocol logic lives here.
  *
  * Limits are checked before buffering where ws allows: `maxPayload` (ws rejects larger messages
@@ -37,6 +39,7 @@ import { LinkTable } from './peer-links.js';
 import { PeerListener } from './peer-listener.js';
 import {
   CLOSE_GOING_AWAY,
+  DRAIN_CHECKS_PER_TIMEOUT,
   resolveSettings,
   type MeshContext,
   type PeerNetworkEvents,
@@ -56,6 +59,8 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_RECONNECT_INITIAL_MS,
   DEFAULT_RECONNECT_MAX_MS,
+  DRAIN_CHECKS_PER_TIMEOUT,
+  DRAIN_TIMEOUT_HEARTBEAT_DIVISOR,
   MAX_PENDING_HANDSHAKES,
   SEND_HIGH_WATER_MARK_BYTES,
   type PeerInfo,
@@ -82,6 +87,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   readonly #dialer: PeerDialer;
   readonly #listener: PeerListener;
   #heartbeat: NodeJS.Timeout | undefined;
+  #drainCheck: NodeJS.Timeout | undefined;
   #started = false;
   #closing: Promise<void> | undefined;
 
@@ -144,6 +150,15 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       this.#settings.heartbeatIntervalMs,
     );
     this.#heartbeat.unref();
+    this.#drainCheck = setInterval(
+      () =>
+        this.#links.tickDrain(Date.now(), (link) => {
+          this.#conns.detach(link.conn, { reason: 'drain timeout' });
+          link.conn.ws.terminate();
+        }),
+      Math.max(1, Math.floor(this.#settings.drainTimeoutMs / DRAIN_CHECKS_PER_TIMEOUT)),
+    );
+    this.#drainCheck.unref();
 
     this.#dialer.start();
     return { port };
@@ -184,7 +199,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
 
   /** @returns Byte and refusal counters (copies). */
   stats(): PeerNetworkStats {
-    return { bytesSent: { ...this.#links.bytesSent }, bytesReceived: { ...this.#links.bytesReceived }, refused: this.#conns.refused };
+    return { bytesSent: { ...this.#links.bytesSent }, bytesReceived: { ...this.#links.bytesReceived }, refused: this.#conns.refused, drainTimeouts: { ...this.#links.drainTimeouts } };
   }
 
   /**
@@ -200,6 +215,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
 
   async #doClose(): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#drainCheck) clearInterval(this.#drainCheck);
     this.#dialer.stop();
     const serverClosed = this.#listener.close();
     const conns = [...this.#conns.all];

@@ -17,6 +17,17 @@ export const DEFAULT_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 /** Default WebSocket ping interval; a link that misses one whole interval is terminated. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
+/**
+ * The default drain timeout is the heartbeat interval divided by this: a link whose socket has
+ * completed no write of its queued frames for half the interval is cut (5 s by default), well
+ * before the heartbeat (10-20 s) notices a peer that is hung but still holds its TCP connection.
+ * Not less: the kernel wakes a blocked writer only once about a third of its send buffer has
+ * drained (Linux), so a slow link completes writes in steps of up to ~1.3 MB with 4 MB buffers,
+ * one step per 5 s at 270 KB/s.
+ */
+export const DRAIN_TIMEOUT_HEARTBEAT_DIVISOR = 2;
+/** Drain checks per drain timeout: a stalled link is cut within (1 + 1/this) x drainTimeoutMs. */
+export const DRAIN_CHECKS_PER_TIMEOUT = 4;
 /** Default first reconnect delay; doubles per failed attempt. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 100;
 /** Default cap on the reconnect delay. */
@@ -58,6 +69,12 @@ export interface PeerNetworkOptions {
   handshakeTimeoutMs?: number;
   /** Ping interval in ms (default 10000). */
   heartbeatIntervalMs?: number;
+  /**
+   * Drain timeout in ms (default heartbeatIntervalMs / 2): a link with frames queued whose socket
+   * has completed no write for this long is cut (`'drain-timeout'` log event, `'peer-down'`).
+   * Progress-based: a slow link that keeps taking bytes is never cut by it.
+   */
+  drainTimeoutMs?: number;
   /** Reconnect backoff (default 100 ms doubling to 5 s, with jitter). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Structured events (`event` names the kind). Never contains keys or message contents. */
@@ -106,6 +123,8 @@ export interface PeerNetworkStats {
   bytesReceived: Record<string, number>;
   /** Connections or frames refused since start. */
   refused: number;
+  /** Links cut by the drain timeout since start, by peer. */
+  drainTimeouts: Record<string, number>;
 }
 
 /** The validated numbers of a {@link PeerNetworkOptions}, defaults filled in. */
@@ -115,6 +134,7 @@ export interface PeerSettings {
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
+  drainTimeoutMs: number;
   reconnectInitialMs: number;
   reconnectMaxMs: number;
 }
@@ -158,11 +178,13 @@ function checkPeer(self: string, region: string, info: PeerInfo): void {
  */
 export function resolveSettings(opts: PeerNetworkOptions): PeerSettings {
   if (!isRegionId(opts.identity?.region)) throw new ConfigError('CONFIG_INVALID', 'identity.region is not a valid region id');
+  const heartbeatIntervalMs = positiveInt(opts.heartbeatIntervalMs, 'heartbeatIntervalMs', DEFAULT_HEARTBEAT_INTERVAL_MS);
   const settings: PeerSettings = {
     region: opts.identity.region,
     maxMessageBytes: positiveInt(opts.maxMessageBytes, 'maxMessageBytes', DEFAULT_MAX_MESSAGE_BYTES),
     handshakeTimeoutMs: positiveInt(opts.handshakeTimeoutMs, 'handshakeTimeoutMs', DEFAULT_HANDSHAKE_TIMEOUT_MS),
-    heartbeatIntervalMs: positiveInt(opts.heartbeatIntervalMs, 'heartbeatIntervalMs', DEFAULT_HEARTBEAT_INTERVAL_MS),
+    heartbeatIntervalMs,
+    drainTimeoutMs: positiveInt(opts.drainTimeoutMs, 'drainTimeoutMs', Math.max(1, Math.round(heartbeatIntervalMs / DRAIN_TIMEOUT_HEARTBEAT_DIVISOR))),
     reconnectInitialMs: positiveInt(opts.reconnect?.initialDelayMs, 'reconnect.initialDelayMs', DEFAULT_RECONNECT_INITIAL_MS),
     reconnectMaxMs: positiveInt(opts.reconnect?.maxDelayMs, 'reconnect.maxDelayMs', DEFAULT_RECONNECT_MAX_MS),
   };

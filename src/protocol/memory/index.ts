@@ -25,10 +25,22 @@ import { ChunkIntake } from './intake.js';
 import { RegionalInput, type UpdateEncoding, type UpdateStaging } from './input.js';
 import { notDecidedHolder, Reconstruction } from './reconstruction.js';
 import type { RoundResult } from './result.js';
-import { ShareStreams, type DealtChunk } from './share-streams.js';
+import { ShareStreams, WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
 
 export { WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
 export { resultArray, type RoundResult } from './result.js';
+
+/** A dealing in progress (see `RoundMemory.startDealing`). */
+export interface ShareDealing {
+  /** The next chunk of holder `x`'s share stream; null once it has all been read. */
+  next(x: number): { offset: number; data: Uint8Array } | null;
+  /** Deals one more chunk at the front, if any is left (see `Dealing.dealAhead`); whether more are left. */
+  dealAhead(): boolean;
+  /** Deals what is left; every holder's digest by x; wipes the regional sum. */
+  finish(): Map<number, Uint8Array>;
+  /** Abandons the dealing (idempotent). */
+  close(): void;
+}
 export type { UpdateEncoding, UpdateStaging } from './input.js';
 
 /**
@@ -125,17 +137,48 @@ export class RoundMemory {
   // ---- share streams (memory/share-streams.ts) ----
 
   /**
-   * Deals the input to `holders` (x of every holder, self included) chunk by chunk. Yields, per
-   * chunk, the share bytes for every holder except `selfX`, whose share is added to the local
-   * sum at once. The yielded bytes are views into WASM memory, valid until the generator is
-   * resumed: encode or copy them before asking for the next chunk. Once every chunk is dealt the
-   * regional sum is wiped and freed (reconstruction reuses its memory).
+   * Starts dealing the input to `holders` (x of every holder, self included), one share stream
+   * per holder other than `selfX`, each read at its own pace with `next(x)` (a view into WASM
+   * memory, valid until the next call on the dealing: encode or copy it first). The own share is
+   * added to the local sum as the dealing goes. `finish()` deals what is left, returns the
+   * digests of every holder's whole share vector (by x), and wipes and frees the regional sum
+   * (reconstruction reuses its memory); `close()` abandons the dealing. Either wipes the
+   * dealing's own memory (dealing.ts), as does `zeroize()`.
+   */
+  startDealing(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): ShareDealing {
+    const d = this.shares.startDealing(this.input.forDealing(), t, n, holders, selfX, rng, this.stream);
+    return {
+      next: (x) => d.next(x),
+      dealAhead: () => d.dealAhead(),
+      finish: () => {
+        const digests = d.finish();
+        d.close();
+        this.input.dealt();
+        return digests;
+      },
+      close: () => d.close(),
+    };
+  }
+
+  /**
+   * Deals the input in lockstep (the in-process harness and tests): per chunk, the share bytes
+   * of every holder except `selfX` (views valid until the generator is resumed), as
+   * `startDealing` deals them.
    * @returns digests of every holder's whole share vector, by x.
    */
   *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<DealtChunk, Map<number, Uint8Array>> {
-    const digests = yield* this.shares.deal(this.input.forDealing(), t, n, holders, selfX, rng);
-    this.input.dealt();
-    return digests;
+    const d = this.startDealing(t, n, holders, selfX, rng);
+    const remote = holders.filter((x) => x !== selfX);
+    try {
+      for (let offset = 0; offset < this.length; offset += WIRE_CHUNK_ELEMS) {
+        const shares = new Map<number, Uint8Array>();
+        for (const x of remote) shares.set(x, d.next(x)!.data);
+        yield { offset, shares };
+      }
+      return d.finish();
+    } finally {
+      d.close(); // an abandoned dealing still wipes and frees its chunks
+    }
   }
 
   /** Marks the own share as received, with its digest (after dealing to self). */
@@ -159,6 +202,20 @@ export class RoundMemory {
   /** Dealers whose shares this node has touched (complete or not). */
   touchedDealers(): string[] {
     return this.shares.touched();
+  }
+
+  /**
+   * The chunk of the aggregate share (sum of held shares) at `offset`, for one peer's publishing
+   * stream: a view valid until the next call into this memory.
+   * @throws {Error} once wiped.
+   */
+  aggChunkAt(offset: number): Uint8Array {
+    return this.shares.publishChunk(offset);
+  }
+
+  /** Digest of the aggregate share (sum of held shares) as published. */
+  aggShareDigest(): Uint8Array {
+    return this.shares.publishDigest(() => this.recon?.ownAggDigest);
   }
 
   /** The aggregate share (sum of held shares) in chunks, for publishing; plus its digest at the end. */

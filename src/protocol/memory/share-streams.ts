@@ -7,14 +7,14 @@
  * - the sum of held shares (own share plus every share received) is born, zeroed, when it is
  *   first needed (the first share in, or this node's dealing) and wiped when the round ends;
  *   reconstruction reads it (`heldSum`);
- * - a dealing's output chunks (one per participant) are born when the dealing starts and wiped
- *   when it ends, finished or abandoned.
+ * - a dealing's seed and cached chunks (dealing.ts) are born when the dealing starts and wiped
+ *   when it ends, finished or abandoned, or when the round ends.
  * @module
  */
-import { deal } from '../../sharing/shamir.js';
 import type { RandomFill } from '../../field/random.js';
 import type { FieldVec, WasmKernels } from '../../field/wasm.js';
 import type { HashFactory } from '../../core/crypto.js';
+import { Dealing } from './dealing.js';
 import { advance, openStream, streamDigest, type ChunkIntake, type Stream } from './intake.js';
 
 /**
@@ -41,6 +41,7 @@ export class ShareStreams {
   private acc: FieldVec | null = null;
   private wiped = false;
   private readonly streams = new Map<string, Stream>();
+  private dealing: Dealing | null = null;
 
   constructor(
     private readonly K: WasmKernels,
@@ -62,42 +63,21 @@ export class ShareStreams {
   }
 
   /**
-   * Deals `input` (see `RoundMemory.dealChunks`): WIRE_CHUNK_ELEMS elements at a time, the own
-   * share added to the held sum at once, the others yielded as views into the output chunks.
-   * @returns digests of every holder's whole share vector, by x.
+   * Starts dealing `input` (see `RoundMemory.startDealing`): WIRE_CHUNK_ELEMS elements a chunk,
+   * one cursor per holder, the own share added to the held sum as the lead deals each chunk.
+   * Ended by its `close()`, or by `zeroize()` if the round ends first.
    */
-  *deal(input: FieldVec, t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<DealtChunk, Map<number, Uint8Array>> {
-    const outs = Array.from({ length: n }, () => this.K.alloc(Math.min(WIRE_CHUNK_ELEMS, this.length)));
-    const hashes = new Map(holders.map((x) => [x, this.hash()] as const));
-    try {
-      for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) {
-        // resumed after zeroize (the round ended while its caller waited): the input and the
-        // sum are freed and may belong to another round by now
-        if (this.wiped) throw new Error('dealChunks resumed after the round vectors were wiped');
-        const acc = this.heldSum;
-        const m = Math.min(WIRE_CHUNK_ELEMS, this.length - off);
-        const sub = (v: FieldVec): FieldVec => ({ ptr: v.ptr, length: m });
-        deal(this.K, { ptr: input.ptr + off * 8, length: m }, t, n, outs.map(sub), rng);
-        const shares = new Map<number, Uint8Array>();
-        for (const x of holders) {
-          const o = sub(outs[x - 1]!);
-          const bytes = this.K.bytes(o.ptr, m * 8);
-          hashes.get(x)!.update(bytes);
-          if (x === selfX) {
-            const a = { ptr: acc.ptr + off * 8, length: m };
-            this.K.add(a, a, o);
-          } else {
-            shares.set(x, bytes);
-          }
-        }
-        yield { offset: off, shares };
-      }
-      return new Map([...hashes].map(([x, h]) => [x, h.digest()]));
-    } finally {
-      for (const o of outs) {
-        this.K.free(o); // wipes
-      }
-    }
+  startDealing(input: FieldVec, t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill, stream: (key: Uint8Array) => RandomFill): Dealing {
+    this.dealing?.close();
+    const addOwn = (off: number, share: FieldVec): void => {
+      // the lead runs only while the round is live; once wiped, the sum may belong to another round
+      if (this.wiped) throw new Error('dealChunks resumed after the round vectors were wiped');
+      const acc = this.heldSum;
+      const a = { ptr: acc.ptr + off * 8, length: share.length };
+      this.K.add(a, a, share);
+    };
+    this.dealing = new Dealing(this.K, this.length, WIRE_CHUNK_ELEMS, t, n, holders, selfX, { input, addOwn }, rng, stream, this.hash);
+    return this.dealing;
   }
 
   /** Marks the own share as received, with its digest (after dealing to self). */
@@ -126,6 +106,26 @@ export class ShareStreams {
   }
 
   /**
+   * The chunk of the held sum at `offset` (a multiple of WIRE_CHUNK_ELEMS), a view valid until
+   * WASM memory next grows: each peer's publishing stream keeps its own offset.
+   * @throws {Error} once wiped.
+   */
+  publishChunk(offset: number): Uint8Array {
+    if (this.wiped) throw new Error('aggChunks resumed after the round vectors were wiped');
+    const m = Math.min(WIRE_CHUNK_ELEMS, this.length - offset);
+    return this.K.bytes(this.heldSum.ptr + offset * 8, m * 8);
+  }
+
+  /** The held sum's digest: `ownDigest()` when reconstruction has already hashed it, else hashed here. */
+  publishDigest(ownDigest: () => Uint8Array | undefined): Uint8Array {
+    const own = ownDigest();
+    if (own) return own;
+    const h = this.hash();
+    for (let off = 0; off < this.length; off += WIRE_CHUNK_ELEMS) h.update(this.publishChunk(off));
+    return h.digest();
+  }
+
+  /**
    * The held sum in WIRE_CHUNK_ELEMS-element chunks, each a view valid until the generator is
    * resumed; returns its digest. `ownDigest` gives the digest when reconstruction has already
    * hashed the same bytes (`acceptOwnAgg`): then they are not hashed twice.
@@ -142,8 +142,10 @@ export class ShareStreams {
     return ownDigest() ?? h!.digest();
   }
 
-  /** Wipes and frees the held sum. Idempotent. */
+  /** Wipes and frees the held sum and an unfinished dealing's chunks. Idempotent. */
   zeroize(): void {
+    this.dealing?.close();
+    this.dealing = null;
     this.wiped = true;
     if (!this.acc) return;
     this.K.free(this.acc); // wipes

@@ -1,0 +1,158 @@
+/**
+ * Hung-peer benchmark: whole rounds between real node processes on loopback in which one of
+ * three regions (t = 2) drops out right after it opened the round, either killed (kill -9: its
+ * links close at once) or stopped (SIGSTOP: its TCP connections stay open and nothing is read,
+ * until the live nodes' drain timeout cuts them, docs/transport.md). Side by side in one run,
+ * alternating, median of several rounds each; the ratio hung / dead is the figure the liveness
+ * issue bounds (<= 1.2). A round with all three alive is timed too, for scale.
+ *
+ *   npm run bench:hung                  readable table
+ *   npm run bench:hung -- --json        one JSON object per mode, then {"summary":...}
+ *   options: --reps N (rounds per mode, default 5), --params N (default 2e6: a 16 MB share
+ *            stream to each holder, more than the socket buffers hold), --phase-timeout-ms MS
+ *            (round.phaseTimeoutMs, default 5000), --collect-ms MS (default 300)
+ *
+ * Every round: the dropping region (us, not the coordinator) has no trainer; apac and eu each
+ * submit one update (`expect: 1`); the bench waits for us's `round-open` log line (written
+ * once its parameters are out, so the others deal to it), then kills or stops it. `seconds` is
+ * the wall time from the submissions to the last result, checked against the plaintext
+ * weighted mean. After each round us is killed (resumed first if stopped) and restarted, so
+ * every round starts from three connected nodes. A dead peer's link goes down at once and the
+ * coordinator decides without it; a hung one is a dead one once the drain timeout cuts it
+ * (docs/protocol.md "Dropouts").
+ * @module
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { aggregateDetailed } from '../src/client/index.js';
+import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+
+const IDS = ['apac', 'eu', 'us'];
+type Mode = 'alive' | 'dead' | 'hung';
+
+function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round3 = (x: number): number => Math.round(x * 1e3) / 1e3;
+
+const live = new Set<NodeProcess>();
+function killAll(): void {
+  for (const p of live) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+    p.child.kill('SIGCONT');
+    p.child.kill('SIGKILL');
+  }
+}
+
+async function start(fed: LocalFederation, id: string): Promise<NodeProcess> {
+  const p = await startNodeProcess(fed, id);
+  live.add(p);
+  return p;
+}
+
+async function waitFor(what: string, pred: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** One round with `mode`; returns its seconds. Restarts us afterwards unless it stayed alive. */
+async function oneRound(fed: LocalFederation, nodes: Map<string, NodeProcess>, mode: Mode, round: string, updates: Float32Array[], log: (s: string) => void): Promise<number> {
+  const us = nodes.get('us')!;
+  const t0 = performance.now();
+  const pending = [0, 1].map((i) => aggregateDetailed({ node: fed.regions[i]!.api, token: fed.regions[i]!.token, round, update: updates[i]!, weight: i + 1, reduce: 'mean', expect: 1 }));
+  if (mode !== 'alive') {
+    await waitFor('us to open the round', () => us.logs.some((e) => e['event'] === 'round-open' && e['round'] === round));
+    us.child.kill(mode === 'dead' ? 'SIGKILL' : 'SIGSTOP');
+  }
+  const results = await Promise.all(pending);
+  const sec = (performance.now() - t0) / 1000;
+  let err = 0;
+  for (const r of results) {
+    if (r.contributors.join() !== 'apac,eu') throw new Error(`round ${round}: contributors ${r.contributors.join()}`);
+    for (let i = 0; i < updates[0]!.length; i += 997) err = Math.max(err, Math.abs(r.vector[i]! - (updates[0]![i]! + 2 * updates[1]![i]!) / 3));
+  }
+  if (err > 1e-3) throw new Error(`round ${round}: aggregate off by ${err}`);
+  const cuts = [0, 1].map((i) => nodes.get(IDS[i]!)!.logs.filter((e) => e['event'] === 'drain-timeout' && e['peer'] === 'us').length);
+  log(`  ${mode}: ${sec.toFixed(3)} s${mode === 'hung' ? `, drain-timeout cuts so far apac ${cuts[0]} / eu ${cuts[1]}` : ''}`);
+  if (mode !== 'alive') {
+    us.child.kill('SIGCONT');
+    await stopNode(us, 'SIGKILL');
+    live.delete(us);
+    nodes.set('us', await start(fed, 'us'));
+    await waitConnected(fed, 30_000);
+  }
+  return sec;
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const reps = Number(argValue(argv, 'reps') ?? 5);
+  const params = Number(argValue(argv, 'params') ?? 2e6);
+  const phaseTimeoutMs = Number(argValue(argv, 'phase-timeout-ms') ?? 5000);
+  const collectMs = Number(argValue(argv, 'collect-ms') ?? 300);
+  if (![reps, params, phaseTimeoutMs, collectMs].every((x) => Number.isInteger(x) && x >= 1)) throw new Error('--reps, --params, --phase-timeout-ms and --collect-ms take positive integers');
+  const log = (s: string): void => void process.stderr.write(s + '\n');
+  const dir = await mkdtemp(join(tmpdir(), 'mpc-node-bench-hung-'));
+  const nodes = new Map<string, NodeProcess>();
+  const secs: Record<Mode, number[]> = { alive: [], dead: [], hung: [] };
+  try {
+    const fed = await writeLocalFederation(dir, IDS, { threshold: 2, round: { clipL2: 1e6, maxWeight: 1e4, collectMs, phaseTimeoutMs, roundTimeoutMs: 120_000, maxParams: params } });
+    for (const id of IDS) nodes.set(id, await start(fed, id));
+    await waitConnected(fed, 30_000);
+    const updates = [0, 1].map((r) => Float32Array.from({ length: params }, (_, i) => Math.sin(0.001 * i * (r + 1)) * 0.5 + r * 0.25));
+    await oneRound(fed, nodes, 'alive', `warm-up-${Date.now()}`, updates, log);
+    for (let rep = 0; rep < reps; rep++) {
+      for (const mode of ['alive', 'dead', 'hung'] as const) secs[mode].push(await oneRound(fed, nodes, mode, `${mode}-${rep}-${Date.now()}`, updates, log));
+    }
+  } finally {
+    killAll();
+    await Promise.all([...nodes.values()].map((p) => p.exited));
+    await rm(dir, { recursive: true, force: true });
+  }
+  const decideS = (collectMs + Math.min(phaseTimeoutMs, 5000) + phaseTimeoutMs) / 1000;
+  const rows = (['alive', 'dead', 'hung'] as const).map((mode) => ({ mode, params, reps, seconds: round3(median(secs[mode])), seconds_all: secs[mode].map(round3) }));
+  const ratio = round3(median(secs.hung) / median(secs.dead));
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, date: new Date().toISOString() };
+  const summary = { ratio_hung_over_dead: ratio, target_le_1_2: ratio <= 1.2, decide_deadline_s: decideS, collect_ms: collectMs, phase_timeout_ms: phaseTimeoutMs, machine };
+  if (json) {
+    for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+    process.stdout.write(JSON.stringify({ summary }) + '\n');
+  } else {
+    process.stdout.write('| mode | params | rounds | seconds (median) | every round |\n| --- | --- | --- | --- | --- |\n');
+    for (const r of rows) process.stdout.write(`| ${r.mode} | ${r.params} | ${r.reps} | ${r.seconds.toFixed(3)} | ${r.seconds_all.join(', ')} |\n`);
+    process.stdout.write(`hung / dead = ${ratio} (target <= 1.2); decide deadline ${decideS} s\nmachine: ${JSON.stringify(machine)}\n`);
+  }
+  return summary.target_le_1_2 ? 0 : 1;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+process.once('exit', killAll);
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    killAll();
+    process.stderr.write(`bench:hung failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 2;
+  },
+);
