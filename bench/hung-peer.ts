@@ -23,11 +23,12 @@
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { killAll, live, machineInfo, median, runBench } from './support.js';
 
 const IDS = ['apac', 'eu', 'us'];
 type Mode = 'alive' | 'dead' | 'hung';
@@ -37,21 +38,8 @@ function argValue(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const round3 = (x: number): number => Math.round(x * 1e3) / 1e3;
 
-const live = new Set<NodeProcess>();
-function killAll(): void {
-  for (const p of live) {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-    p.child.kill('SIGCONT');
-    p.child.kill('SIGKILL');
-  }
-}
 
 async function start(fed: LocalFederation, id: string): Promise<NodeProcess> {
   const p = await startNodeProcess(fed, id);
@@ -125,7 +113,7 @@ async function main(): Promise<number> {
   const decideS = (collectMs + Math.min(phaseTimeoutMs, 5000) + phaseTimeoutMs) / 1000;
   const rows = (['alive', 'dead', 'hung'] as const).map((mode) => ({ mode, params, reps, seconds: round3(median(secs[mode])), seconds_all: secs[mode].map(round3) }));
   const ratio = round3(median(secs.hung) / median(secs.dead));
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, date: new Date().toISOString() };
+  const machine = machineInfo();
   const summary = { ratio_hung_over_dead: ratio, target_le_1_2: ratio <= 1.2, decide_deadline_s: decideS, collect_ms: collectMs, phase_timeout_ms: phaseTimeoutMs, machine };
   if (json) {
     for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
@@ -138,21 +126,4 @@ async function main(): Promise<number> {
   return summary.target_le_1_2 ? 0 : 1;
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-process.once('exit', killAll);
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    killAll();
-    process.stderr.write(`bench:hung failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 2;
-  },
-);
+runBench('bench:hung', main);

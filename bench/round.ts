@@ -27,11 +27,12 @@
  * @module
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { live, machineInfo, median, runBench } from './support.js';
 
 const REGION_IDS = ['eu', 'us', 'apac', 'sa', 'af'];
 const MiB = 1024 * 1024;
@@ -62,11 +63,6 @@ function argValue(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function status(r: LocalFederation['regions'][number]): Promise<Record<string, number>> {
   const res = await fetch(`${r.api}/v1/status`, { headers: { authorization: `Bearer ${r.token}` } });
@@ -82,10 +78,6 @@ async function vmHwmMiB(pid: number): Promise<number> {
   return Number(m[1]) / 1024;
 }
 
-const live = new Set<NodeProcess>();
-function killAll(): void {
-  for (const p of live) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-}
 
 async function runCase(n: number, params: number, reps: number, mode: { expect: boolean; collectMs: number }, log: (s: string) => void): Promise<Row> {
   const t = n === 3 ? 2 : n === 5 ? 3 : Math.floor(n / 2) + 1;
@@ -201,7 +193,7 @@ async function main(): Promise<number> {
     p1e7_rss_le_4x_f32_plus_100mb: big.length ? big.every((r) => r.peak_rss_mb_per_node <= r.rss_target_mb) : null,
     bytes_within_1_2x_min: rows.every((r) => r.bytes_ratio <= 1.2),
   };
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, date: new Date().toISOString() };
+  const machine = machineInfo();
   if (json) {
     process.stdout.write(JSON.stringify({ summary: { targets, machine } }) + '\n');
   } else {
@@ -215,21 +207,4 @@ async function main(): Promise<number> {
   return Object.values(targets).every((v) => v !== false) ? 0 : 1;
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-process.once('exit', killAll);
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    killAll();
-    process.stderr.write(`bench:round failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 2;
-  },
-);
+runBench('bench:round', main);

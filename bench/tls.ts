@@ -19,12 +19,13 @@
  * @module
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed, type AggregateOptions } from '../src/client/index.js';
 import { startNodeProcess, stopNode, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
 import { issue, makeCa } from '../test/support/test-ca.js';
+import { live, machineInfo, median, runBench } from './support.js';
 
 const MODES = ['http', 'https', 'mtls'] as const;
 type Mode = (typeof MODES)[number];
@@ -44,17 +45,8 @@ function argValue(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
-const live = new Set<NodeProcess>();
-function killAll(): void {
-  for (const p of live) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-}
 
 /** One mode's federation, running, and how its eu trainer reaches eu. */
 interface Setup {
@@ -166,7 +158,7 @@ async function main(): Promise<number> {
     rows.push(...got);
     if (json) for (const r of got) process.stdout.write(JSON.stringify(r) + '\n');
   }
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, date: new Date().toISOString() };
+  const machine = machineInfo();
   if (json) {
     process.stdout.write(JSON.stringify({ summary: { machine } }) + '\n');
   } else {
@@ -177,21 +169,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-process.once('exit', killAll);
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    killAll();
-    process.stderr.write(`bench:tls failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 2;
-  },
-);
+runBench('bench:tls', main);
