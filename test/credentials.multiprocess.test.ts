@@ -6,7 +6,6 @@
  * Needs the built CLI (npm test builds it first).
  */
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregateDetailed, type AggregateOptions, type AggregateResult } from '../src/client/index.js';
@@ -14,6 +13,7 @@ import { addCredential, revokeCredential, SHARED_CREDENTIAL, trainerPseudonym } 
 import { waitConnected, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
 import { verifyRound } from '../src/verifier/index.js';
 import { useFederations } from './support/federation.js';
+import { rawExchange } from './support/raw-http.js';
 
 const fx = useFederations('mpc-node-cred-');
 
@@ -29,19 +29,6 @@ const region = (fed: LocalFederation, id: string) => fed.regions.find((r) => r.i
 const proc = (id: string): NodeProcess => fx.procs.find((p) => p.region === id)!;
 const trainerIdKey = async (fed: LocalFederation, id: string) => (await readFile(join(region(fed, id).dataDir, 'trainer-id-key'), 'utf8')).trim();
 const settle = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, e: e as { code?: string; status?: number } }));
-
-/** Sends raw bytes on a fresh connection, half-closes it, and resolves with the reply. */
-function raw(api: string, bytes: Buffer): Promise<string> {
-  const u = new URL(api);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    const parts: Buffer[] = [];
-    s.on('data', (c: Buffer) => parts.push(c));
-    s.on('error', reject);
-    s.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
-    s.end(bytes);
-  });
-}
 
 /** Resolves once `p` has logged an event matching `match` (the node's own account, no timing assumed). */
 async function logged(p: NodeProcess, match: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
@@ -130,7 +117,7 @@ describe('trainer credentials and roles (real node processes)', () => {
 
     // a first upload cut off is refused and not counted, and frees the slot: the next try is a first upload
     const head = `POST /v1/aggregate?round=${round}&weight=2&reduce=sum&expect=2 HTTP/1.1\r\nhost: ${new URL(eu.api).host}\r\nauthorization: Bearer ${alice}\r\ncontent-type: application/octet-stream\r\ncontent-length: 8\r\n\r\n`;
-    expect(await raw(eu.api, Buffer.concat([Buffer.from(head), Buffer.from(Float32Array.of(1).buffer)]))).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await rawExchange(eu.api, Buffer.concat([Buffer.from(head), Buffer.from(Float32Array.of(1).buffer)]))).toMatch(/^HTTP\/1\.1 400 /);
     const first = euUpload(alice, Float32Array.of(1, 2));
     await logged(proc('eu'), (e) => e.event === 'update-accepted' && e.round === round);
     // the same update again (another call, so another idempotency key): joins, is not counted;

@@ -4,12 +4,12 @@
  * used where a well-behaved client cannot produce the request (a body longer than its
  * Content-Length, a stalled body). Needs the built CLI (npm test builds it first).
  */
-import { connect } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, waitConnected, type LocalFederation } from '../src/node/local-federation.js';
 import { useFederations } from './support/federation.js';
+import { rawExchange } from './support/raw-http.js';
 
 const fx = useFederations('mpc-node-intake-');
 const IDS = ['apac', 'eu', 'us'];
@@ -21,20 +21,6 @@ async function federation(): Promise<LocalFederation> {
   fx.procs.push(...started);
   await waitConnected(fed);
   return fed;
-}
-
-/** Writes raw bytes to the API port and reads everything until the node closes the connection. */
-function raw(api: string, bytes: Buffer, opts: { keepOpen?: boolean } = {}): Promise<string> {
-  const u = new URL(api);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    const parts: Buffer[] = [];
-    s.on('data', (c: Buffer) => parts.push(c));
-    s.on('error', reject);
-    s.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
-    s.write(bytes);
-    if (!opts.keepOpen) s.end();
-  });
 }
 
 const head = (api: string, token: string, round: string, headers: Record<string, string | number>) =>
@@ -79,7 +65,7 @@ describe('trainer intake: refusals are JSON errors and never counted', () => {
     const [apac, eu, us] = fed.regions as [typeof fed.regions[0], typeof fed.regions[0], typeof fed.regions[0]];
     const round = 'longer';
     // 8 bytes announced, 12 sent in the same packet
-    const reply = await raw(apac.api, Buffer.concat([Buffer.from(head(apac.api, apac.token, round, { 'content-type': 'application/octet-stream', 'content-length': 8, 'x-mpc-expect': 1 })), f32(100, 100, 100)]));
+    const reply = await rawExchange(apac.api, Buffer.concat([Buffer.from(head(apac.api, apac.token, round, { 'content-type': 'application/octet-stream', 'content-length': 8, 'x-mpc-expect': 1 })), f32(100, 100, 100)]));
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
     expect(errorOf(reply).error.code).toBe('API_BAD_REQUEST');
     expect(errorOf(reply).error.message).toMatch(/not counted/);
@@ -101,20 +87,12 @@ describe('trainer intake: refusals are JSON errors and never counted', () => {
     const round = 'stalled';
     // eu (body timeout 400 ms): 4 of 8 bytes, then silence with the connection open
     const t0 = Date.now();
-    const u = new URL(eu.api);
-    const stalled = await new Promise<string>((resolve, reject) => {
-      const s = connect(Number(u.port), u.hostname);
-      const parts: Buffer[] = [];
-      s.on('data', (c: Buffer) => parts.push(c));
-      s.on('error', reject);
-      s.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
-      s.write(Buffer.concat([Buffer.from(head(eu.api, eu.token, round, { 'content-type': 'application/octet-stream', 'content-length': 8 })), f32(7)]));
-    });
+    const stalled = await rawExchange(eu.api, Buffer.concat([Buffer.from(head(eu.api, eu.token, round, { 'content-type': 'application/octet-stream', 'content-length': 8 })), f32(7)]), { keepOpen: true });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
     expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
     expect(errorOf(stalled).error.code).toBe('API_BODY_TIMEOUT');
     // truncated: the client closes after half the body
-    const truncated = await raw(eu.api, Buffer.concat([Buffer.from(head(eu.api, eu.token, `${round}-cut`, { 'content-type': 'application/octet-stream', 'content-length': 8 })), f32(7)]));
+    const truncated = await rawExchange(eu.api, Buffer.concat([Buffer.from(head(eu.api, eu.token, `${round}-cut`, { 'content-type': 'application/octet-stream', 'content-length': 8 })), f32(7)]));
     expect(truncated).toMatch(/^HTTP\/1\.1 400 /);
     expect(errorOf(truncated).error.message).toMatch(/ended before the whole body arrived.*not counted/);
     // neither opened a round: no round, no upload, no transcript, no memory reserved at eu
@@ -153,10 +131,10 @@ describe('trainer intake: refusals are JSON errors and never counted', () => {
   it('answers a request the HTTP parser cannot read with a JSON error, and keeps serving', async () => {
     const fed = await federation();
     const r0 = fed.regions[0]!;
-    const garbage = await raw(r0.api, Buffer.from('NOT HTTP AT ALL\r\n\r\n'));
+    const garbage = await rawExchange(r0.api, Buffer.from('NOT HTTP AT ALL\r\n\r\n'));
     expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
     expect(errorOf(garbage).error.code).toBe('API_BAD_REQUEST');
-    const huge = await raw(r0.api, Buffer.from(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-pad: ${'a'.repeat(20_000)}\r\n\r\n`));
+    const huge = await rawExchange(r0.api, Buffer.from(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-pad: ${'a'.repeat(20_000)}\r\n\r\n`));
     expect(huge).toMatch(/^HTTP\/1\.1 431 /);
     expect(errorOf(huge).error.code).toBe('API_HEADERS_TOO_LARGE');
     expect((await fetch(`${r0.api}/healthz`)).status).toBe(200);

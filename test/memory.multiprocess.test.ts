@@ -7,13 +7,13 @@
  * rounds afterwards succeed. Needs the built CLI (npm test builds it first).
  */
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, waitConnected, type LocalFederation, type LocalRegion } from '../src/node/local-federation.js';
 import { roundMemoryBytes } from '../src/protocol/memory/budget.js';
 import { useFederations } from './support/federation.js';
 import { metric } from './support/leaks.js';
+import { rawExchange } from './support/raw-http.js';
 
 const fx = useFederations('mpc-node-memory-');
 const IDS = ['apac', 'eu', 'us'];
@@ -34,15 +34,8 @@ function rss(pid: number): number {
 /** Headers of an upload announcing `bytes` of body, then nothing: the socket is closed (`hangUp`) or left open. Resolves with the reply's status line. */
 function headersOnly(r: LocalRegion, round: string, bytes: number, hangUp: boolean): Promise<string> {
   const u = new URL(r.api);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    const parts: Buffer[] = [];
-    s.on('data', (c: Buffer) => parts.push(c));
-    s.on('error', reject);
-    s.on('close', () => resolve(Buffer.concat(parts).toString('latin1').split('\r\n')[0]!));
-    s.write(`POST /v1/aggregate?round=${round}&weight=1&reduce=sum HTTP/1.1\r\nhost: ${u.host}\r\nauthorization: Bearer ${r.token}\r\ncontent-type: application/octet-stream\r\ncontent-length: ${bytes}\r\n\r\n`);
-    if (hangUp) s.end();
-  });
+  const head = `POST /v1/aggregate?round=${round}&weight=1&reduce=sum HTTP/1.1\r\nhost: ${u.host}\r\nauthorization: Bearer ${r.token}\r\ncontent-type: application/octet-stream\r\ncontent-length: ${bytes}\r\n\r\n`;
+  return rawExchange(r.api, head, { keepOpen: !hangUp }).then((reply) => reply.split('\r\n')[0]!);
 }
 
 async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
