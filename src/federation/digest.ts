@@ -6,7 +6,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ConfigError } from '../errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import { isDefaultPolicy } from '../policy/index.js';
+import { digestedRound, isDefaultPolicy } from '../policy/index.js';
 import { suggest } from './check.js';
 import { FEDERATION_DIGEST_TAG, type Federation, type Region } from './model.js';
 
@@ -22,8 +22,11 @@ import { FEDERATION_DIGEST_TAG, type Federation, type Region } from './model.js'
 export function federationDigest(f: Federation): Uint8Array {
   // A default policy is left out, so files from before the policy section keep their digest;
   // any non-default policy value (including a spelled-out default next to one) enters it whole.
-  const { policy, ...rest } = f;
-  const body = isDefaultPolicy(policy, f.regions.map((r) => r.id)) ? rest : f;
+  // Likewise protocol version 1 (the default) is left out of the round section, so files from
+  // before `round.protocol` keep theirs.
+  const g = { ...f, round: digestedRound(f.round) };
+  const { policy, ...rest } = g;
+  const body = isDefaultPolicy(policy, f.regions.map((r) => r.id)) ? rest : g;
   return sha256(utf8ToBytes(FEDERATION_DIGEST_TAG + canonicalJson(body)));
 }
 

@@ -72,7 +72,13 @@ export interface RoundConfig {
   readonly phaseTimeoutMs: number;
   /** Deadline of the whole round. */
   readonly roundTimeoutMs: number;
+  /** The round protocol's version (docs/protocol.md): 1, or 2 (seeded shares and fan-in, about half the bytes). */
+  readonly protocol: ProtocolVersion;
 }
+
+/** The round protocol versions a node speaks. */
+export const PROTOCOL_VERSIONS = [1, 2] as const;
+export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 
 /** A parsed, validated, normalized and deep-frozen federation file. */
 export interface Federation {
@@ -100,6 +106,7 @@ export const ROUND_DEFAULTS: Readonly<Omit<RoundConfig, 'minContributors'>> = Ob
   collectMs: 1000,
   phaseTimeoutMs: 30_000,
   roundTimeoutMs: 300_000,
+  protocol: 1,
 });
 
 /** Default listen host of a node's trainer API. */

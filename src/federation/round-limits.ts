@@ -28,6 +28,7 @@ export function checkRound(ctx: Ctx, r: FederationFile['round'], regionCount: nu
     collectMs: r.collectMs,
     phaseTimeoutMs: r.phaseTimeoutMs,
     roundTimeoutMs: r.roundTimeoutMs,
+    protocol: r.protocol,
   };
   if (round.phaseTimeoutMs > round.roundTimeoutMs) {
     ctx.fail(

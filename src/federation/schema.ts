@@ -113,6 +113,10 @@ const round = strict({
   collectMs: z._default(ms(), ROUND_DEFAULTS.collectMs),
   phaseTimeoutMs: z._default(ms(), ROUND_DEFAULTS.phaseTimeoutMs),
   roundTimeoutMs: z._default(ms(), ROUND_DEFAULTS.roundTimeoutMs),
+  protocol: z._default(
+    z.union([z.literal(1), z.literal(2)], { error: (iss) => `expected 1 or 2 (the round protocol's version; 2 sends about half the bytes), got ${describe(iss.input)}` }),
+    ROUND_DEFAULTS.protocol,
+  ),
 });
 
 const classification = z.enum(DATA_CLASSIFICATIONS, {

@@ -21,8 +21,19 @@ const DAY_MS = 86_400_000;
  */
 export function policyDigest(f: PolicySubject): string {
   const ids = f.regions.map((r) => r.id);
-  const body = isDefaultPolicy(f.policy, ids) ? f.round : { ...f.round, policy: f.policy };
+  const round = digestedRound(f.round);
+  const body = isDefaultPolicy(f.policy, ids) ? round : { ...round, policy: f.policy };
   return bytesToHex(sha256(utf8ToBytes(POLICY_DIGEST_TAG + canonicalJson(body))));
+}
+
+/**
+ * The round section as both digests (this one and the federation digest) take it: `protocol` is
+ * left out when it is 1, the default, so files from before `round.protocol` keep their digests.
+ */
+export function digestedRound<R extends object>(round: R): object {
+  if (!('protocol' in round) || round.protocol !== 1) return round;
+  const { protocol: _v1, ...rest } = round;
+  return rest;
 }
 
 /**

@@ -49,4 +49,4 @@ export { formatGrantTime, grantSigningBytes, parseGrantTime, signGrant, verified
 export { allowedHolders, type AllowedHolders, type HolderRefusal } from './flows.js';
 export { checkMinContributors, checkMinTrainers, checkRoundsInFlight, roundHolders, type RoundHolders } from './round-rules.js';
 export { FEASIBILITY_SEARCH_LIMIT, policyFeasibility, type PolicyFeasibility } from './feasibility.js';
-export { policyDigest, retentionCutoff } from './digest.js';
+export { digestedRound, policyDigest, retentionCutoff } from './digest.js';

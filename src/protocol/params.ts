@@ -41,7 +41,15 @@ export interface RoundParams {
    * keys enter the canonical bytes, so rounds without one keep the digests they always had.
    */
   readonly manifest?: string;
+  /**
+   * The round protocol's version when it is not 1 (`round.protocol` of the federation file):
+   * absent means version 1, so version-1 rounds keep the digests they always had.
+   */
+  readonly protocol?: 2;
 }
+
+/** The protocol version of a round: 1 unless its parameters say 2. */
+export const versionOf = (p: Pick<RoundParams, 'protocol'>): 1 | 2 => p.protocol ?? 1;
 
 /** Keys of RoundParams in canonical order (used for comparison, digests and shape checks). */
 export const PARAM_KEYS = [
@@ -68,6 +76,7 @@ export function lengthPrefixed(parts: readonly Uint8Array[]): Uint8Array {
 export function paramsBytes(p: RoundParams): Uint8Array {
   const parts = PARAM_KEYS.map((k) => te.encode(JSON.stringify(p[k])));
   if (p.manifest !== undefined) parts.push(te.encode('manifest'), te.encode(JSON.stringify(p.manifest)));
+  if (p.protocol !== undefined) parts.push(te.encode('protocol'), te.encode(JSON.stringify(p.protocol)));
   return lengthPrefixed(parts);
 }
 
@@ -87,6 +96,7 @@ export function roundParamsFor(f: Federation, round: string, params: number, man
     scaleBits: f.round.scaleBits, clipL2: f.round.clipL2, clipMode: f.round.clipMode,
     minContributors: f.round.minContributors, minTrainers: f.policy.minTrainers,
     ...(manifest !== undefined ? { manifest } : {}),
+    ...(f.round.protocol === 2 ? { protocol: 2 as const } : {}),
   };
 }
 
@@ -123,6 +133,10 @@ export function paramsMismatch(
     const detail = `the trainers' models differ: ${where ?? `${short(ours.manifest)} at ${self}, ${short(theirs.manifest)} at ${peer}`}`;
     return { key: 'manifest', expected: JSON.stringify(ours.manifest ?? null), found: JSON.stringify(theirs.manifest ?? null), detail };
   }
+  if (versionOf(ours) !== versionOf(theirs)) {
+    const detail = `round.protocol: ${versionOf(ours)} at ${self}, ${versionOf(theirs)} at ${peer}`;
+    return { key: 'protocol', expected: String(versionOf(ours)), found: String(versionOf(theirs)), detail };
+  }
   const fieldsFirst = differing(PARAM_KEYS.filter((k) => k !== 'policy' && k !== 'federation'));
   const keys = fieldsFirst.length ? fieldsFirst : differing(['policy', 'federation']);
   if (!keys.length) return null;
@@ -148,13 +162,14 @@ export function paramsMismatch(
 export function roundParamsProblem(p: unknown): string | null {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return 'params must be a map';
   const o = p as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(PARAM_KEYS as readonly string[]).includes(k) && k !== 'manifest') return `params: unexpected field ${JSON.stringify(k.slice(0, 32))}`;
+  for (const k of Object.keys(o)) if (!(PARAM_KEYS as readonly string[]).includes(k) && k !== 'manifest' && k !== 'protocol') return `params: unexpected field ${JSON.stringify(k.slice(0, 32))}`;
   for (const k of PARAM_KEYS) if (!(k in o)) return `params: missing field ${k}`;
   const str = (k: string, re: RegExp): boolean => typeof o[k] === 'string' && (o[k] as string).length <= 256 && re.test(o[k] as string);
   if (!str('round', ROUND_ID_RE)) return 'params.round is not a valid round id';
   if (!str('federation', HEX32_RE)) return 'params.federation is not a 32-byte hex digest';
   if (!str('policy', HEX32_RE)) return 'params.policy is not a 32-byte hex digest';
   if ('manifest' in o && !str('manifest', HEX32_RE)) return 'params.manifest is not a 32-byte hex digest';
+  if ('protocol' in o && o['protocol'] !== 2) return 'params.protocol must be 2 when present (version 1 leaves it out)';
   const v = o['participants'];
   if (!Array.isArray(v) || v.length > MAX_PARTIES || !v.every((r) => typeof r === 'string' && REGION_ID_RE.test(r))) return 'params.participants must be a list of region ids';
   if (new Set(v as string[]).size !== v.length) return 'params.participants repeats a region';
