@@ -329,10 +329,12 @@ export class RegionNode {
         void dealShares(this.streams, r, this.region, e.holders, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'publish':
-        void publishAggregate(this.streams, r, e.to, e.relay);
+        r.publishing = publishAggregate(this.streams, r, e.to, e.relay).finally(() => {
+          r.publishing = undefined;
+        });
         return;
       case 'stream-shares':
-        void streamSeededShares(this.streams, r, e.seeded, e.full, e.challenge);
+        void streamSeededShares(this.streams, r, e.seeded, e.full, e.challenge, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'result':
         r.tx?.sync(); // the transcript (check, result) is durable before trainers get the answer
@@ -372,8 +374,10 @@ export class RegionNode {
     this.counters.roundsDone++;
     this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
-    // the round stays open (phase done) until every holder's seal is in or the seal deadline
-    this.wipe(r);
+    // the round stays open (phase done) until every holder's seal is in or the seal deadline;
+    // a version-2 holder still streaming its aggregate share to its targets wipes once it is out
+    if (r.publishing) void r.publishing.then(() => this.wipe(r));
+    else this.wipe(r);
   }
 
   /** Stops the collection timer and wipes the round's share material (idempotent). */

@@ -120,7 +120,7 @@ const seeded = new WeakMap<Round, SeededShareDealing>();
  * computed shares to `full` (one pipeline per holder), adds the own share to the held sum and
  * projects it on `challenge`, then applies `streamed` with that projection.
  */
-export async function streamSeededShares(host: StreamHost, r: Round, seededTo: readonly string[], full: readonly string[], challenge: Uint8Array): Promise<void> {
+export async function streamSeededShares(host: StreamHost, r: Round, seededTo: readonly string[], full: readonly string[], challenge: Uint8Array, afterDealt?: () => Promise<void>): Promise<void> {
   const p = r.state.params;
   const d = seeded.get(r);
   const live = (): boolean => host.isLive(r);
@@ -141,6 +141,7 @@ export async function streamSeededShares(host: StreamHost, r: Round, seededTo: r
     if (!live()) return;
     const projection = dl.finish();
     host.apply(r, { kind: 'streamed', projection, now: Date.now() });
+    if (afterDealt) await afterDealt();
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
   } finally {
@@ -157,8 +158,10 @@ export async function streamSeededShares(host: StreamHost, r: Round, seededTo: r
  */
 export async function publishAggregate(host: StreamHost, r: Round, to: readonly string[], relay: readonly PeerMessage[]): Promise<void> {
   for (const p of to) for (const m of relay) void host.send(p, m);
-  // the vectors are wiped once the round is over: never stream from them after that
-  const live = (): boolean => host.isLive(r) && r.state.phase === 'combine';
+  // the vectors are wiped once the round is over: never stream from them after that. In
+  // version 2 a holder may have its own result before its targets have theirs: it streams on
+  // (the node keeps its aggregate share until then, RegionNode.finishRound)
+  const live = (): boolean => host.isLive(r) && (r.state.phase === 'combine' || (r.state.phase === 'done' && r.state.v2 !== undefined));
   const length = r.memory.length;
   try {
     await Promise.all(
