@@ -102,10 +102,13 @@ async function commitSeededShares(host: StreamHost, r: Round, self: string, hold
     const plan = { round: r.id, dealer: self, holders: holders.map((h) => xOf(p, h)), seeded: seededHolders(p, self, holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
     const d = r.memory.startSeededDealing(p.participants.length, xOf(p, self), plan, random);
     seeded.set(r, d);
-    await yieldToIo();
-    if (!host.isLive(r)) return d.close();
-    const digests = new Map([...d.digests()].map(([x, dg]) => [regionOfX(p, x), dg]));
-    if (!host.isLive(r)) return d.close();
+    const it = d.digests();
+    let step = it.next();
+    for (; !step.done; step = it.next()) {
+      await yieldToIo(); // a chunk a macrotask, as the streams do
+      if (!host.isLive(r)) return d.close();
+    }
+    const digests = new Map([...step.value].map(([x, dg]) => [regionOfX(p, x), dg]));
     host.apply(r, { kind: 'dealt', digests, now: Date.now() });
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));

@@ -171,7 +171,10 @@ export function runLocal(
           // version 2: the digests first (the commitments go out before any share)
           const plan = { round: p.round, dealer: region, holders: e.holders.map((h) => xOf(p, h)), seeded: seededHolders(p, region, e.holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
           n.seeded = n.memory.startSeededDealing(p.participants.length, xOf(p, region), plan, n.rng);
-          const digests = new Map([...n.seeded.digests()].map(([x, d]) => [regionOfX(p, x), d]));
+          const it = n.seeded.digests();
+          let r = it.next();
+          while (!r.done) r = it.next();
+          const digests = new Map([...r.value].map(([x, d]) => [regionOfX(p, x), d]));
           if (faults.holdCommits?.includes(region)) break;
           apply(region, { kind: 'dealt', digests, now });
           break;
