@@ -188,16 +188,11 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
 
 /**
  * Starts the stream an effect asks for: `deal` (dealShares), `stream-shares` (version 2's second
- * pass) or `publish` (kept on the round as `publishing` until it is out: a version-2 holder's
- * aggregate share is wiped only then).
+ * pass) or `publish`.
  * @param afterDealt - Test fault hook, run once the dealing is out.
  */
 export function launchStream(host: StreamHost, r: Round, e: Extract<Effect, { kind: 'deal' | 'stream-shares' | 'publish' }>, self: string, random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): void {
   if (e.kind === 'deal') void dealShares(host, r, self, e.holders, random, r.state.params.protocol === 2 ? undefined : afterDealt);
   else if (e.kind === 'stream-shares') void streamSeededShares(host, r, e.seeded, e.full, e.challenge, afterDealt);
-  else {
-    r.publishing = publishAggregate(host, r, e.to, e.relay).finally(() => {
-      r.publishing = undefined;
-    });
-  }
+  else void publishAggregate(host, r, e.to, e.relay);
 }

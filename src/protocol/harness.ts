@@ -242,7 +242,7 @@ export function runLocal(
       }
       case 'result':
         n.out.result = { sum: resultArray(e.result, 'sum'), totalWeight: e.result.totalWeight };
-        n.memory.zeroize();
+        if (n.state.params.protocol !== 2) n.memory.zeroize(); // version 2 serves its aggregate share until the end
         break;
       case 'aborted':
         n.out.error = e.error;
@@ -280,5 +280,6 @@ export function runLocal(
     now += 250;
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
+  for (const n of nodes.values()) n.memory.zeroize(); // idempotent; version 2 kept its aggregate shares until here
   return [...nodes.values()].map((n) => n.out);
 }
