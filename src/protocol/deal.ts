@@ -10,21 +10,22 @@ import { allowedHolders } from '../policy/index.js';
 import { messageRecord } from './records.js';
 import { decided } from './locality.js';
 import { tryDecide } from './decide.js';
-import { addReceipt, byX, hex, isDown, live, mapHex, others, signed } from './step-common.js';
+import { addReceipt, byX, hex, isDown, isStalled, live, mapHex, others, signed, waitsFor } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
   if (s.phase !== 'collect' || !s.input) return;
-  // wait for every peer's parameters, except from a peer whose link went down
+  // wait for every peer's parameters, except from a peer whose link went down, and from stalled
+  // ones once every other peer's are in
   const awaited = others(s).filter((p) => !s.matched.includes(p) && !isDown(s, p));
-  if (awaited.length && now < s.openedAt + s.timing.peerWaitMs) return;
+  if (waitsFor(s, awaited) && now < s.openedAt + s.timing.peerWaitMs) return;
   const holders = byX(s, live(s));
   if (holders.length < s.params.threshold) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${holders.length} region(s) reachable with matching parameters (${holders.join(', ')}), threshold is ${s.params.threshold}: nothing was dealt`);
   }
   for (const p of s.params.participants) {
     if (holders.includes(p)) continue;
-    const reason = isDown(s, p) ? 'its link went down before dealing' : `no matching parameters within ${s.timing.peerWaitMs} ms`;
+    const reason = isDown(s, p) ? 'its link went down before dealing' : isStalled(s, p) ? 'its link was stalled when every other region\'s parameters were in' : `no matching parameters within ${s.timing.peerWaitMs} ms`;
     fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'collect', reason } } });
   }
   if (s.input.contributes) {

@@ -14,7 +14,7 @@ import { coordinatorOf, xOf } from './params.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
 import { tryFinish } from './finish.js';
-import { byX, isDown, live, others, signed, verifySig } from './step-common.js';
+import { byX, isDown, isStalled, live, others, signed, verifySig, waitsFor } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: boolean): void {
@@ -27,14 +27,15 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     if (ok === undefined) flows.set(`${d}>${h}`, (ok = flowDecision(ctx.policy, d, h, now).outcome === 'allowed'));
     return ok;
   };
-  if (!force) {
-    // wait for commits from every live participant, and a receipt from every live holder for
-    // every committed share, a dead dealer's included (its receipts come from the live holders)
-    if (!live(s).every((p) => s.commits[p])) return;
-    for (const [p, c] of Object.entries(s.commits)) {
-      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) return;
-    }
+  // wait for commits from every live participant, and a receipt from every live holder for
+  // every committed share, a dead dealer's included (its receipts come from the live holders);
+  // stalled ones only while someone else is awaited too, and those then left are no holders
+  const awaited = new Set(live(s).filter((p) => !s.commits[p]));
+  for (const [p, c] of Object.entries(s.commits)) {
+    for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) awaited.add(h);
   }
+  if (!force && waitsFor(s, awaited)) return;
+  const left = [...awaited].filter((p) => isStalled(s, p));
   // valid receipt: its digest equals the dealer's commitment to that holder
   const valid = (d: string, h: string): boolean => {
     const c = s.commits[d];
@@ -43,7 +44,7 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   // a holder must be live: its parameters matched, its own commits arrived (it got through
   // dealing) and its link is up. One that received shares and then died is no holder: in R it
   // would be waited for until the round's deadline (docs/protocol.md, "Dropouts and aborts").
-  const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h));
+  const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h) && !left.includes(h));
   const holdersAll = s.params.participants.filter((h) => (h === s.self || Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined)) && liveHolder(h));
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
   let R: string[] = [];
@@ -74,9 +75,10 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   const tookPart = (p: string): boolean => s.commits[p] !== undefined || Object.values(s.receipts).some((r) => r[p] !== undefined);
   for (const p of s.matched) {
     if (isDown(s, p) && tookPart(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'decide', reason: 'its link went down before the decision: no holder' } } });
+    else if (left.includes(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'decide', reason: 'its link was stalled when every other participant had answered: no holder' } } });
   }
   const decision = signed(ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: R });
-  fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R } });
+  fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R, ...(left.length ? { stalled: left } : {}) } });
   onDecision(s, fx, decision, ctx, now);
 }
 

@@ -78,6 +78,11 @@ export interface RoundState {
   readonly deferred?: readonly { readonly from: string; readonly msg: PeerMessage }[];
   /** Peers whose link is down (a `peer-down` event, cleared by `peer-up`): not waited for, never made holders. */
   readonly down?: readonly string[];
+  /**
+   * Peers whose link is stalled (a `peer-stalled` event, cleared by `peer-flowing` or `peer-up`):
+   * not waited for once every other participant awaited has answered, and then no holders.
+   */
+  readonly stalled?: readonly string[];
 }
 
 export type RoundEvent =
@@ -89,16 +94,24 @@ export type RoundEvent =
   | { kind: 'input'; contributes: boolean; trainers: number; trainerIds?: readonly string[]; now: number }
   | { kind: 'message'; from: string; msg: PeerMessage; now: number }
   | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
-  | { kind: 'published'; digest: Uint8Array; now: number }
+  /** `left`: peers whose stream was ended unfinished because their link stalled (no agg-done goes to them). */
+  | { kind: 'published'; digest: Uint8Array; now: number; left?: readonly string[] }
   | { kind: 'tick'; now: number }
   /** The link to `peer` (re)connected: messages sent while it was down are lost. */
   | { kind: 'peer-up'; peer: string; now: number }
   /** The link to `peer` went down (the peer died, or its link broke): what it sends now is lost. */
-  | { kind: 'peer-down'; peer: string; now: number };
+  | { kind: 'peer-down'; peer: string; now: number }
+  /** The link to `peer` is up but takes nothing: frames queued, no write completed and nothing received for the transport's stall bound. */
+  | { kind: 'peer-stalled'; peer: string; now: number }
+  /** The stalled link to `peer` moves again. */
+  | { kind: 'peer-flowing'; peer: string; now: number };
 
 export type Effect =
   | { kind: 'send'; to: string; msg: PeerMessage }
-  /** Stream shares of the regional input to `holders` (self included), then report `dealt`. */
+  /**
+   * Stream shares of the regional input to `holders` (self included), then report `dealt`, with
+   * no digest for a holder whose stream was ended unfinished (its link stalled: it was not dealt to).
+   */
   | { kind: 'deal'; holders: readonly string[] }
   /** Stream the aggregate share to `to` (after the relayed decision), then report `published`. */
   | { kind: 'publish'; to: readonly string[]; decision: PeerMessage }
