@@ -18,12 +18,15 @@
  * the wall time from the submissions to the last result, checked against the plaintext
  * weighted mean. After each round us is killed (resumed first if stopped) and restarted, so
  * every round starts from three connected nodes. A dead peer's link goes down at once and the
- * coordinator decides without it; a hung one is a dead one once the drain timeout cuts it
- * (docs/protocol.md "Dropouts").
+ * coordinator decides without it; a hung one's links stall (docs/transport.md "Stalled links")
+ * and the round goes on without it once every other region has answered (docs/protocol.md
+ * "Dropouts"). Every round also counts the `peer-stalled` events apac and eu logged for a peer
+ * that was running (any peer but a stopped us): false stalls, which the summary reports, with the
+ * load average before and after the run.
  * @module
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
@@ -55,9 +58,13 @@ async function waitFor(what: string, pred: () => boolean, timeoutMs = 60_000): P
   }
 }
 
+/** Stalls logged by apac and eu for a running peer, over all rounds. */
+let falseStalls = 0;
+
 /** One round with `mode`; returns its seconds. Restarts us afterwards unless it stayed alive. */
 async function oneRound(fed: LocalFederation, nodes: Map<string, NodeProcess>, mode: Mode, round: string, updates: Float32Array[], log: (s: string) => void): Promise<number> {
   const us = nodes.get('us')!;
+  const marks = [0, 1].map((i) => nodes.get(IDS[i]!)!.logs.length);
   const t0 = performance.now();
   const pending = [0, 1].map((i) => aggregateDetailed({ node: fed.regions[i]!.api, token: fed.regions[i]!.token, round, update: updates[i]!, weight: i + 1, reduce: 'mean', expect: 1 }));
   if (mode !== 'alive') {
@@ -73,7 +80,10 @@ async function oneRound(fed: LocalFederation, nodes: Map<string, NodeProcess>, m
   }
   if (err > 1e-3) throw new Error(`round ${round}: aggregate off by ${err}`);
   const cuts = [0, 1].map((i) => nodes.get(IDS[i]!)!.logs.filter((e) => e['event'] === 'drain-timeout' && e['peer'] === 'us').length);
-  log(`  ${mode}: ${sec.toFixed(3)} s${mode === 'hung' ? `, drain-timeout cuts so far apac ${cuts[0]} / eu ${cuts[1]}` : ''}`);
+  const stalls = [0, 1].flatMap((i) => nodes.get(IDS[i]!)!.logs.slice(marks[i]).filter((e) => e['event'] === 'peer-stalled').map((e) => `${IDS[i]}>${String(e['peer'])}`));
+  const falses = stalls.filter((x) => mode !== 'hung' || !x.endsWith('>us'));
+  falseStalls += falses.length;
+  log(`  ${mode}: ${sec.toFixed(3)} s, stalls seen: ${stalls.join(' ') || 'none'}${falses.length ? ` (${falses.length} false)` : ''}${mode === 'hung' ? `, drain-timeout cuts so far apac ${cuts[0]} / eu ${cuts[1]}` : ''}`);
   if (mode !== 'alive') {
     us.child.kill('SIGCONT');
     await stopNode(us, 'SIGKILL');
@@ -93,6 +103,7 @@ async function main(): Promise<number> {
   const collectMs = Number(argValue(argv, 'collect-ms') ?? 300);
   if (![reps, params, phaseTimeoutMs, collectMs].every((x) => Number.isInteger(x) && x >= 1)) throw new Error('--reps, --params, --phase-timeout-ms and --collect-ms take positive integers');
   const log = (s: string): void => void process.stderr.write(s + '\n');
+  const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
   const dir = await mkdtemp(join(tmpdir(), 'mpc-node-bench-hung-'));
   const nodes = new Map<string, NodeProcess>();
   const secs: Record<Mode, number[]> = { alive: [], dead: [], hung: [] };
@@ -114,14 +125,15 @@ async function main(): Promise<number> {
   const rows = (['alive', 'dead', 'hung'] as const).map((mode) => ({ mode, params, reps, seconds: round3(median(secs[mode])), seconds_all: secs[mode].map(round3) }));
   const ratio = round3(median(secs.hung) / median(secs.dead));
   const machine = machineInfo();
-  const summary = { ratio_hung_over_dead: ratio, target_le_1_2: ratio <= 1.2, decide_deadline_s: decideS, collect_ms: collectMs, phase_timeout_ms: phaseTimeoutMs, machine };
+  const load = { before: loadBefore, after: loadavg().map((x) => Math.round(x * 100) / 100) };
+  const summary = { ratio_hung_over_dead: ratio, target_le_1_2: ratio <= 1.2, false_stalls: falseStalls, decide_deadline_s: decideS, collect_ms: collectMs, phase_timeout_ms: phaseTimeoutMs, machine, load_average_1_5_15: load };
   if (json) {
     for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
     process.stdout.write(JSON.stringify({ summary }) + '\n');
   } else {
     process.stdout.write('| mode | params | rounds | seconds (median) | every round |\n| --- | --- | --- | --- | --- |\n');
     for (const r of rows) process.stdout.write(`| ${r.mode} | ${r.params} | ${r.reps} | ${r.seconds.toFixed(3)} | ${r.seconds_all.join(', ')} |\n`);
-    process.stdout.write(`hung / dead = ${ratio} (target <= 1.2); decide deadline ${decideS} s\nmachine: ${JSON.stringify(machine)}\n`);
+    process.stdout.write(`hung / dead = ${ratio} (target <= 1.2); false stalls ${falseStalls}; decide deadline ${decideS} s\nmachine: ${JSON.stringify(machine)}\nload average (1, 5, 15 min): before ${load.before.join(' ')}, after ${load.after.join(' ')}\n`);
   }
   return summary.target_le_1_2 ? 0 : 1;
 }

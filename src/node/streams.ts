@@ -63,7 +63,8 @@ const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(res
  * One stream per peer of `peers` (`nextOf(peer)` gives its chunks), each on its own pipeline:
  * takes the next chunk, sends it, waits for the link's backpressure, until the stream is done,
  * the link to its peer is gone or `live()` turns false. A send pending on a stalled link is
- * abandoned once every other stream has ended or is stalled too: that stream ends unfinished.
+ * abandoned once every other stream has ended: that stream ends unfinished (two stalled streams
+ * wait for each other: one of them may only be slow, and the drain timeout cuts a hung one).
  * @returns The peers whose stream ended so (left behind: their link stalled).
  */
 async function streamEach(host: StreamHost, peers: readonly string[], live: () => boolean, nextOf: (peer: string) => () => Chunk, message: (offset: number, data: Uint8Array) => PeerMessage): Promise<Set<string>> {
@@ -71,7 +72,7 @@ async function streamEach(host: StreamHost, peers: readonly string[], live: () =
   const left = new Set<string>();
   const wakers = new Set<() => void>();
   const wakeAll = (): void => wakers.forEach((w) => w());
-  const mayLeave = (peer: string): boolean => host.stalled(peer) && [...running].every((q) => q === peer || host.stalled(q));
+  const mayLeave = (peer: string): boolean => running.size === 1 && host.stalled(peer);
   /** Resolves true once `sent` has, false if first `peer` may be left behind. */
   const sentOrLeft = async (peer: string, sent: Promise<void>): Promise<boolean> => {
     let wake = (): void => {};

@@ -15,8 +15,8 @@ import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
   if (s.phase !== 'collect' || !s.input) return;
-  // wait for every peer's parameters, except from a peer whose link went down, and from stalled
-  // ones once every other peer's are in
+  // wait for every peer's parameters, except from a peer whose link went down, and from a
+  // stalled one once every other peer's are in
   const awaited = others(s).filter((p) => !s.matched.includes(p) && !isDown(s, p));
   if (waitsFor(s, awaited) && now < s.openedAt + s.timing.peerWaitMs) return;
   const holders = byX(s, live(s));

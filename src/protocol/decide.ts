@@ -29,7 +29,7 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   };
   // wait for commits from every live participant, and a receipt from every live holder for
   // every committed share, a dead dealer's included (its receipts come from the live holders);
-  // stalled ones only while someone else is awaited too, and those then left are no holders
+  // a stalled one only while someone else is awaited too, and one then left is no holder
   const awaited = new Set(live(s).filter((p) => !s.commits[p]));
   for (const [p, c] of Object.entries(s.commits)) {
     for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) awaited.add(h);

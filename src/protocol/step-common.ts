@@ -28,12 +28,13 @@ export function isStalled(s: RoundState, peer: string): boolean {
 
 /**
  * Whether a step must still wait for `awaited` (the participants whose answer it lacks): yes
- * while any of them is not stalled. A stalled one is waited for only while someone else is
- * (docs/protocol.md "Dropouts and aborts": a hung peer costs no more than a dead one).
+ * unless at most one is, and that one is stalled. A stalled participant is not waited for once
+ * every other one has answered (docs/protocol.md "Dropouts and aborts": a hung peer costs no more
+ * than a dead one); two stalled at once are both waited for (one of them may only be slow).
  */
 export function waitsFor(s: RoundState, awaited: Iterable<string>): boolean {
-  for (const p of awaited) if (!isStalled(s, p)) return true;
-  return false;
+  const [first, ...more] = awaited;
+  return more.length > 0 || (first !== undefined && !isStalled(s, first));
 }
 
 /** This node and the peers whose parameters matched and whose link is up: the ones worth waiting for. */

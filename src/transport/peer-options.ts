@@ -38,7 +38,7 @@ export const DRAIN_CHECKS_PER_TIMEOUT = 4;
  */
 export const STALL_DRAIN_DIVISOR = 20;
 /** Stall checks per stall bound: a stall is reported within (1 + 1/this) x stallMs. */
-export const STALL_CHECKS_PER_BOUND = 2;
+export const STALL_CHECKS_PER_BOUND = 4;
 /** Default first reconnect delay; doubles per failed attempt. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 100;
 /** Default cap on the reconnect delay. */
