@@ -227,6 +227,31 @@ describe('a hung region (its link stalled: up, but taking nothing)', () => {
     expect(later.endedAt.get('apac')).toBeLessThan(750);
   });
 
+  it('stalled as the last one missing, but the round cannot complete without it: waited for, and it takes part when it flows again', () => {
+    // every region's policy requires 3 contributors: going on without us would abort the round
+    // (us runs again at 750 ms, before its own wait for the others' parameters is up)
+    const all3 = Object.fromEntries(REGIONS3.map((r) => [r, { minContributors: 3 }]));
+    const { out, endedAt, inp } = run(REGIONS3, 2, { params: all3, stall: [{ region: 'us', after: afterParams('us', REGIONS3), flowAt: 750 }] });
+    for (const o of out) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.decision).toMatchObject({ dealers: REGIONS3, holders: REGIONS3 });
+      expect(maxErr(o.result!.sum, weightedSum(inp, REGIONS3))).toBeLessThan(1e-3);
+      expect(endedAt.get(o.region)).toBeGreaterThanOrEqual(750);
+    }
+  });
+
+  it('two stalled at once are both waited for (one of them may only be slow)', () => {
+    // sa and za hang after their parameters (5 regions, t = 2): nothing is decided before the deadline
+    const stall = ['sa', 'za'].map((region) => ({ region, after: afterParams(region, REGIONS5) }));
+    const { out, endedAt, inp } = run(REGIONS5, 2, { stall });
+    for (const o of out.filter((x) => x.region !== 'sa' && x.region !== 'za')) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.decision).toMatchObject({ dealers: ['apac', 'eu', 'us'], holders: ['apac', 'eu', 'us'] });
+      expect(maxErr(o.result!.sum, weightedSum(inp, ['apac', 'eu', 'us']))).toBeLessThan(1e-3);
+      expect(endedAt.get(o.region)).toBeGreaterThanOrEqual(timing.decideMs);
+    }
+  });
+
   it('the state machine: peer-stalled is ignored for a down or unknown peer, cleared by peer-flowing and by peer-up', () => {
     const ctx = { memory: {} as never, sign: () => new Uint8Array(64), verify: () => true, projectionRng: () => () => {} };
     let s = { ...initialState('eu', params(REGIONS3, 2), timing, 0), matched: ['apac', 'us'] };

@@ -16,10 +16,10 @@ import type { Effect, Mut, StepContext } from './state.js';
 export function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
   if (s.phase !== 'collect' || !s.input) return;
   // wait for every peer's parameters, except from a peer whose link went down, and from a
-  // stalled one once every other peer's are in
+  // stalled one once every other peer's are in (if the round can go on without it)
   const awaited = others(s).filter((p) => !s.matched.includes(p) && !isDown(s, p));
-  if (waitsFor(s, awaited) && now < s.openedAt + s.timing.peerWaitMs) return;
   const holders = byX(s, live(s));
+  if (awaited.length && now < s.openedAt + s.timing.peerWaitMs && (waitsFor(s, awaited) || holders.length < s.params.threshold)) return;
   if (holders.length < s.params.threshold) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${holders.length} region(s) reachable with matching parameters (${holders.join(', ')}), threshold is ${s.params.threshold}: nothing was dealt`);
   }

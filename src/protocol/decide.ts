@@ -56,6 +56,10 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     D = D.filter((_, i) => i !== counts.indexOf(Math.min(...counts)));
   }
   const contributors = D.length;
+  const trainers = D.reduce((n, d) => n + s.commits[d]!.trainers, 0);
+  // going on without a stalled participant only pays if the round then completes: else it is
+  // waited for on (it may only be slow; its drain timeout or the deadline settles it)
+  if (!force && left.length && (contributors < s.params.minContributors || trainers < s.params.minTrainers || R.length < t)) return;
   if (ctx.policy) {
     // recorded before anything is revealed; a refusal aborts below
     decided(fx, checkMinContributors(ctx.policy, s.params.round, D), now);
@@ -64,7 +68,6 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   if (contributors < s.params.minContributors) {
     throw new ProtocolError('PROTOCOL_BELOW_MIN_CONTRIBUTORS', `only ${contributors} region(s) contributed (${D.join(', ') || 'none'}), the policy requires ${s.params.minContributors}: nothing is revealed`);
   }
-  const trainers = D.reduce((n, d) => n + s.commits[d]!.trainers, 0);
   if (trainers < s.params.minTrainers) {
     throw new ProtocolError('POLICY_MIN_TRAINERS', `only ${trainers} trainer(s) contributed, the policy requires ${s.params.minTrainers}: nothing is revealed`);
   }
