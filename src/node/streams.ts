@@ -67,15 +67,15 @@ const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(res
  * the link to its peer is gone or `live()` turns false. A send pending on a stalled link is
  * abandoned once every other stream has ended: that stream ends unfinished (two stalled streams
  * wait for each other: one of them may only be slow, and the drain timeout cuts a hung one).
- * @param canLeave - Whether the round can do without one peer of the stream (false: none is left).
+ * @param canLeave - Whether the round can do without `peer`'s stream (false: it is never left).
  * @returns The peers whose stream ended so (left behind: their link stalled).
  */
-async function streamEach(host: StreamHost, peers: readonly string[], live: () => boolean, nextOf: (peer: string) => () => Chunk, message: (offset: number, data: Uint8Array) => PeerMessage, canLeave: boolean): Promise<Set<string>> {
+async function streamEach(host: StreamHost, peers: readonly string[], live: () => boolean, nextOf: (peer: string) => () => Chunk, message: (offset: number, data: Uint8Array) => PeerMessage, canLeave: (peer: string) => boolean): Promise<Set<string>> {
   const running = new Set(peers);
   const left = new Set<string>();
   const wakers = new Set<() => void>();
   const wakeAll = (): void => wakers.forEach((w) => w());
-  const mayLeave = (peer: string): boolean => canLeave && running.size === 1 && host.stalled(peer);
+  const mayLeave = (peer: string): boolean => running.size === 1 && host.stalled(peer) && canLeave(peer);
   /** Resolves true once `sent` has, false if first `peer` may be left behind. */
   const sentOrLeft = async (peer: string, sent: Promise<void>): Promise<boolean> => {
     let wake = (): void => {};
@@ -131,7 +131,7 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
     const left = await streamEach(host, holders.filter((h) => h !== self), live, (h) => {
       const x = xOf(p, h);
       return () => d.next(x);
-    }, (offset, data) => ({ type: 'share', round: r.id, offset, data }), holders.length > p.threshold); // without a holder left behind, still t
+    }, (offset, data) => ({ type: 'share', round: r.id, offset, data }), () => holders.length > p.threshold); // without a holder left behind, still t
     // streams that ended early (their links went) left chunks no one dealt: the digests and the
     // own share need them, a chunk per macrotask like the streams
     while (live() && d.dealAhead()) await yieldToIo();
@@ -191,7 +191,7 @@ export async function streamSeededShares(host: StreamHost, r: Round, seededTo: r
     await streamEach(host, full, live, (h) => {
       const x = xOf(p, h);
       return () => dl.next(x);
-    }, (offset, data) => ({ type: 'share', round: r.id, offset, data }), false);
+    }, (offset, data) => ({ type: 'share', round: r.id, offset, data }), () => false);
     while (live() && dl.dealAhead()) await yieldToIo();
     if (!live()) return;
     const projection = dl.finish();
@@ -218,6 +218,10 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
   // (the node keeps its aggregate share until then, RegionNode.finishRound)
   const live = (): boolean => host.isLive(r) && (r.state.phase === 'combine' || (r.state.phase === 'done' && r.state.v2 !== undefined));
   const length = r.memory.length;
+  // version 1: a stalled peer's stream may be left only if it is no decided holder (a holder's
+  // result needs our share, and the round needs its own: it is waited for until the drain timeout)
+  const holders = r.state.decision?.holders ?? [];
+  const leavable = (peer: string): boolean => r.state.v2 === undefined && !holders.includes(peer);
   try {
     const left = await streamEach(host, to, live, () => {
       let offset = 0;
@@ -227,7 +231,7 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
         offset += WIRE_CHUNK_ELEMS;
         return c;
       };
-    }, (o, data) => ({ type: 'agg', round: r.id, offset: o, data }), r.state.v2 === undefined); // version 1: one left behind misses our share, the others do not
+    }, (o, data) => ({ type: 'agg', round: r.id, offset: o, data }), leavable); // a non-holder left behind misses our share: the others do not
     if (!live()) return;
     host.apply(r, { kind: 'published', digest: r.memory.aggShareDigest(), now: Date.now(), ...(left.size ? { left: [...left] } : {}) });
   } catch (e) {
