@@ -23,7 +23,7 @@
  * every round starts from three connected nodes. A dead peer's link goes down at once and the
  * coordinator decides without it; a hung one's links stall (docs/transport.md "Stalled links")
  * and the round goes on without it once every other region has answered (docs/protocol.md
- * "Dropouts"). Every round also counts the `peer-stalled` events apac and eu logged for a peer
+ * "Dropouts"). Every round also counts the `peer-stalled` events the nodes logged for a peer
  * that was running (any peer but a stopped us): false stalls, which the summary reports, with the
  * load average before and after the run.
  * @module
@@ -74,7 +74,7 @@ async function apacSentToUs(fed: LocalFederation): Promise<number> {
 /** One round with `mode`; returns its seconds. Restarts us afterwards unless it stayed alive. */
 async function oneRound(fed: LocalFederation, nodes: Map<string, NodeProcess>, mode: Mode, round: string, updates: Float32Array[], log: (s: string) => void, stop: 'open' | 'mid-stream'): Promise<number> {
   const us = nodes.get('us')!;
-  const marks = [0, 1].map((i) => nodes.get(IDS[i]!)!.logs.length);
+  const marks = IDS.map((id) => nodes.get(id)!.logs.length);
   const sentBefore = stop === 'mid-stream' && mode !== 'alive' ? await apacSentToUs(fed) : 0;
   const t0 = performance.now();
   const pending = [0, 1].map((i) => aggregateDetailed({ node: fed.regions[i]!.api, token: fed.regions[i]!.token, round, update: updates[i]!, weight: i + 1, reduce: 'mean', expect: 1 }));
@@ -92,7 +92,7 @@ async function oneRound(fed: LocalFederation, nodes: Map<string, NodeProcess>, m
   }
   if (err > 1e-3) throw new Error(`round ${round}: aggregate off by ${err}`);
   const cuts = [0, 1].map((i) => nodes.get(IDS[i]!)!.logs.filter((e) => e['event'] === 'drain-timeout' && e['peer'] === 'us').length);
-  const stalls = [0, 1].flatMap((i) => nodes.get(IDS[i]!)!.logs.slice(marks[i]).filter((e) => e['event'] === 'peer-stalled').map((e) => `${IDS[i]}>${String(e['peer'])}`));
+  const stalls = IDS.flatMap((id, i) => nodes.get(id)!.logs.slice(marks[i]).filter((e) => e['event'] === 'peer-stalled').map((e) => `${id}>${String(e['peer'])}`));
   const falses = stalls.filter((x) => mode !== 'hung' || !x.endsWith('>us'));
   falseStalls += falses.length;
   log(`  ${mode}: ${sec.toFixed(3)} s, stalls seen: ${stalls.join(' ') || 'none'}${falses.length ? ` (${falses.length} false)` : ''}${mode === 'hung' ? `, drain-timeout cuts so far apac ${cuts[0]} / eu ${cuts[1]}` : ''}`);
