@@ -13,7 +13,7 @@ import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
-import { RoundMemory, addUpdate, resultArray } from './memory/index.js';
+import { RoundMemory, addUpdate, dealChunks, resultArray } from './memory/index.js';
 import { extraElems, regionOfX, vectorLength, xOf } from './params.js';
 import { seededHolders } from './fan-in.js';
 import type { SeededShareDealing } from './memory/index.js';
@@ -195,12 +195,15 @@ export function runLocal(
           // version 2: the digests first (the commitments go out before any share)
           const plan = { round: p.round, dealer: region, holders: e.holders.map((h) => xOf(p, h)), seeded: seededHolders(p, region, e.holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
           n.seeded = n.memory.startSeededDealing(p.participants.length, xOf(p, region), plan, n.rng);
-          const digests = new Map([...n.seeded.digests()].map(([x, d]) => [regionOfX(p, x), d]));
+          const it = n.seeded.digests();
+          let r = it.next();
+          while (!r.done) r = it.next();
+          const digests = new Map([...r.value].map(([x, d]) => [regionOfX(p, x), d]));
           if (faults.holdCommits?.includes(region)) break;
           apply(region, { kind: 'dealt', digests, now });
           break;
         }
-        const it = n.memory.dealChunks(p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
+        const it = dealChunks(n.memory, p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
           // the chunks are views into WASM memory: the in-memory network keeps copies
@@ -263,7 +266,7 @@ export function runLocal(
       }
       case 'result':
         n.out.result = { sum: resultArray(e.result, 'sum'), totalWeight: e.result.totalWeight };
-        n.memory.zeroize();
+        if (n.state.params.protocol !== 2) n.memory.zeroize(); // version 2 serves its aggregate share until the end
         break;
       case 'aborted':
         n.out.error = e.error;
@@ -317,5 +320,6 @@ export function runLocal(
     for (const inp of inputs) if (nodes.has(inp.region) && faults.inputAt?.[inp.region] !== undefined && now >= faults.inputAt[inp.region]! && now - 250 < faults.inputAt[inp.region]!) input(inp);
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
+  for (const n of nodes.values()) n.memory.zeroize(); // idempotent; version 2 kept its aggregate shares until here
   return [...nodes.values()].map((n) => n.out);
 }

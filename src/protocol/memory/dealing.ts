@@ -21,6 +21,17 @@ import type { RandomFill } from '../../field/random.js';
 import type { FieldVec, WasmKernels } from '../../field/wasm.js';
 import type { HashFactory, Hasher } from '../../core/crypto.js';
 
+/** A dealing in progress, as RoundMemory hands it out (see `RoundMemory.startDealing`). */
+export interface ShareDealing {
+  /** The next chunk of holder `x`'s share stream; null once it has all been read. */
+  next(x: number): { offset: number; data: Uint8Array } | null;
+  /** Deals one more chunk at the front, if any is left (see `Dealing.dealAhead`); whether more are left. */
+  dealAhead(): boolean;
+  /** Deals what is left; every holder's digest by x; wipes the regional sum. */
+  finish(): Map<number, Uint8Array>;
+  /** Abandons the dealing (idempotent). */
+  close(): void;
+}
 /** Chunks kept for cursors just behind the lead (each: one chunk per participant). */
 const CACHED_CHUNKS = 2;
 
@@ -198,13 +209,15 @@ export class Dealing {
 /**
  * Every holder's digest of a whole dealing, taken before anything is sent (version 2: the dealer
  * commits first, docs/protocol.md "Dealer consistency"): deals each chunk once, hashes each
- * holder's share of it and drops it. One chunk per participant of memory at a time.
+ * holder's share of it and drops it. One chunk per participant of memory at a time; yields after
+ * each chunk, so the caller can let I/O run between them.
  * @param holders - x of every holder, self included.
  * @returns the digests by x.
  */
-export function dealtDigests(K: WasmKernels, length: number, chunk: number, n: number, holders: readonly number[], dealer: ChunkDealer, hash: HashFactory): Map<number, Uint8Array> {
+export function* dealtDigests(K: WasmKernels, length: number, chunk: number, n: number, holders: readonly number[], dealer: ChunkDealer, hash: HashFactory): Generator<void, Map<number, Uint8Array>> {
   const hashes = new Map(holders.map((x) => [x, hash()] as const));
   for (let off = 0; off < length; off += chunk) {
+    if (off > 0) yield;
     const m = Math.min(chunk, length - off);
     const outs = Array.from({ length: n }, () => K.alloc(m));
     try {

@@ -12,9 +12,29 @@
 import type { HashFactory } from '../../core/crypto.js';
 import { sampleField, type RandomFill } from '../../field/random.js';
 import type { FieldVec, WasmKernels } from '../../field/wasm.js';
-import { computedShares, expandSeededChunk, seededCoefficients } from '../../sharing/seeded.js';
+import { dealSeededChunk, expandSeededChunk, seededDifferences } from '../../sharing/seeded.js';
 import type { ChunkDealer } from './dealing.js';
 import { P } from '../../field/reference.js';
+
+/** A version-2 dealing in progress (see `RoundMemory.startSeededDealing`). */
+export interface SeededShareDealing {
+  /** Every holder's digest by x, before anything is sent (deals the input once, a chunk per step). */
+  digests(): Generator<void, Map<number, Uint8Array>>;
+  /** A copy of seeded holder x's seed (secret: wipe it once sent). */
+  seedOf(x: number): Uint8Array;
+  /**
+   * Starts the streams of the computed shares; the own share is added to the held sum and
+   * projected on the form drawn from `challenge` (this dealer's challenge).
+   */
+  stream(challenge: Uint8Array): {
+    next(x: number): { offset: number; data: Uint8Array } | null;
+    dealAhead(): boolean;
+    /** Deals what is left, wipes the regional sum; the own share's projection. */
+    finish(): bigint;
+  };
+  /** Abandons the dealing (idempotent); wipes the seeds and the cached chunks. */
+  close(): void;
+}
 
 /** Who the shares are for: ids for the expansion keys, x for the polynomial. */
 export interface SeededPlan {
@@ -46,8 +66,7 @@ export function seededDealer(K: WasmKernels, input: FieldVec, chunk: number, pla
     random(seed);
     seeds.set(x, seed);
   }
-  const computed = plan.holders.filter((x) => !plan.seeded.includes(x));
-  const coeffs = computed.map((x) => seededCoefficients(plan.seeded, x));
+  const diffs = seededDifferences(plan.seeded);
   let closed = false;
   return {
     deal(off, m, outs) {
@@ -57,7 +76,7 @@ export function seededDealer(K: WasmKernels, input: FieldVec, chunk: number, pla
         expandSeededChunk(K, o, hash, stream, seeds.get(x)!, { round: plan.round, dealer: plan.dealer, holder: plan.idOf(x) }, off / chunk);
         return o;
       });
-      computedShares(K, { ptr: input.ptr + off * 8, length: m }, seededOuts, coeffs, computed.map((x) => outs[x - 1]!));
+      dealSeededChunk(K, { ptr: input.ptr + off * 8, length: m }, seededOuts, diffs, outs);
       if (corruptX !== undefined && off === 0) {
         // test fault (RoundMemory.testFaults): holder corruptX's share leaves the polynomial, in both passes alike
         const v = K.view(outs[corruptX - 1]!);
