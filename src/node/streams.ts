@@ -8,10 +8,11 @@
  * dropped, and the transport cuts a peer that takes no bytes, docs/transport.md), or the moment
  * the round is no longer live (its memory is wiped then and may already belong to another
  * round), or, when its link is stalled (up, but taking nothing: a hung peer), as soon as every
- * other stream of the dealing or publishing has ended: the peer is left behind, and the protocol
- * goes on without it (docs/protocol.md "Dropouts and aborts"). Each yields to I/O between chunks
- * and reports its end to the protocol as an event once every peer's stream has ended, naming the
- * peers left behind (a dealing commits to no share for them).
+ * other stream of the dealing or publishing has ended and the round can do without it (version
+ * 1: a dealing that keeps t holders, a publishing to a peer that is no decided holder): the peer
+ * is left behind, and the protocol goes on without it (docs/protocol.md "Dropouts and aborts").
+ * Each yields to I/O between chunks and reports its end to the protocol as an event once every
+ * peer's stream has ended, naming the peers left behind (a dealing commits to no share for them).
  * @module
  */
 import { ProtocolError } from '../errors.js';
