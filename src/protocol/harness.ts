@@ -51,7 +51,7 @@ export interface LocalFaults {
    * messages (both ways) go on in order.
    */
   stall?: { region: string; after: (msg: PeerMessage, to: string) => boolean; flowAt?: number }[];
-  /** Regions whose local collection closes (the `input` event) only at this virtual time (ms). */
+  /** Regions whose local collection closes (the `input` event) only at this virtual time (ms, > 0: at the first tick past it). */
   inputAt?: Record<string, number>;
   /**
    * Regions whose published aggregate share has element `index` incremented (version 1: in the
@@ -315,9 +315,13 @@ export function runLocal(
     const over = (n: { out: LocalOutcome; state: RoundState }): boolean =>
       dead.has(n.out.region) || (stalled.has(n.out.region) && stalled.get(n.out.region)!.flowAt === undefined) || (n.state.phase === 'done' && n.state.sealing?.state !== 'pending') || n.state.phase === 'aborted';
     if ([...nodes.values()].every(over)) break;
+    const before = now;
     now += 250;
     for (const [r, st] of [...stalled]) if (st.flowAt !== undefined && now >= st.flowAt) flow(r);
-    for (const inp of inputs) if (nodes.has(inp.region) && faults.inputAt?.[inp.region] !== undefined && now >= faults.inputAt[inp.region]! && now - 250 < faults.inputAt[inp.region]!) input(inp);
+    for (const inp of inputs) {
+      const at = faults.inputAt?.[inp.region];
+      if (nodes.has(inp.region) && at !== undefined && before < at && at <= now) input(inp); // once, at the first tick past it
+    }
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
   for (const n of nodes.values()) n.memory.zeroize(); // idempotent; version 2 kept its aggregate shares until here
