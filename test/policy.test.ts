@@ -141,7 +141,7 @@ describe('policy section: defaults and digests', () => {
     const body = { ...round, policy: f.policy };
     expect(d).toBe(bytesToHex(sha256(utf8ToBytes(`mpc-node/policy/v1\0${canonicalJson(body)}`))));
     // protocol 2 enters the digest; 1 (the default) does not
-    expect(policyDigest({ ...f, round: { ...f.round, protocol: 2 } })).not.toBe(d);
+    expect(policyDigest({ ...f, round: { ...f.round, protocol: 2 } as typeof f.round })).not.toBe(d);
   });
 });
 
