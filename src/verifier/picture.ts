@@ -36,6 +36,7 @@ export function picture(v: View, fed: Federation): RoundPicture {
   }
   return {
     round: v.round,
+    protocol: v.version,
     regions: fed.regions.map((r) => ({ id: r.id, jurisdiction: r.jurisdiction, dealt: D.includes(r.id), held: Rr.includes(r.id), dropped: !D.includes(r.id) && !Rr.includes(r.id) && !(v.commits.get(r.id) && !v.commits.get(r.id)!.body.contributes) })),
     flows,
     result: v.result ? { digest: v.result.body.digest, contributors: [...v.result.body.contributors], holders: [...v.result.body.holders] } : null,

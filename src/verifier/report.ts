@@ -22,6 +22,8 @@ export interface Check {
 }
 export interface RoundPicture {
   round: string;
+  /** The round's protocol version (version 2: seeds, fan-in of t aggregate shares). */
+  protocol: 1 | 2;
   regions: { id: string; jurisdiction: string; dealt: boolean; held: boolean; dropped: boolean }[];
   flows: { from: string; to: string; kind: 'shares' | 'aggregate-share'; bytes: number }[];
   result: { digest: string; contributors: string[]; holders: string[] } | null;
