@@ -4,7 +4,8 @@
  *
  *   npm run bench:verify                 readable table
  *   npm run bench:verify -- --json       one JSON object per case, then {"summary":...}
- *   options: --params 1000,100000,1000000 (vector lengths), --reps N (timed runs, default 7)
+ *   options: --params 1000,100000,1000000 (vector lengths), --reps N (timed runs, default 7),
+ *            --protocol 1|2 (the round's protocol version, default 1; each case names it)
  *
  * The round is produced in-process by the protocol harness (runLocal: the same state machine and
  * transcript builder as the node, deterministic keys), so the transcripts are real. Cases per
@@ -36,6 +37,7 @@ const TARGET_MS = 200;
 
 interface Case {
   runtime: 'node' | 'chromium';
+  protocol: 1 | 2;
   regions: number;
   params: number;
   with_result: boolean;
@@ -53,6 +55,8 @@ function arg(name: string): string | undefined {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const PROTOCOL: 1 | 2 = arg('protocol') === '2' ? 2 : 1;
+
 async function makeRound(params: number) {
   const K = await loadKernels();
   const federation = {
@@ -61,7 +65,7 @@ async function makeRound(params: number) {
       id, jurisdiction: id.toUpperCase(), endpoint: `ws://127.0.0.1:${7100 + i}`,
       publicKey: bytesToHex(ed25519.getPublicKey(localSecretKey(id))), api: { host: '127.0.0.1', port: 7200 + i },
     })),
-    round: { minContributors: 2, clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, maxParams: Math.max(params, 1000), clipMode: 'reject' },
+    round: { minContributors: 2, clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, maxParams: Math.max(params, 1000), clipMode: 'reject', ...(PROTOCOL === 2 ? { protocol: 2 } : {}) },
   };
   const fed = parseFederation(federation);
   const rp = roundParamsFor(fed, `bench-${params}`, params);
@@ -110,12 +114,12 @@ async function main(): Promise<void> {
   for (const p of sizes) {
     for (const withResult of [false, true]) {
       const r = await timeNode(rounds.get(p)!, withResult, reps);
-      cases.push({ runtime: 'node', regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
+      cases.push({ runtime: 'node', protocol: PROTOCOL, regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
     }
   }
 
   if (!existsSync(CHROMIUM)) {
-    for (const p of sizes) for (const withResult of [false, true]) cases.push({ runtime: 'chromium', regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: null, ok: null, target_ms: withResult ? null : TARGET_MS, note: `${CHROMIUM} missing: sudo apt-get install -y chromium` });
+    for (const p of sizes) for (const withResult of [false, true]) cases.push({ runtime: 'chromium', protocol: PROTOCOL, regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: null, ok: null, target_ms: withResult ? null : TARGET_MS, note: `${CHROMIUM} missing: sudo apt-get install -y chromium` });
   } else {
     const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(tmpdir(), 'mpc-node-bench-chromium-'));
@@ -147,7 +151,7 @@ async function main(): Promise<void> {
             },
             { transcripts: round.transcripts.map((t) => Array.from(t)), federation: round.federation, result: withResult ? Array.from(round.result) : null, reps },
           );
-          cases.push({ runtime: 'chromium', regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
+          cases.push({ runtime: 'chromium', protocol: PROTOCOL, regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
         }
       }
     } finally {
@@ -168,7 +172,7 @@ async function main(): Promise<void> {
     for (const c of cases) process.stdout.write(JSON.stringify(c) + '\n');
     process.stdout.write(JSON.stringify({ summary }) + '\n');
   } else {
-    process.stdout.write(`verifyRound on a ${REGIONS.length}-region round (t = 3, all ${REGIONS.length} transcripts), median of ${reps} runs after 2 warm-ups\n`);
+    process.stdout.write(`verifyRound on a ${REGIONS.length}-region round of protocol version ${PROTOCOL} (t = 3, all ${REGIONS.length} transcripts), median of ${reps} runs after 2 warm-ups\n`);
     process.stdout.write(`${'runtime'.padEnd(9)} ${'params'.padStart(9)} ${'result'.padStart(7)} ${'transcripts'.padStart(12)} ${'ms'.padStart(9)}  ok\n`);
     for (const c of cases) process.stdout.write(`${c.runtime.padEnd(9)} ${String(c.params).padStart(9)} ${(c.with_result ? 'yes' : 'no').padStart(7)} ${`${(c.transcript_bytes / 1024).toFixed(1)} KiB`.padStart(12)} ${(c.ms === null ? '-' : c.ms.toFixed(1)).padStart(9)}  ${c.ok ?? c.note}\n`);
     process.stdout.write(`target: < ${TARGET_MS} ms without the result vector, in both runtimes: ${summary.within_target ? 'met' : 'NOT met'}\n`);
