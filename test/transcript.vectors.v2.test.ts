@@ -71,6 +71,9 @@ function build(): Record<string, Vector> {
   }), { resign: true });
   const fanCheck = seqOf(fanApac, (e) => e.kind === 'check');
 
+  // the check's used: apac claims to have combined eu, sa and us (by the fan-in rule it combines itself, eu and sa)
+  const usedTampered = rewrite(fanApac, (es) => es.map((e) => (e.kind === 'check' ? { ...e, body: { ...(e.body as EntryBodies['check']), used: ['eu', 'sa', 'us'] } } : e)), { resign: true });
+
   // the check's culprits: apac's corrected round claims no culprit
   const corrApac = corrected.transcripts.apac!;
   const corrCheck = seqOf(corrApac, (e) => e.kind === 'check');
@@ -112,6 +115,7 @@ function build(): Record<string, Vector> {
     bad_v2_receipt_projection_dealer_consistency: v(`the coordinator apac's copy of us's receipt for sa's share carries another projection (re-signed by us, chain re-signed): sa's shares to the decided holders leave its polynomial`, fan, { ok: false, check: 'dealer-consistency', where: `apac.jsonl seq ${fanDecision}` }, { edit: { apac: receiptTampered } }),
     bad_v2_dealer_check_off_dealer_consistency: v(`the coordinator's dealer-check of eu (seq ${dcSeq}) names sa off instead of za, chain re-signed`, dealer, { ok: false, check: 'dealer-consistency', where: `apac.jsonl seq ${dcSeq}` }, { edit: { apac: offTampered } }),
     bad_v2_agg_proj_consistency: v("sa's signed projection as apac records it is off by one (re-signed by sa, chain re-signed): apac's check names no culprit, but unique decoding names sa", fan, { ok: false, check: 'consistency', where: `apac.jsonl seq ${fanCheck}` }, { edit: { apac: aggProjTampered } }),
+    bad_v2_check_used_fan_in: v("apac's check claims it combined eu, sa and us (chain re-signed); by the fan-in rule apac combines its own aggregate share with eu's and sa's", fan, { ok: false, check: 'fan-in', where: `apac.jsonl seq ${fanCheck}` }, { edit: { apac: usedTampered } }),
     bad_v2_check_culprits_consistency: v("apac's check of the corrected round claims no culprit (chain re-signed), though us's projection is off the others' polynomial", corrected, { ok: false, check: 'consistency', where: `apac.jsonl seq ${corrCheck}` }, { edit: { apac: culpritsTampered } }),
     bad_v2_challenge_consistency: v("apac's check records another challenge (chain re-signed): it is not challengeOf(params, decision, the agg-done digests)", plain, { ok: false, check: 'consistency', where: `apac.jsonl seq ${plainCheck}` }, { edit: { apac: challengeTampered } }),
     bad_v2_v1_label_signatures: v(`eu's receipt (seq ${euReceipt}) signed by eu under the version-1 label "mpc-node/v1/receipt" (chain re-signed): in a version-2 round it does not verify`, plain, { ok: false, check: 'signatures', where: `eu.jsonl seq ${euReceipt}` }, { edit: { eu: resignReceipt(1, true) } }),
