@@ -69,7 +69,7 @@ describe('mpc-node verify on version-2 rounds between real node processes', () =
 
   it('5 regions, t = 3, a wrong aggregate share: the corrected round verifies, naming the culprit; a check that hides it does not', async () => {
     const fed = await fx.federation(REGIONS5, { threshold: 3, round: { protocol: 2, clipL2: 1e4, maxWeight: 1e4, collectMs: 300, phaseTimeoutMs: 3000, roundTimeoutMs: 30_000 } });
-    await fx.start(fed, REGIONS5, (id) => (id === 'sa' ? { MPC_TEST_FAULT: 'corrupt-aggregate' } : {}));
+    await fx.start(fed, REGIONS5, (id): Record<string, string> => (id === 'sa' ? { MPC_TEST_FAULT: 'corrupt-aggregate' } : {}));
     await waitConnected(fed);
     const { files, texts, result } = await roundFiles(fed, 'v2-corrected', 3000);
     const ok = verify([...files, '--federation', fed.config, '--result', result]);
