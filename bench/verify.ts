@@ -4,7 +4,9 @@
  *
  *   npm run bench:verify                 readable table
  *   npm run bench:verify -- --json       one JSON object per case, then {"summary":...}
- *   options: --params 1000,100000,1000000 (vector lengths), --reps N (timed runs, default 7)
+ *   options: --params 1000,100000,1000000 (vector lengths), --reps N (timed runs, default 7),
+ *            --protocol 1,2 (the rounds' protocol versions, default 1; each case names its own,
+ *            and with both the summary gives the version-2 / version-1 ratio of each case)
  *
  * The round is produced in-process by the protocol harness (runLocal: the same state machine and
  * transcript builder as the node, deterministic keys), so the transcripts are real. Cases per
@@ -36,6 +38,7 @@ const TARGET_MS = 200;
 
 interface Case {
   runtime: 'node' | 'chromium';
+  protocol: 1 | 2;
   regions: number;
   params: number;
   with_result: boolean;
@@ -53,7 +56,9 @@ function arg(name: string): string | undefined {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function makeRound(params: number) {
+const PROTOCOLS = (arg('protocol') ?? '1').split(',').map((v) => (v === '2' ? 2 : 1) as 1 | 2);
+
+async function makeRound(params: number, protocol: 1 | 2) {
   const K = await loadKernels();
   const federation = {
     federation: 'bench-verify', version: 1, threshold: 3,
@@ -61,10 +66,10 @@ async function makeRound(params: number) {
       id, jurisdiction: id.toUpperCase(), endpoint: `ws://127.0.0.1:${7100 + i}`,
       publicKey: bytesToHex(ed25519.getPublicKey(localSecretKey(id))), api: { host: '127.0.0.1', port: 7200 + i },
     })),
-    round: { minContributors: 2, clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, maxParams: Math.max(params, 1000), clipMode: 'reject' },
+    round: { minContributors: 2, clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, maxParams: Math.max(params, 1000), clipMode: 'reject', ...(protocol === 2 ? { protocol: 2 } : {}) },
   };
   const fed = parseFederation(federation);
-  const rp = roundParamsFor(fed, `bench-${params}`, params);
+  const rp = roundParamsFor(fed, `bench-${params}-v${protocol}`, params);
   const inputs = REGIONS.map((region, r) => ({ region, updates: [{ update: Float32Array.from({ length: params }, (_, i) => Math.sin(i * 0.001 + r)), weight: 1 + r }] }));
   const outcomes = runLocal(K, rp, inputs, { rng: (region) => aesCtrRandom(new Uint8Array(32).fill(region.length + region.charCodeAt(0))) });
   const transcripts = outcomes.map((o) => new TextEncoder().encode(o.transcript.join('')));
@@ -103,19 +108,22 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps') ?? 7);
   const sizes = (arg('params') ?? '1000,100000,1000000').split(',').map((s) => Math.round(Number(s)));
   const cases: Case[] = [];
-  const rounds = new Map<number, Awaited<ReturnType<typeof makeRound>>>();
-  for (const p of sizes) rounds.set(p, await makeRound(p));
-  const bytesOf = (p: number) => rounds.get(p)!.transcripts.reduce((s, t) => s + t.length, 0);
+  const rounds = new Map<string, Awaited<ReturnType<typeof makeRound>>>();
+  const key = (p: number, v: 1 | 2) => `${p}/${v}`;
+  for (const p of sizes) for (const v of PROTOCOLS) rounds.set(key(p, v), await makeRound(p, v));
+  const bytesOf = (p: number, v: 1 | 2) => rounds.get(key(p, v))!.transcripts.reduce((s, t) => s + t.length, 0);
 
   for (const p of sizes) {
     for (const withResult of [false, true]) {
-      const r = await timeNode(rounds.get(p)!, withResult, reps);
-      cases.push({ runtime: 'node', regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
+      for (const v of PROTOCOLS) {
+        const r = await timeNode(rounds.get(key(p, v))!, withResult, reps);
+        cases.push({ runtime: 'node', protocol: v, regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p, v), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
+      }
     }
   }
 
   if (!existsSync(CHROMIUM)) {
-    for (const p of sizes) for (const withResult of [false, true]) cases.push({ runtime: 'chromium', regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: null, ok: null, target_ms: withResult ? null : TARGET_MS, note: `${CHROMIUM} missing: sudo apt-get install -y chromium` });
+    for (const p of sizes) for (const withResult of [false, true]) for (const v of PROTOCOLS) cases.push({ runtime: 'chromium', protocol: v, regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p, v), ms: null, ok: null, target_ms: withResult ? null : TARGET_MS, note: `${CHROMIUM} missing: sudo apt-get install -y chromium` });
   } else {
     const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(tmpdir(), 'mpc-node-bench-chromium-'));
@@ -128,8 +136,8 @@ async function main(): Promise<void> {
       await page.setContent('<!doctype html><title>bench</title>');
       await page.addScriptTag({ content: await verifierBundle() });
       for (const p of sizes) {
-        const round = rounds.get(p)!;
-        for (const withResult of [false, true]) {
+        for (const withResult of [false, true]) for (const v of PROTOCOLS) {
+          const round = rounds.get(key(p, v))!;
           const r = await page.evaluate(
             async ({ transcripts, federation, result, reps }) => {
               const verify = (globalThis as unknown as { __mpcVerify: (i: unknown) => Promise<{ ok: boolean }> }).__mpcVerify;
@@ -147,7 +155,7 @@ async function main(): Promise<void> {
             },
             { transcripts: round.transcripts.map((t) => Array.from(t)), federation: round.federation, result: withResult ? Array.from(round.result) : null, reps },
           );
-          cases.push({ runtime: 'chromium', regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
+          cases.push({ runtime: 'chromium', protocol: v, regions: REGIONS.length, params: p, with_result: withResult, transcript_bytes: bytesOf(p, v), ms: r.ms, ok: r.ok, target_ms: withResult ? null : TARGET_MS });
         }
       }
     } finally {
@@ -163,14 +171,20 @@ async function main(): Promise<void> {
     within_target: targeted.every((c) => c.ms! < TARGET_MS),
     max_ms_without_result: { node: Math.max(...targeted.filter((c) => c.runtime === 'node').map((c) => c.ms!)), chromium: targeted.some((c) => c.runtime === 'chromium') ? Math.max(...targeted.filter((c) => c.runtime === 'chromium').map((c) => c.ms!)) : null },
     node: process.version,
+    /** With both versions: ms of version 2 / ms of version 1, per runtime, params and result. */
+    v2_over_v1: PROTOCOLS.length < 2 ? null : cases.filter((c) => c.protocol === 2 && c.ms !== null).map((c) => {
+      const one = cases.find((x) => x.protocol === 1 && x.runtime === c.runtime && x.params === c.params && x.with_result === c.with_result)!;
+      return { runtime: c.runtime, params: c.params, with_result: c.with_result, ratio: one.ms ? Number((c.ms! / one.ms).toFixed(2)) : null };
+    }),
   };
   if (json) {
     for (const c of cases) process.stdout.write(JSON.stringify(c) + '\n');
     process.stdout.write(JSON.stringify({ summary }) + '\n');
   } else {
     process.stdout.write(`verifyRound on a ${REGIONS.length}-region round (t = 3, all ${REGIONS.length} transcripts), median of ${reps} runs after 2 warm-ups\n`);
-    process.stdout.write(`${'runtime'.padEnd(9)} ${'params'.padStart(9)} ${'result'.padStart(7)} ${'transcripts'.padStart(12)} ${'ms'.padStart(9)}  ok\n`);
-    for (const c of cases) process.stdout.write(`${c.runtime.padEnd(9)} ${String(c.params).padStart(9)} ${(c.with_result ? 'yes' : 'no').padStart(7)} ${`${(c.transcript_bytes / 1024).toFixed(1)} KiB`.padStart(12)} ${(c.ms === null ? '-' : c.ms.toFixed(1)).padStart(9)}  ${c.ok ?? c.note}\n`);
+    process.stdout.write(`${'runtime'.padEnd(9)} ${'v'.padStart(2)} ${'params'.padStart(9)} ${'result'.padStart(7)} ${'transcripts'.padStart(12)} ${'ms'.padStart(9)}  ok\n`);
+    for (const c of cases) process.stdout.write(`${c.runtime.padEnd(9)} ${String(c.protocol).padStart(2)} ${String(c.params).padStart(9)} ${(c.with_result ? 'yes' : 'no').padStart(7)} ${`${(c.transcript_bytes / 1024).toFixed(1)} KiB`.padStart(12)} ${(c.ms === null ? '-' : c.ms.toFixed(1)).padStart(9)}  ${c.ok ?? c.note}\n`);
+    for (const x of summary.v2_over_v1 ?? []) process.stdout.write(`v2/v1 ${x.runtime} ${x.params} ${x.with_result ? 'with' : 'without'} result: ${x.ratio}\n`);
     process.stdout.write(`target: < ${TARGET_MS} ms without the result vector, in both runtimes: ${summary.within_target ? 'met' : 'NOT met'}\n`);
   }
   if (!summary.all_verified) process.exitCode = 1;

@@ -2,7 +2,8 @@
  * The auditor page in real Chromium (playwright-core driving the Debian `chromium` package):
  * a real round between three node processes, its transcripts loaded from the node and as files,
  * every check passes; a transcript with one byte flipped inside an entry fails, and the page
- * names the failing check. Also: the page works opened from file:// with no network at all.
+ * names the failing check. A version-2 round (a committed vector) shows the version-2 checks and
+ * passes, its tampered copy fails. Also: the page works opened from file:// with no network at all.
  *
  * Without /usr/bin/chromium the browser part is skipped (install: apt-get install -y chromium),
  * unless MPC_REQUIRE_BROWSER=1 (set by .ci/run), which makes it fail instead.
@@ -202,6 +203,43 @@ describe.skipIf(!HAVE_CHROMIUM)(`auditor page in Chromium (${HAVE_CHROMIUM ? CHR
       expect(v.text).toContain(c.name); // the verdict names it
       await expect(page.locator(`#checks .check[data-ok="false"][data-name="${c.name}"]`).isVisible()).resolves.toBe(true);
     }
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  /** A committed transcript vector (test/vectors/transcript/v2/) as files: the federation and every transcript. */
+  async function vectorFiles(name: string): Promise<string[]> {
+    const vec = JSON.parse(await readFile(join(import.meta.dirname, 'vectors/transcript/v2', `${name}.json`), 'utf8')) as { federation: unknown; transcripts: { name: string; text: string }[] };
+    const d = join(dir, 'vectors', name);
+    await mkdir(d, { recursive: true });
+    const fedPath = join(d, 'federation.json');
+    await writeFile(fedPath, JSON.stringify(vec.federation));
+    const paths = vec.transcripts.map((t) => join(d, t.name));
+    await Promise.all(vec.transcripts.map((t, i) => writeFile(paths[i]!, t.text)));
+    return [fedPath, ...paths];
+  }
+
+  it('a version-2 round (5 regions, a wrong aggregate share corrected): the version-2 checks are shown and pass; with the check hiding its culprit the page names consistency', async () => {
+    await page.click('#clear');
+    await page.setInputFiles('#files', await vectorFiles('good_v2_corrected'));
+    const v = await verdict();
+    expect(v.checks.filter((c) => c.ok !== 'true')).toEqual([]);
+    expect(v.ok).toBe('true');
+    const detail = (name: string) => v.checks.find((c) => c.name === name)?.detail ?? '';
+    expect(detail('dealer-consistency')).toMatch(/decided dealer\(s\) dealt the decided holders shares on one polynomial of degree 2/);
+    expect(detail('consistency')).toMatch(/us off it, left out: the result was corrected/);
+    expect(detail('fan-in')).toMatch(/combined 3 aggregate shares by the fan-in rule/);
+    expect(detail('sealed')).toMatch(/culprit us did not seal/);
+    expect(await page.textContent('#diagrams')).toContain('Fan-in');
+    // seeds are 32-byte transfers in the deal panel
+    expect(await page.locator('#flows tbody td.num', { hasText: /^32$/ }).count()).toBeGreaterThan(0);
+
+    await page.click('#clear');
+    await page.setInputFiles('#files', await vectorFiles('bad_v2_check_culprits_consistency'));
+    const bad = await verdict();
+    expect(bad.ok).toBe('false');
+    expect(bad.checks.find((c) => c.name === 'consistency')?.ok).toBe('false');
+    expect(bad.text).toContain('consistency');
+    await expect(page.locator('#checks .check[data-ok="false"][data-name="consistency"]').isVisible()).resolves.toBe(true);
     expect(problems).toEqual([]);
   }, 60_000);
 

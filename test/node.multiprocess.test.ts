@@ -325,7 +325,7 @@ describe('rounds between real node processes', () => {
     const report = JSON.parse(ok.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[]; errors: string[] };
     expect(report.errors).toEqual([]);
     expect(ok.status).toBe(0);
-    expect(report.checks.map((c) => c.name)).toEqual(['encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'policy', 'consistency', 'result', 'sealed', 'cross-check']);
+    expect(report.checks.map((c) => c.name)).toEqual(['encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'dealer-consistency', 'decision', 'threshold', 'policy', 'consistency', 'fan-in', 'result', 'sealed', 'cross-check']);
     expect(verify([...files, '--federation', fed.config]).status).toBe(0); // the file on disk is the same federation
     // flip one byte inside a hex digest of the third region's transcript (the first entry after
     // params with a digest in its body; policy entries come first)

@@ -8,39 +8,25 @@
  * good_*.json must verify; bad_*.json must fail, and the first error must name `expect.check`
  * (and `expect.where`: file and seq).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { signGrant } from '../src/policy/index.js';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
-import { signedBytes } from '../src/protocol/messages.js';
 import type { EntryBodies } from '../src/protocol/records.js';
-import { verifyRound } from '../src/verifier/index.js';
-import { enc, federationJson, rewrite, runRound, signAs, type RoundRun } from './transcript-fixtures.js';
+import { federationJson, rewrite, runRound, signAs, vectorFiles, vectorSuite, type RoundRun, type Vector } from './transcript-fixtures.js';
 
 const DIR = join(import.meta.dirname, 'vectors/transcript/v1');
 const SOURCE = 'MPC_WRITE_VECTORS=1 npx vitest run test/transcript.vectors.test.ts (runLocal with fixed seeds, keys SHA-256("key:" + region); test/transcript-fixtures.ts)';
-
-export interface Vector {
-  description: string;
-  source: string;
-  federation: Record<string, unknown>;
-  transcripts: { name: string; text: string }[];
-  /** raw float32 LE result as hex, or null */
-  result: string | null;
-  expect: { ok: true } | { ok: false; check: string; where: string };
-}
 
 let K: WasmKernels;
 beforeAll(async () => {
   K = await loadKernelsFresh();
 });
 
-const files = (run: RoundRun, edit: Partial<Record<string, string>> = {}) =>
-  Object.entries(run.transcripts).map(([r, text]) => ({ name: `${r}.jsonl`, text: edit[r] ?? text }));
+const files = vectorFiles;
 
 function build(): Record<string, Vector> {
   const good = runRound(K);
@@ -145,34 +131,4 @@ function build(): Record<string, Vector> {
   };
 }
 
-describe('transcript vectors v1', () => {
-  it('regenerates byte for byte (deterministic) and every vector verifies as expected', async () => {
-    const built = build();
-    if (process.env.MPC_WRITE_VECTORS === '1') {
-      for (const [name, vec] of Object.entries(built)) writeFileSync(join(DIR, `${name}.json`), JSON.stringify(vec, null, 1) + '\n');
-    }
-    const onDisk = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
-    expect(onDisk).toEqual(Object.keys(built).map((n) => `${n}.json`).sort());
-    for (const [name, vec] of Object.entries(built)) {
-      expect(JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')), name).toEqual(vec);
-    }
-    void signedBytes;
-  }, 60_000);
-
-  for (const f of readdirSync(DIR).filter((x) => x.endsWith('.json')).sort()) {
-    it(`${f}`, async () => {
-      const vec = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Vector;
-      expect(vec.source).toMatch(/MPC_WRITE_VECTORS=1/);
-      const rep = await verifyRound({ transcripts: vec.transcripts.map((t) => enc(t.text)), names: vec.transcripts.map((t) => t.name), federation: vec.federation, ...(vec.result ? { result: hexToBytes(vec.result) } : {}) });
-      const want = vec.expect;
-      if (want.ok) {
-        expect(rep.errors).toEqual([]);
-        expect(rep.ok).toBe(true);
-      } else {
-        expect(rep.ok).toBe(false);
-        expect(rep.errors[0]).toMatch(new RegExp(`^${want.check}: ${want.where.replace(/\./g, '\\.')}: `));
-        expect(rep.checks.find((c) => c.name === want.check)?.ok).toBe(false);
-      }
-    });
-  }
-});
+vectorSuite('transcript vectors v1', DIR, build);

@@ -178,8 +178,15 @@ function renderPicture(p: RoundPicture | null): void {
   $('picture-sub').textContent = `Round ${p.round}: ${p.regions.length} regions${dropped.length ? `, dropped: ${dropped.join(', ')}` : ', none dropped'}. Only Shamir shares and aggregate-shares crossed region boundaries; arrows show every transfer with its size.`;
   const diagrams = $('diagrams');
   diagrams.replaceChildren(
-    panel(p, 'shares', '1 · Deal: each region sends one share of its vector to each other region'),
-    panel(p, 'aggregate-share', '2 · Combine: holders publish the sum of their shares'),
+    ...(p.protocol === 2
+      ? [
+          panel(p, 'shares', '1 · Deal (protocol 2): each dealer sends t-1 holders a 32-byte seed and the others a computed share'),
+          panel(p, 'aggregate-share', '2 · Fan-in: each holder sends the sum of its shares only to the nodes that combine it (t per node)'),
+        ]
+      : [
+          panel(p, 'shares', '1 · Deal: each region sends one share of its vector to each other region'),
+          panel(p, 'aggregate-share', '2 · Combine: holders publish the sum of their shares'),
+        ]),
   );
   const box = $('result-box');
   box.replaceChildren();

@@ -2,13 +2,16 @@
  * The `chain` and `signatures` checks of decoded transcripts: each file's hash chain (seq,
  * prev links, one recorder, one round, entry hashes), and every Ed25519 signature a transcript
  * carries (the entry's own, the peer message it embeds, each seal), queued on core/crypto's
- * {@link SignatureBatch} (the project's one verifier) and checked together.
+ * {@link SignatureBatch} (the project's one verifier) and checked together. An embedded message
+ * is checked under the label of the round's protocol version ("mpc-node/v<version>/<type>",
+ * protocol/messages.ts signedBytes), the version read from the file's params entry.
  * @module
  */
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { SignatureBatch } from '../core/crypto.js';
 import type { Federation } from '../federation/index.js';
 import { signedBytes } from '../protocol/messages.js';
+import { versionOf } from '../protocol/params.js';
 import type { EntryBodies, RoundEntry as Entry } from '../protocol/records.js';
 import { entryHash, entrySigBytes, ZERO_HASH } from '../transcript/log.js';
 import type { File } from './decode.js';
@@ -42,6 +45,7 @@ export function checkChains(files: readonly File[], fail: FailAt): void {
 export async function checkSignatures(files: readonly File[], fed: Federation, keys: ReadonlyMap<string, Uint8Array>, at: (f: File, e: Entry) => string, fail: FailAt): Promise<void> {
   const sigs = new SignatureBatch(keys);
   for (const f of files) {
+    const version = fileVersion(f);
     for (const e of f.entries) {
       if (!keys.has(e.region)) {
         fail(at(f, e), `recorder ${e.region} is not a region of federation ${fed.federation}`);
@@ -49,17 +53,23 @@ export async function checkSignatures(files: readonly File[], fed: Federation, k
       }
       sigs.add(e.region, entrySigBytes(hexToBytes(e.hash)), e.sig, () => fail(at(f, e), `entry signature by ${e.region} does not verify`));
       const m = embedded(e);
-      if (m) sigs.add(m.signer, signedBytes(m.msg), m.sig, () => fail(at(f, e), `${e.kind} signature by ${m.signer} does not verify`));
+      if (m) sigs.add(m.signer, signedBytes(m.msg, version), m.sig, () => fail(at(f, e), `${e.kind} signature by ${m.signer} does not verify`));
       if (e.kind === 'sealed') {
         for (const s of (e.body as EntryBodies['sealed']).seals) {
           const msg = sealMsg(e.round, s);
           if (!msg) fail(at(f, e), `seal signature by ${s.holder} does not verify`);
-          else sigs.add(s.holder, signedBytes(msg), s.sig, () => fail(at(f, e), `seal signature by ${s.holder} does not verify`));
+          else sigs.add(s.holder, signedBytes(msg, version), s.sig, () => fail(at(f, e), `seal signature by ${s.holder} does not verify`));
         }
       }
     }
   }
   await sigs.run();
+}
+
+/** The protocol version of the round file `f` records: its params entry's (1 without one). */
+export function fileVersion(f: File): 1 | 2 {
+  const first = f.entries[0];
+  return first?.kind === 'params' ? versionOf((first.body as EntryBodies['params']).params) : 1;
 }
 
 /** The message a signed entry embeds, as the signer signed it. */
@@ -73,7 +83,7 @@ function embedded(e: Entry): { signer: string; msg: Parameters<typeof signedByte
     }
     case 'receipt': {
       const b = e.body as EntryBodies['receipt'];
-      return { signer: b.holder, sig: b.sig, msg: { type: 'receipt', round, dealer: b.dealer, holder: b.holder, digest: hexToBytes(b.digest) } };
+      return { signer: b.holder, sig: b.sig, msg: { type: 'receipt', round, dealer: b.dealer, holder: b.holder, digest: hexToBytes(b.digest), ...(b.projection !== undefined ? { projection: hexToBytes(b.projection) } : {}) } };
     }
     case 'decision': {
       const b = e.body as EntryBodies['decision'];
@@ -82,6 +92,10 @@ function embedded(e: Entry): { signer: string; msg: Parameters<typeof signedByte
     case 'agg-done': {
       const b = e.body as EntryBodies['agg-done'];
       return { signer: b.holder, sig: b.sig, msg: { type: 'agg-done', round, holder: b.holder, digest: hexToBytes(b.digest) } };
+    }
+    case 'agg-proj': {
+      const b = e.body as EntryBodies['agg-proj'];
+      return { signer: b.holder, sig: b.sig, msg: { type: 'agg-proj', round, holder: b.holder, projection: hexToBytes(b.projection) } };
     }
     default:
       return null;

@@ -1,8 +1,8 @@
 /**
  * The `cross-check` of several regions' transcripts of one round: one round, one transcript per
  * recorder, and the same body for every entry two transcripts both record (params,
- * commitments, receipts, aggregate-share digests, decision, result, the check's challenge and
- * value, each holder's seal).
+ * commitments, receipts, aggregate-share digests and (version 2) projections, decision, result,
+ * the check's challenge, value and culprits, each holder's seal).
  * @module
  */
 import { canonicalJson } from '../core/canonical-json.js';
@@ -49,6 +49,7 @@ export function crossCheck(views: readonly View[], fail: FailAt): void {
   byKey((v) => v.commits, 'commits of');
   byKey((v) => v.receipts, 'receipt');
   byKey((v) => v.aggDone, 'agg-done of');
+  byKey((v) => v.aggProj, 'agg-proj of');
   const single = (get: (v: View) => Entry | null, what: string) => {
     let first: { e: Entry; v: View } | undefined;
     for (const v of views) {
@@ -60,13 +61,14 @@ export function crossCheck(views: readonly View[], fail: FailAt): void {
   };
   single((v) => v.decision, 'the decision');
   single((v) => v.result, 'the result');
-  // the check entries differ in `used` only at a deadline; challenge and value must agree
+  // the check entries differ in `used` (at a deadline, and by the fan-in rule in version 2);
+  // challenge, value and culprits must agree
   let firstCk: View | undefined;
   for (const v of views) {
     if (!v.check?.body.ok || v.check.body.value === null) continue;
     if (!firstCk) firstCk = v;
-    else if (v.check.body.challenge !== firstCk.check!.body.challenge || v.check.body.value !== firstCk.check!.body.value) {
-      fail(`${v.file.name} seq ${v.check.seq}`, `the consistency check's challenge or value differs from ${firstCk.file.name}`);
+    else if (v.check.body.challenge !== firstCk.check!.body.challenge || v.check.body.value !== firstCk.check!.body.value || v.check.body.culprits.join() !== firstCk.check!.body.culprits.join()) {
+      fail(`${v.file.name} seq ${v.check.seq}`, `the consistency check's challenge, value or culprits differ from ${firstCk.file.name}`);
     }
   }
   const seals = new Map<string, { s: string; v: View; e: Entry }>();

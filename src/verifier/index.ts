@@ -4,13 +4,15 @@
  * `mpc-node verify` and by the browser auditor page; only @noble/* and pure modules.
  *
  * Checks, in order (each a named {@link Check}; every failure names file, seq and check):
- *   encoding, chain, signatures, parameters, protocol, receipts, decision, threshold, policy,
- *   consistency, result, sealed, cross-check.
+ *   encoding, chain, signatures, parameters, protocol, receipts, dealer-consistency, decision,
+ *   threshold, policy, consistency, fan-in, result, sealed, cross-check (dealer-consistency and
+ *   fan-in are version 2's: a version-1 transcript passes them with a note saying so).
  * What they prove and what they do not: docs/transcript.md.
  *
  * This file owns the public API and the order the checks run in, and the check of the given
  * result vector; the checks themselves live beside it: decode.ts (encoding), chain.ts (chain,
- * signatures), view.ts (the checks of one transcript), policy-check.ts (policy),
+ * signatures), view.ts (the checks of one transcript; version 2's in dealer-check.ts,
+ * aggregate-check.ts, fan-in-check.ts, seal-check.ts, with points.ts), policy-check.ts (policy),
  * cross-check.ts (cross-check), picture.ts (the round picture), report.ts (the report types).
  * @module
  */

@@ -22,6 +22,8 @@ export interface Check {
 }
 export interface RoundPicture {
   round: string;
+  /** The round's protocol version (version 2: seeds, fan-in of t aggregate shares). */
+  protocol: 1 | 2;
   regions: { id: string; jurisdiction: string; dealt: boolean; held: boolean; dropped: boolean }[];
   flows: { from: string; to: string; kind: 'shares' | 'aggregate-share'; bytes: number }[];
   result: { digest: string; contributors: string[]; holders: string[] } | null;
@@ -34,7 +36,7 @@ export interface VerifyReport {
 }
 
 export const CHECK_NAMES = [
-  'encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'decision', 'threshold', 'policy', 'consistency', 'result', 'sealed', 'cross-check',
+  'encoding', 'chain', 'signatures', 'parameters', 'protocol', 'receipts', 'dealer-consistency', 'decision', 'threshold', 'policy', 'consistency', 'fan-in', 'result', 'sealed', 'cross-check',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
@@ -51,6 +53,8 @@ export function defaultDetail(name: CheckName, files: readonly { entries: readon
     case 'parameters': return 'the agreed parameters match the federation file (digest, policy, threshold, encoding)';
     case 'protocol': return 'entries follow the protocol order, no duplicates';
     case 'receipts': return 'every receipt matches the dealer\'s commitment';
+    case 'dealer-consistency': return 'no decision recorded: no decided dealer to check';
+    case 'fan-in': return 'no consistency check recorded: no fan-in to check';
     case 'decision': return 'the decision is signed by the coordinator and every (dealer, holder) pair is backed by a receipt';
     case 'threshold': return 'holders >= t, contributors >= minContributors';
     case 'policy': return 'every share flow (commitment dealer -> holder) and every recorded policy decision agrees with the locality policy in force';

@@ -4,7 +4,10 @@
  * check, result and final entry it records) and runs the checks a single transcript can
  * settle, one function each: `parameters` (against the federation file), `protocol` (order,
  * duplicates, membership), `receipts`, `decision` and `threshold`, `consistency` (the
- * Fiat-Shamir challenge and the sealed projections), `result` and `sealed`.
+ * Fiat-Shamir challenge and the sealed projections), `result` and `sealed`. A version-2 round's
+ * own checks (its version read from the params entry) are beside it, one file each:
+ * dealer-check.ts (`dealer-consistency`), aggregate-check.ts (`consistency`), fan-in-check.ts
+ * (`fan-in`) and seal-check.ts (the seals of `sealed`).
  * @module
  */
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
@@ -13,10 +16,14 @@ import type { Federation } from '../federation/index.js';
 import { P as FIELD_P } from '../field/reference.js';
 import { valueAt } from '../sharing/shamir.js';
 import { challengeOf, resultDigest } from '../protocol/commitments.js';
-import { coordinatorOf, paramsDigestHex, roundParamsFor, xOf, type RoundParams } from '../protocol/params.js';
+import { coordinatorOf, paramsDigestHex, roundParamsFor, versionOf, xOf, type RoundParams } from '../protocol/params.js';
 import type { EntryBodies, EntryKind, RoundEntry as Entry } from '../protocol/records.js';
+import { checkAggregateV2 } from './aggregate-check.js';
+import { checkDealers } from './dealer-check.js';
 import type { File } from './decode.js';
+import { checkFanIn } from './fan-in-check.js';
 import type { CheckName } from './report.js';
+import { checkSealsV2 } from './seal-check.js';
 
 /** What one transcript records, by kind (the first of each; duplicates are protocol failures). */
 export interface View {
@@ -24,12 +31,18 @@ export interface View {
   recorder: string;
   round: string;
   params: RoundParams | null;
+  /** The round's protocol version (its params' `protocol`; 1 without a params entry). */
+  version: 1 | 2;
   /** The recorder's own trainers (absent from transcripts before the entry existed). */
   trainers: Entry<'trainers'> | null;
   commits: Map<string, Entry<'commits'>>;
   receipts: Map<string, Entry<'receipt'>>;
   decision: Entry<'decision'> | null;
   aggDone: Map<string, Entry<'agg-done'>>;
+  /** Version 2: the decided holders' projections on the round's challenge, by holder. */
+  aggProj: Map<string, Entry<'agg-proj'>>;
+  /** Version 2, the coordinator's: one per dealer found inconsistent, by dealer. */
+  dealerChecks: Map<string, Entry<'dealer-check'>>;
   check: Entry<'check'> | null;
   result: Entry<'result'> | null;
   final: Entry | null;
@@ -53,17 +66,30 @@ export function viewOf(f: File, fed: Federation, fail: ViewFail): View | null {
   const first = f.entries[0];
   if (!first) return null;
   const v: View = {
-    file: f, recorder: first.region, round: first.round, params: null, trainers: null, commits: new Map(), receipts: new Map(), decision: null,
-    aggDone: new Map(), check: null, result: null, final: null, policies: [], notes: new Map(),
+    file: f, recorder: first.region, round: first.round, params: null, version: 1, trainers: null, commits: new Map(), receipts: new Map(), decision: null,
+    aggDone: new Map(), aggProj: new Map(), dealerChecks: new Map(), check: null, result: null, final: null, policies: [], notes: new Map(),
   };
   if (first.kind !== 'params') fail('protocol', first, `the first entry is ${first.kind}, expected params`);
-  else v.params = checkParameters(first as Entry<'params'>, fed, fail);
+  else {
+    v.params = checkParameters(first as Entry<'params'>, fed, fail);
+    v.version = versionOf(v.params);
+  }
   walkEntries(v, fail);
   checkReceipts(v, fail);
   const P = v.params;
   const d = v.decision;
   if (d && P) checkDecision(v, d, P, fed, fail);
-  if (v.check && d && P) checkConsistency(v, v.check, d, P, fail);
+  if (v.version === 2 && P) {
+    checkDealers(v, P, fail);
+    if (v.check && d) {
+      checkAggregateV2(v, v.check, d, P, fail);
+      checkFanIn(v, v.check, d, P, fail);
+    }
+  } else {
+    v.notes.set('dealer-consistency', 'protocol version 1: receipts carry no projections, dealers are not checked for consistency');
+    v.notes.set('fan-in', 'protocol version 1: every decided holder sends its aggregate share to every node');
+    if (v.check && d && P) checkConsistency(v, v.check, d, P, fail);
+  }
   if (v.result && d && P) checkResult(v.result, d, P, fail);
   checkSealed(v, fail);
   return v;
@@ -132,6 +158,22 @@ function walkEntries(v: View, fail: ViewFail): void {
         v.receipts.set(k, e as Entry<'receipt'>);
         break;
       }
+      case 'dealer-check': {
+        const b = e.body as EntryBodies['dealer-check'];
+        if (v.version !== 2) fail('protocol', e, 'a dealer-check entry in a version-1 round');
+        if (v.dealerChecks.has(b.dealer)) fail('protocol', e, `a second dealer-check of ${b.dealer}`);
+        if (!v.dealerChecks.has(b.dealer)) v.dealerChecks.set(b.dealer, e as Entry<'dealer-check'>);
+        break;
+      }
+      case 'agg-proj': {
+        const b = e.body as EntryBodies['agg-proj'];
+        if (v.version !== 2) fail('protocol', e, 'an agg-proj entry in a version-1 round');
+        if (!v.decision) fail('protocol', e, 'agg-proj before the decision');
+        else if (!v.decision.body.holders.includes(b.holder)) fail('protocol', e, `agg-proj by ${b.holder}, not a decided holder`);
+        if (v.aggProj.has(b.holder)) fail('protocol', e, `a second agg-proj by ${b.holder}`);
+        else v.aggProj.set(b.holder, e as Entry<'agg-proj'>);
+        break;
+      }
       case 'decision':
         if (v.decision) fail('protocol', e, 'a second decision');
         v.decision ??= e as Entry<'decision'>;
@@ -164,15 +206,21 @@ function walkEntries(v: View, fail: ViewFail): void {
     }
   }
   if (v.check && !v.check.body.ok && v.final?.kind !== 'abort') fail('protocol', v.check, 'a failed consistency check not followed by an abort');
+  if (v.check && v.version === 1 && (v.check.body.challenge === null) !== (v.check.body.value === null)) fail('protocol', v.check, 'check.challenge and check.value must both be set or both null in version 1');
   if (v.result && v.aggDone.size === 0) fail('protocol', v.result, 'result without any agg-done');
   const own = v.commits.get(v.recorder);
   if (v.trainers && own && own.body.trainers !== v.trainers.body.count) fail('protocol', v.trainers, `${v.trainers.body.count} trainer update(s) recorded, the recorder's commits say ${own.body.trainers}`);
 }
 
-/** The `receipts` check: each receipt names the digest its dealer committed to. */
+/**
+ * The `receipts` check: each receipt names the digest its dealer committed to, and carries its
+ * projection on the dealer's challenge in version 2 (and none in version 1).
+ */
 function checkReceipts(v: View, fail: ViewFail): void {
   for (const [, e] of v.receipts) {
     const b = e.body;
+    if (v.version === 2 && b.projection === undefined) fail('receipts', e, `receipt ${b.dealer} -> ${b.holder} without the projection version 2 requires`);
+    if (v.version === 1 && b.projection !== undefined) fail('receipts', e, `receipt ${b.dealer} -> ${b.holder} carries a projection, which version 1 does not have`);
     const c = v.commits.get(b.dealer);
     if (c && c.body.digests[b.holder] !== b.digest) fail('receipts', e, `receipt ${b.dealer} -> ${b.holder} names digest ${b.digest.slice(0, 16)}…, the commitment is ${(c.body.digests[b.holder] ?? 'absent').slice(0, 16)}…`);
     if (!c && v.decision?.body.dealers.includes(b.dealer)) fail('receipts', e, `receipt for decided dealer ${b.dealer} without its commitment in this transcript`);
@@ -280,6 +328,8 @@ function checkSealed(v: View, fail: ViewFail): void {
   } else if (fin.kind === 'unsealed') {
     const u = fin.body as EntryBodies['unsealed'];
     fail('sealed', fin, `unsealed: ${u.reason}`);
+  } else if (d && r && v.version === 2) {
+    checkSealsV2(v, fin as Entry<'sealed'>, d, r, fail);
   } else if (d && r) {
     const seals = (fin.body as EntryBodies['sealed']).seals;
     if (seals.map((s) => s.holder).join() !== d.body.holders.join()) fail('sealed', fin, `seals by ${seals.map((s) => s.holder).join(',')}, the holders are ${d.body.holders.join(',')}`);
