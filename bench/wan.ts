@@ -22,8 +22,9 @@
  * round, "eu->us", from the proxies' own counters, median over the timed rounds), the floor =
  * max over link directions of bytes / rate + MESSAGE_HOPS x RTT / 2, and `ratio` = seconds /
  * floor. Also: the proxies' CPU seconds per GB forwarded and the rate their shapers achieved
- * while bytes waited for tokens, the nodes' CPU seconds per round (all n; on a 2-core machine
- * a round cannot take less than their sum / cores), and the proxied bytes over the nodes' own
+ * while bytes waited for tokens, the nodes' CPU seconds per round (all n) and the CPU floor
+ * (nodes' + proxies' CPU per round / cores: on this machine no round is shorter, whatever the
+ * links), and the proxied bytes over the nodes' own
  * /v1/status counters (1.00x: nothing bypasses a proxy).
  * @module
  */
@@ -77,6 +78,8 @@ interface Row {
   link_bytes: Record<string, number>;
   proxied_over_node_bytes: number;
   nodes_cpu_s_per_round: number;
+  /** (nodes' + proxies' CPU seconds per round) / cores: no round on this machine is shorter. */
+  cpu_floor_s: number;
   proxy_cpu_s_per_gb: number;
   proxy_cpu_s_per_round: number;
   shaper_busy_mbit: number;
@@ -187,6 +190,7 @@ async function runCase(n: number, params: number, protocol: Version, reps: numbe
     const perLink = new Map<string, number[]>();
     const ratios: number[] = [];
     const nodeCpu: number[] = [];
+    const cpuFloors: number[] = [];
     let proxyCpu = 0;
     let proxyBytes = 0;
     let busyBytes = 0;
@@ -221,6 +225,7 @@ async function runCase(n: number, params: number, protocol: Version, reps: numbe
       secs.push(sec);
       floors.push(floor);
       nodeCpu.push(cpu);
+      cpuFloors.push((cpu + after.cpuSeconds - before.cpuSeconds) / cpus().length);
       ratios.push(proxied / nodeSent);
       for (const [d, v] of delta) perLink.set(d, [...(perLink.get(d) ?? []), v]);
       proxyCpu += after.cpuSeconds - before.cpuSeconds;
@@ -248,6 +253,7 @@ async function runCase(n: number, params: number, protocol: Version, reps: numbe
       link_bytes: linkBytes,
       proxied_over_node_bytes: round4(median(ratios)),
       nodes_cpu_s_per_round: round4(median(nodeCpu)),
+      cpu_floor_s: round4(median(cpuFloors)),
       proxy_cpu_s_per_gb: round4(proxyCpu / (proxyBytes / 1e9)),
       proxy_cpu_s_per_round: round4(proxyCpu / reps),
       shaper_busy_mbit: round1((busyBytes * 8) / (busyMs / 1000) / 1e6),
@@ -311,10 +317,10 @@ async function main(): Promise<number> {
   if (json) {
     process.stdout.write(JSON.stringify({ summary }) + '\n');
   } else {
-    process.stdout.write('| n | t | params | protocol | seconds (median) | floor s | ratio | max link bytes | nodes CPU s/round | proxy CPU s/GB | shaper Mbit/s busy |\n');
-    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
+    process.stdout.write('| n | t | params | protocol | seconds (median) | floor s | ratio | max link bytes | nodes CPU s/round | CPU floor s | proxy CPU s/GB | shaper Mbit/s busy |\n');
+    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
     for (const r of rows) {
-      process.stdout.write(`| ${r.n} | ${r.t} | ${r.params} | ${r.protocol} | ${r.seconds.toFixed(3)} | ${r.floor_s.toFixed(3)} | ${r.ratio.toFixed(3)} | ${r.max_link_bytes} (${r.max_link}) | ${r.nodes_cpu_s_per_round} | ${r.proxy_cpu_s_per_gb} | ${r.shaper_busy_mbit} |\n`);
+      process.stdout.write(`| ${r.n} | ${r.t} | ${r.params} | ${r.protocol} | ${r.seconds.toFixed(3)} | ${r.floor_s.toFixed(3)} | ${r.ratio.toFixed(3)} | ${r.max_link_bytes} (${r.max_link}) | ${r.nodes_cpu_s_per_round} | ${r.cpu_floor_s} | ${r.proxy_cpu_s_per_gb} | ${r.shaper_busy_mbit} |\n`);
     }
     process.stdout.write(`summary: ${JSON.stringify(summary)}\n`);
   }
