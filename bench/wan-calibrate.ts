@@ -18,6 +18,8 @@ export interface Calibration {
   proxy_cpu_s_per_gb: number;
   bucket_bytes: number;
   high_water_bytes: number;
+  /** The proxy process's nice value. */
+  proxy_nice: number;
 }
 
 /** Sends `bytes` through a fresh proxy shaped by `shape` and times their arrival. */
@@ -65,6 +67,7 @@ export async function calibrate(shape: LinkShape, bytes: number): Promise<Calibr
       proxy_cpu_s_per_gb: round4((after.cpuSeconds - before.cpuSeconds) / (bytes / 1e9)),
       bucket_bytes: full.bucketBytes,
       high_water_bytes: full.highWaterBytes,
+      proxy_nice: host.priority,
     };
   } finally {
     server.close();

@@ -81,9 +81,10 @@ const TOKEN_WAIT_MS = 4;
  * During a backlog the bucket may hold up to this many ms of tokens beyond its depth, ms: the
  * tokens a late wake-up of this process (a loaded machine) would otherwise lose to the cap. The
  * link's schedule is kept, not the proxy's: released bytes since the backlog began stay within
- * depth + rate x elapsed, as for any token bucket of that depth.
+ * depth + rate x elapsed, as for any token bucket of that depth, and a catch-up burst is never
+ * more than the queue (at most the high water).
  */
-const CATCH_UP_MS = 100;
+const CATCH_UP_MS = 1000;
 const MIN_HIGH_WATER = 1 << 20;
 
 /** The depth and high water a shape implies (its defaults filled in). */

@@ -85,6 +85,8 @@ interface Row {
   shaper_busy_mbit: number;
   proxy_max_queued_bytes: number;
   connections: number;
+  /** The proxy process's nice value (bench/wan-proxy-host.ts). */
+  proxy_nice: number;
   max_abs_error: number;
 }
 
@@ -237,7 +239,8 @@ async function runCase(n: number, params: number, protocol: Version, reps: numbe
       }
     }
     links.checkTopology(await host.stats(), ids); // no link was lost and redialled meanwhile
-    const linkBytes = Object.fromEntries([...perLink].sort().map(([d, v]) => [d, Math.round(median(v))]));
+    // a dial that reached a proxy before its node listened carried nothing: not a link
+    const linkBytes = Object.fromEntries([...perLink].filter(([, v]) => v.some((x) => x > 0)).sort().map(([d, v]) => [d, Math.round(median(v))]));
     const [maxLink, maxLinkBytes] = Object.entries(linkBytes).reduce((a, b) => (b[1] > a[1] ? b : a));
     const seconds = median(secs);
     const floor = median(floors);
@@ -259,6 +262,7 @@ async function runCase(n: number, params: number, protocol: Version, reps: numbe
       shaper_busy_mbit: round1((busyBytes * 8) / (busyMs / 1000) / 1e6),
       proxy_max_queued_bytes: maxQueued,
       connections,
+      proxy_nice: host.priority,
       max_abs_error: maxErr,
     };
   } finally {
@@ -294,7 +298,7 @@ async function main(): Promise<number> {
   log(`bench:wan: RTT ${rttMs} ms (one-way ${rttMs / 2} ms each direction), ${mbit} Mbit/s per link and direction; load average ${started.loadavg.join(' ')}`);
   const calibration = calibrateMb > 0 ? await calibrate(shape, calibrateMb * MB) : null;
   if (calibration) {
-    log(`  one bulk transfer of ${calibrateMb} MB through one proxy: ${calibration.achieved_mbit} Mbit/s achieved (configured ${mbit}), proxy CPU ${calibration.proxy_cpu_s_per_gb} s/GB, bucket ${calibration.bucket_bytes} B, high water ${calibration.high_water_bytes} B`);
+    log(`  one bulk transfer of ${calibrateMb} MB through one proxy: ${calibration.achieved_mbit} Mbit/s achieved (configured ${mbit}), proxy CPU ${calibration.proxy_cpu_s_per_gb} s/GB, bucket ${calibration.bucket_bytes} B, high water ${calibration.high_water_bytes} B, nice ${calibration.proxy_nice}`);
     if (json) process.stdout.write(JSON.stringify({ calibration }) + '\n');
   }
   const rows: Row[] = [];
