@@ -30,7 +30,7 @@ import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './n
 import { roundManifest } from '../core/tensor-manifest.js';
 import { RoundRegistry, type Round, type Uploads } from './round-registry.js';
 import { TrainerIntake } from './trainer-intake.js';
-import { dealShares, publishAggregate, type StreamHost } from './streams.js';
+import { dealShares, publishAggregate, streamSeededShares, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
 
@@ -90,6 +90,7 @@ export class RegionNode {
       federation: f, rounds: this.rounds, kernels: this.K, hash: nodeHash, budget, metrics: this.metrics, log: this.log,
       refusedRound: (d, context) => void (this.counters.roundsRefused++, this.violation(d, context)),
       wakeSumWaiters: (u) => this.intake.wakeSumWaiters(u),
+      testFaults: opts.testFaults,
     });
     this.intake = new TrainerIntake({
       federation: f, rounds: this.rounds, peerWaitMs: this.timing.peerWaitMs, log: this.log,
@@ -328,7 +329,12 @@ export class RegionNode {
         void dealShares(this.streams, r, this.region, e.holders, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'publish':
-        void publishAggregate(this.streams, r, e.to, e.decision);
+        r.publishing = publishAggregate(this.streams, r, e.to, e.relay).finally(() => {
+          r.publishing = undefined;
+        });
+        return;
+      case 'stream-shares':
+        void streamSeededShares(this.streams, r, e.seeded, e.full, e.challenge, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'result':
         r.tx?.sync(); // the transcript (check, result) is durable before trainers get the answer
@@ -368,8 +374,10 @@ export class RegionNode {
     this.counters.roundsDone++;
     this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
-    // the round stays open (phase done) until every holder's seal is in or the seal deadline
-    this.wipe(r);
+    // the round stays open (phase done) until every holder's seal is in or the seal deadline;
+    // a version-2 holder still streaming its aggregate share to its targets wipes once it is out
+    if (r.publishing) void r.publishing.then(() => this.wipe(r));
+    else this.wipe(r);
   }
 
   /** Stops the collection timer and wipes the round's share material (idempotent). */

@@ -5,7 +5,9 @@
  * @module
  */
 import { ProtocolError } from '../errors.js';
-import { isAbortCause, type PeerMessage } from './messages.js';
+import { isAbortCause, V2_ONLY, type PeerMessage } from './messages.js';
+import { onCommitsV2, onReceiptV2, onSeedV2, onShareV2 } from './shares-v2.js';
+import { onAggDoneV2, onAggProjV2, onAggV2 } from './combine-v2.js';
 import { paramsMismatch } from './params.js';
 import { parseManifest } from '../core/tensor-manifest.js';
 import { messageRecord } from './records.js';
@@ -33,6 +35,10 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
   }
   if (!s.params.participants.includes(from) || from === s.self) {
     fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${from} is not a participant of round ${s.params.round}`) });
+    return;
+  }
+  if (s.v2 ? handledV2(s, fx, from, msg, now, ctx) : V2_ONLY.includes(msg.type)) {
+    if (!s.v2) fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${msg.type} from ${from}: round ${s.params.round} runs protocol version 1`) });
     return;
   }
   switch (msg.type) {
@@ -70,7 +76,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
       return;
     case 'commits': {
       if (msg.dealer !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `commits from ${from} claim dealer ${msg.dealer}`, { culprits: [from] });
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       if (s.commits[from]) return; // duplicate: ignore
       s.commits = { ...s.commits, [from]: { contributes: msg.contributes, trainers: msg.trainers, digests: mapHex(msg.digests) } };
       fx.push({ kind: 'record', record: messageRecord(msg) });
@@ -88,7 +94,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
           throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `share from ${from} does not match its commitment (${got ? 'digest differs' : 'incomplete'})`, { culprits: [from] });
         }
         addReceipt(s, from, s.self, hex(mine));
-        const receipt = signed(ctx, { type: 'receipt', round: s.params.round, dealer: from, holder: s.self, digest: mine });
+        const receipt = signed(s, ctx, { type: 'receipt', round: s.params.round, dealer: from, holder: s.self, digest: mine });
         fx.push({ kind: 'record', record: messageRecord(receipt) });
         for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: receipt });
       }
@@ -97,7 +103,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
     }
     case 'receipt':
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `receipt from ${from} claims holder ${msg.holder}`, { culprits: [from] });
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       if (s.receipts[msg.dealer]?.[from] === undefined) fx.push({ kind: 'record', record: messageRecord(msg) });
       addReceipt(s, msg.dealer, from, hex(msg.digest));
       tryDecide(s, fx, now, ctx, false);
@@ -111,7 +117,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
       return;
     case 'agg-done': {
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `agg-done from ${from} claims holder ${msg.holder}`, { culprits: [from] });
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       const got = ctx.memory.aggDigest(from);
       if (!got || hex(got) !== hex(msg.digest)) {
         throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `aggregate share from ${from} does not match its digest (${got ? 'differs' : 'incomplete'})`, { culprits: [from] });
@@ -134,11 +140,42 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
         fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `seal from ${from}, not a decided holder`) });
         return;
       }
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       if (s.seals?.[from]) return; // duplicate
       s.seals = { ...(s.seals ?? {}), [from]: { result: hex(msg.result), projection: hex(msg.projection), sig: hex(msg.sig) } };
       trySeal(s, fx);
       return;
     }
+  }
+}
+
+/** Version 2's own handling of a message (shares-v2.ts, combine-v2.ts); false for the ones both versions handle alike. */
+function handledV2(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: number, ctx: StepContext): boolean {
+  switch (msg.type) {
+    case 'share':
+      if (!s.matched.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `share from ${from} before its parameters were agreed`, { culprits: [from] });
+      onShareV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'seed':
+      if (!s.matched.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `seed from ${from} before its parameters were agreed`, { culprits: [from] });
+      onSeedV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'commits':
+      onCommitsV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'receipt':
+      onReceiptV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'agg-done':
+      onAggDoneV2(s, fx, from, msg, ctx, now);
+      return true;
+    case 'agg-proj':
+      onAggProjV2(s, fx, from, msg, ctx, now);
+      return true;
+    case 'agg':
+      onAggV2(s, fx, from, msg, ctx, now);
+      return true;
+    default:
+      return false;
   }
 }
