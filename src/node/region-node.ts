@@ -30,7 +30,7 @@ import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './n
 import { roundManifest } from '../core/tensor-manifest.js';
 import { RoundRegistry, type Round, type Uploads } from './round-registry.js';
 import { TrainerIntake } from './trainer-intake.js';
-import { dealShares, publishAggregate, streamSeededShares, type StreamHost } from './streams.js';
+import { launchStream, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
 
@@ -179,8 +179,6 @@ export class RegionNode {
     };
   }
 
-  // ---- trainers ----
-
   /**
    * Starts one trainer's update for its round (which opens when its first update commits); see TrainerIntake.
    * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT, RESOURCE_MEMORY_BUDGET at once on a bad request.
@@ -223,8 +221,6 @@ export class RegionNode {
     this.log({ event: 'round-open', round: id, params, ...(from ? { from } : {}) }); // after the open: our parameters are out
     return r;
   }
-
-  // ---- peers ----
 
   /** Set by the afterDeal test fault: every later peer message and tick is ignored. */
   private frozen = false;
@@ -326,15 +322,9 @@ export class RegionNode {
         this.cleanup(r, 'done');
         return;
       case 'deal':
-        void dealShares(this.streams, r, this.region, e.holders, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
-        return;
-      case 'publish':
-        r.publishing = publishAggregate(this.streams, r, e.to, e.relay).finally(() => {
-          r.publishing = undefined;
-        });
-        return;
       case 'stream-shares':
-        void streamSeededShares(this.streams, r, e.seeded, e.full, e.challenge, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
+      case 'publish':
+        launchStream(this.streams, r, e, this.region, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'result':
         r.tx?.sync(); // the transcript (check, result) is durable before trainers get the answer

@@ -17,7 +17,7 @@ import { regionOfX, xOf } from '../protocol/params.js';
 import { seededHolders } from '../protocol/fan-in.js';
 import type { SeededShareDealing } from '../protocol/memory/index.js';
 import { WIRE_CHUNK_ELEMS } from '../protocol/memory/index.js';
-import type { RoundEvent } from '../protocol/round.js';
+import type { Effect, RoundEvent } from '../protocol/round.js';
 import type { Round } from './round-registry.js';
 
 /** What a stream needs from its node. */
@@ -180,5 +180,21 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
     host.apply(r, { kind: 'published', digest: r.memory.aggShareDigest(), now: Date.now() });
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `publishing the aggregate share failed: ${(e as Error).message}`));
+  }
+}
+
+/**
+ * Starts the stream an effect asks for: `deal` (dealShares), `stream-shares` (version 2's second
+ * pass) or `publish` (kept on the round as `publishing` until it is out: a version-2 holder's
+ * aggregate share is wiped only then).
+ * @param afterDealt - Test fault hook, run once the dealing is out.
+ */
+export function launchStream(host: StreamHost, r: Round, e: Extract<Effect, { kind: 'deal' | 'stream-shares' | 'publish' }>, self: string, random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): void {
+  if (e.kind === 'deal') void dealShares(host, r, self, e.holders, random, r.state.params.protocol === 2 ? undefined : afterDealt);
+  else if (e.kind === 'stream-shares') void streamSeededShares(host, r, e.seeded, e.full, e.challenge, afterDealt);
+  else {
+    r.publishing = publishAggregate(host, r, e.to, e.relay).finally(() => {
+      r.publishing = undefined;
+    });
   }
 }

@@ -13,7 +13,7 @@ import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
-import { RoundMemory, addUpdate, resultArray } from './memory/index.js';
+import { RoundMemory, addUpdate, dealChunks, resultArray } from './memory/index.js';
 import { extraElems, regionOfX, vectorLength, xOf } from './params.js';
 import { seededHolders } from './fan-in.js';
 import type { SeededShareDealing } from './memory/index.js';
@@ -176,7 +176,7 @@ export function runLocal(
           apply(region, { kind: 'dealt', digests, now });
           break;
         }
-        const it = n.memory.dealChunks(p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
+        const it = dealChunks(n.memory, p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
           // the chunks are views into WASM memory: the in-memory network keeps copies

@@ -71,9 +71,6 @@ export const MAX_ABORT_REASON = 2048;
 export type MessageType = PeerMessage['type'];
 export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'agg-proj', 'abort', 'seal'];
 
-/** Message types only version 2 has. */
-export const V2_ONLY: readonly MessageType[] = ['seed', 'agg-proj'];
-
 export type Signed = Extract<PeerMessage, { sig: Uint8Array }>;
 /** A signed message before signing. */
 export type Unsigned<T = Signed> = T extends unknown ? Omit<T, 'sig'> : never;

@@ -5,7 +5,7 @@
  * @module
  */
 import { ProtocolError } from '../errors.js';
-import { isAbortCause, V2_ONLY, type PeerMessage } from './messages.js';
+import { isAbortCause, type PeerMessage } from './messages.js';
 import { onCommitsV2, onReceiptV2, onSeedV2, onShareV2 } from './shares-v2.js';
 import { onAggDoneV2, onAggProjV2, onAggV2 } from './combine-v2.js';
 import { paramsMismatch } from './params.js';
@@ -16,11 +16,11 @@ import { tryDeal } from './deal.js';
 import { onDecision, tryDecide } from './decide.js';
 import { tryFinish, trySeal } from './finish.js';
 import { abort, addReceipt, hex, mapHex, others, signed, verifySig } from './step-common.js';
-import { ACCEPTS, type Effect, type Mut, type StepContext } from './state.js';
+import { acceptsIn, type Effect, type Mut, type StepContext } from './state.js';
 
 export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: number, ctx: StepContext): void {
   // 1. phase guard: names what was expected and what arrived
-  const ok = ACCEPTS[s.phase];
+  const ok = acceptsIn(s.phase, s.v2 ? 2 : 1);
   if (!ok.includes(msg.type)) {
     fx.push({
       kind: 'refused', from,
@@ -37,10 +37,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
     fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${from} is not a participant of round ${s.params.round}`) });
     return;
   }
-  if (s.v2 ? handledV2(s, fx, from, msg, now, ctx) : V2_ONLY.includes(msg.type)) {
-    if (!s.v2) fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${msg.type} from ${from}: round ${s.params.round} runs protocol version 1`) });
-    return;
-  }
+  if (s.v2 && handledV2(s, fx, from, msg, now, ctx)) return;
   switch (msg.type) {
     case 'params': {
       const manifests = { ours: ctx.manifest?.parsed, theirs: msg.tensors === undefined ? undefined : parseManifest(new TextEncoder().encode(msg.tensors)) };

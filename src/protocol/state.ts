@@ -38,6 +38,11 @@ export const ACCEPTS: Readonly<Record<Phase, readonly MessageType[]>> = {
   aborted: [],
 };
 
+/** What phase `phase` accepts in a round of protocol `version` (version 1 has no `seed`, no `agg-proj`). */
+export function acceptsIn(phase: Phase, version: 1 | 2): readonly MessageType[] {
+  return version === 2 ? ACCEPTS[phase] : ACCEPTS[phase].filter((t) => t !== 'seed' && t !== 'agg-proj');
+}
+
 export interface RoundTiming {
   /** After opening, how long to wait for every peer's parameters before dealing without them. */
   peerWaitMs: number;

@@ -21,6 +21,17 @@ import type { RandomFill } from '../../field/random.js';
 import type { FieldVec, WasmKernels } from '../../field/wasm.js';
 import type { HashFactory, Hasher } from '../../core/crypto.js';
 
+/** A dealing in progress, as RoundMemory hands it out (see `RoundMemory.startDealing`). */
+export interface ShareDealing {
+  /** The next chunk of holder `x`'s share stream; null once it has all been read. */
+  next(x: number): { offset: number; data: Uint8Array } | null;
+  /** Deals one more chunk at the front, if any is left (see `Dealing.dealAhead`); whether more are left. */
+  dealAhead(): boolean;
+  /** Deals what is left; every holder's digest by x; wipes the regional sum. */
+  finish(): Map<number, Uint8Array>;
+  /** Abandons the dealing (idempotent). */
+  close(): void;
+}
 /** Chunks kept for cursors just behind the lead (each: one chunk per participant). */
 const CACHED_CHUNKS = 2;
 

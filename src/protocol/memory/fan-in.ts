@@ -38,7 +38,7 @@ export class FanIn {
     private readonly length: number,
     private readonly hash: HashFactory,
     private readonly intake: ChunkIntake,
-    private readonly extra: number,
+    extra: number,
     /** Lagrange coefficient at 0 of each source (and of this node when it is a decided holder). */
     coeffs: ReadonlyMap<string, bigint>,
   ) {

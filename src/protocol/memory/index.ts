@@ -16,7 +16,6 @@
  * machine (src/protocol/step.ts) decides; this class only computes. No I/O, no clock.
  * @module
  */
-import { FieldError } from '../../errors.js';
 import { P } from '../../field/reference.js';
 import type { RandomFill } from '../../field/random.js';
 import type { WasmKernels } from '../../field/wasm.js';
@@ -26,63 +25,19 @@ import { ChunkIntake } from './intake.js';
 import { RegionalInput, type UpdateEncoding, type UpdateStaging } from './input.js';
 import { notDecidedHolder, Reconstruction } from './reconstruction.js';
 import type { RoundResult } from './result.js';
-import { ShareStreams, WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
+import { ShareStreams } from './share-streams.js';
 import { FanIn } from './fan-in.js';
 import { Projection } from './projection.js';
-import type { SeededPlan } from './seeded-dealing.js';
+import type { SeededPlan, SeededShareDealing } from './seeded-dealing.js';
+import type { ShareDealing } from './dealing.js';
 
 export { WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
 export { resultArray, type RoundResult } from './result.js';
+export { addUpdate, dealChunks } from './lockstep.js';
 
-/** A dealing in progress (see `RoundMemory.startDealing`). */
-export interface ShareDealing {
-  /** The next chunk of holder `x`'s share stream; null once it has all been read. */
-  next(x: number): { offset: number; data: Uint8Array } | null;
-  /** Deals one more chunk at the front, if any is left (see `Dealing.dealAhead`); whether more are left. */
-  dealAhead(): boolean;
-  /** Deals what is left; every holder's digest by x; wipes the regional sum. */
-  finish(): Map<number, Uint8Array>;
-  /** Abandons the dealing (idempotent). */
-  close(): void;
-}
 export type { UpdateEncoding, UpdateStaging } from './input.js';
-export type { SeededPlan } from './seeded-dealing.js';
-
-/** A version-2 dealing in progress (see `RoundMemory.startSeededDealing`). */
-export interface SeededShareDealing {
-  /** Every holder's digest by x, before anything is sent (deals the input once). */
-  digests(): Map<number, Uint8Array>;
-  /** A copy of seeded holder x's seed (secret: wipe it once sent). */
-  seedOf(x: number): Uint8Array;
-  /**
-   * Starts the streams of the computed shares; the own share is added to the held sum and
-   * projected on the form drawn from `challenge` (this dealer's challenge).
-   */
-  stream(challenge: Uint8Array): {
-    next(x: number): { offset: number; data: Uint8Array } | null;
-    dealAhead(): boolean;
-    /** Deals what is left, wipes the regional sum; the own share's projection. */
-    finish(): bigint;
-  };
-  /** Abandons the dealing (idempotent); wipes the seeds and the cached chunks. */
-  close(): void;
-}
-
-/**
- * Stages, validates and adds one in-memory update (the harness and tests; the node streams
- * HTTP bodies through `beginUpdate` / `writeUpdate` / `commitUpdate` instead).
- * @throws {FieldError} as `commitUpdate`; the sum is as it was.
- */
-export function addUpdate(v: RoundMemory, update: Float32Array, weight: number, o: UpdateEncoding): void {
-  if (update.length !== v.params) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${v.params} parameters`);
-  const s = v.beginUpdate();
-  try {
-    v.writeUpdate(s, new Uint8Array(update.buffer, update.byteOffset, update.byteLength));
-    v.commitUpdate(s, weight, o);
-  } finally {
-    v.abortUpdate(s);
-  }
-}
+export type { SeededPlan, SeededShareDealing } from './seeded-dealing.js';
+export type { ShareDealing } from './dealing.js';
 
 /**
  * secret: the regional input and its stagings, the sum of held shares, the result and every
@@ -195,27 +150,6 @@ export class RoundMemory {
       },
       close: () => d.close(),
     };
-  }
-
-  /**
-   * Deals the input in lockstep (the in-process harness and tests): per chunk, the share bytes
-   * of every holder except `selfX` (views valid until the generator is resumed), as
-   * `startDealing` deals them.
-   * @returns digests of every holder's whole share vector, by x.
-   */
-  *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<DealtChunk, Map<number, Uint8Array>> {
-    const d = this.startDealing(t, n, holders, selfX, rng);
-    const remote = holders.filter((x) => x !== selfX);
-    try {
-      for (let offset = 0; offset < this.length; offset += WIRE_CHUNK_ELEMS) {
-        const shares = new Map<number, Uint8Array>();
-        for (const x of remote) shares.set(x, d.next(x)!.data);
-        yield { offset, shares };
-      }
-      return d.finish();
-    } finally {
-      d.close(); // an abandoned dealing still wipes and frees its chunks
-    }
   }
 
   /**

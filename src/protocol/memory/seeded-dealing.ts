@@ -16,6 +16,26 @@ import { computedShares, expandSeededChunk, seededCoefficients } from '../../sha
 import type { ChunkDealer } from './dealing.js';
 import { P } from '../../field/reference.js';
 
+/** A version-2 dealing in progress (see `RoundMemory.startSeededDealing`). */
+export interface SeededShareDealing {
+  /** Every holder's digest by x, before anything is sent (deals the input once). */
+  digests(): Map<number, Uint8Array>;
+  /** A copy of seeded holder x's seed (secret: wipe it once sent). */
+  seedOf(x: number): Uint8Array;
+  /**
+   * Starts the streams of the computed shares; the own share is added to the held sum and
+   * projected on the form drawn from `challenge` (this dealer's challenge).
+   */
+  stream(challenge: Uint8Array): {
+    next(x: number): { offset: number; data: Uint8Array } | null;
+    dealAhead(): boolean;
+    /** Deals what is left, wipes the regional sum; the own share's projection. */
+    finish(): bigint;
+  };
+  /** Abandons the dealing (idempotent); wipes the seeds and the cached chunks. */
+  close(): void;
+}
+
 /** Who the shares are for: ids for the expansion keys, x for the polynomial. */
 export interface SeededPlan {
   round: string;
