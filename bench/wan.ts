@@ -14,7 +14,9 @@
  * proxy process: each region's `endpoint` in the federation file is its proxy's port, the node
  * itself listens on another (`--peer-listen`), so every connection to a region passes its proxy.
  * The region whose id sorts lower dials (docs/transport.md), so each pair's one WebSocket passes
- * exactly one proxy, both directions shaped there, once. One warm-up round, then the timed ones;
+ * exactly one proxy, both directions shaped there, once. The file's round deadlines are raised
+ * (phaseTimeoutMs 120 s, roundTimeoutMs 600 s): a benchmark measures a slow round, it does not
+ * abort it. One warm-up round, then the timed ones;
  * every round all n trainers submit at once (`expect: 1`) and every result is checked against
  * the plaintext weighted mean (bench/support.ts). t = 2 for n = 3, t = 3 for n = 5.
  *
@@ -166,7 +168,9 @@ async function runCase(n: number, params: number, protocol: Version, reps: numbe
   const dir = await mkdtemp(join(tmpdir(), 'mpc-node-bench-wan-'));
   const fed = await writeLocalFederation(dir, ids, {
     threshold: t,
-    round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 5000, maxParams: Math.max(params, 10_000_000), protocol },
+    // deadlines for slow links on a loaded machine (a 5-region 1e7 round takes 40 s here; with the
+    // default 30 s phase timeout a version-2 round was decided with no receipts in and aborted)
+    round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 5000, maxParams: Math.max(params, 10_000_000), phaseTimeoutMs: 120_000, roundTimeoutMs: 600_000, protocol },
   });
   const nodes: NodeProcess[] = [];
   const host = await ProxyHost.start();
