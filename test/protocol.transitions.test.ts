@@ -55,6 +55,7 @@ function sample(type: MessageType): PeerMessage {
     abort: { type: 'abort', round: 'r', code: 'PROTOCOL_TIMEOUT', reason: 'x', culprits: [] },
     seal: sign({ type: 'seal' as const, round: 'r', holder: 'us', result: digest, projection: new Uint8Array(8) }),
     seed: { type: 'seed', round: 'r', seed: new Uint8Array(32) },
+    'agg-pull': { type: 'agg-pull', round: 'r' },
     'agg-proj': sign({ type: 'agg-proj' as const, round: 'r', holder: 'us', projection: new Uint8Array(8) }),
   };
   const m = samples[type];

@@ -156,4 +156,66 @@ describe('runLocal, protocol version 2', () => {
       expect(o.error?.code).toBe('PROTOCOL_INCONSISTENT_AGGREGATE');
     }
   });
+
+  describe('dropouts (5 regions, t = 3)', () => {
+    const run = (faults: Parameters<typeof runLocal>[3]['faults']) => {
+      const inp = inputs(REGIONS5, 200);
+      return { out: runLocal(K, params(REGIONS5, 3, 200), inp, { rng, faults }), want: plainSum(inp, 200) };
+    };
+
+    it('a region dead before dealing is left out of D; the others complete', () => {
+      const { out, want } = run({ deadBeforeDeal: ['us'] });
+      for (const o of out) {
+        expect(o.error?.message).toBeUndefined();
+        expect(o.state.decision!.dealers).not.toContain('us');
+        const sum = plainSum(inputs(REGIONS5, 200).filter((i) => i.region !== 'us'), 200).sum;
+        expect(maxErr(o.result!.sum, sum)).toBeLessThan(1e-3);
+      }
+      void want;
+    });
+
+    it('a holder killed before its commitment to its aggregate share arrived: every region aborts, PROTOCOL_PEER_LOST', () => {
+      const { out } = run({ kill: [{ region: 'sa', after: (m) => m.type === 'decision' }] });
+      for (const o of out.filter((o) => o.region !== 'sa')) {
+        expect(o.result).toBeUndefined();
+        expect(o.error?.code).toBe('PROTOCOL_PEER_LOST');
+      }
+    });
+
+    it('a holder killed after its commitment, before its projection: it is left out of the check and every live region completes', () => {
+      // killed once its commitment went to the last of its peers (za), before its projection
+      const { out, want } = run({ kill: [{ region: 'sa', after: (m, to) => m.type === 'agg-done' && m.holder === 'sa' && to === 'za' }] });
+      for (const o of out.filter((o) => o.region !== 'sa')) {
+        expect(o.error?.message).toBeUndefined();
+        expect(maxErr(o.result!.sum, want.sum)).toBeLessThan(1e-3);
+        expect(o.state.v2!.checked!.sources).not.toContain('sa');
+        expect(o.state.sealing?.state).toBe('unsealed'); // sa's seal never comes
+      }
+    });
+
+    it('a holder killed after its projection reached every peer: the nodes it is a source of abort (PROTOCOL_PEER_LOST), the others complete', () => {
+      const { out, want } = run({ kill: [{ region: 'sa', after: (m, to) => m.type === 'agg-proj' && m.holder === 'sa' && to === 'za' }] });
+      const p = params(REGIONS5, 3, 200);
+      const targets = fanInTargets(p, REGIONS5, 'sa');
+      for (const o of out.filter((o) => o.region !== 'sa')) {
+        if (targets.includes(o.region)) {
+          expect(o.error?.code, o.region).toBe('PROTOCOL_PEER_LOST');
+          expect(o.result).toBeUndefined();
+        } else {
+          expect(o.error?.message, o.region).toBeUndefined();
+          expect(maxErr(o.result!.sum, want.sum)).toBeLessThan(1e-3);
+        }
+      }
+    });
+
+    it('a holder killed while its projection goes out (some peers have it, some not): every live region ends, none waits for the deadline', () => {
+      const { out, want } = run({ kill: [{ region: 'sa', after: (m, to) => m.type === 'agg-proj' && m.holder === 'sa' && to === 'eu' }] });
+      for (const o of out.filter((o) => o.region !== 'sa')) {
+        if (o.error) expect(o.error.code, o.region).toBe('PROTOCOL_PEER_LOST');
+        else expect(maxErr(o.result!.sum, want.sum)).toBeLessThan(1e-3);
+      }
+      // the regions that never got sa's projection replaced it and completed
+      for (const r of ['us', 'za']) expect(out.find((o) => o.region === r)!.result, r).toBeDefined();
+    });
+  });
 });

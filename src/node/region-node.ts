@@ -364,10 +364,10 @@ export class RegionNode {
     this.counters.roundsDone++;
     this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
-    // the round stays open (phase done) until every holder's seal is in or the seal deadline;
-    // a version-2 holder still streaming its aggregate share to its targets wipes once it is out
-    if (r.publishing) void r.publishing.then(() => this.wipe(r));
-    else this.wipe(r);
+    // the round stays open (phase done) until every holder's seal is in or the seal deadline; a
+    // version-2 holder keeps its aggregate share until then (its targets, and a node that pulls
+    // it, may not have it yet): the round's end wipes it
+    if (!r.state.v2) this.wipe(r);
   }
 
   /** Stops the collection timer and wipes the round's share material (idempotent). */

@@ -64,8 +64,6 @@ export interface Round {
   /** collectMs has passed while uploads were in flight: close once they settle (see TrainerIntake). */
   collectDue: boolean;
   projSeed: Uint8Array;
-  /** Version 2: this node's aggregate share streaming to its fan-in targets (the share is kept until it is out). */
-  publishing?: Promise<void> | undefined;
   startedAt: number;
   /** This round's transcript (null without transcriptsDir). */
   tx: RoundTranscript | null;

@@ -102,10 +102,13 @@ async function commitSeededShares(host: StreamHost, r: Round, self: string, hold
     const plan = { round: r.id, dealer: self, holders: holders.map((h) => xOf(p, h)), seeded: seededHolders(p, self, holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
     const d = r.memory.startSeededDealing(p.participants.length, xOf(p, self), plan, random);
     seeded.set(r, d);
-    await yieldToIo();
-    if (!host.isLive(r)) return d.close();
-    const digests = new Map([...d.digests()].map(([x, dg]) => [regionOfX(p, x), dg]));
-    if (!host.isLive(r)) return d.close();
+    const it = d.digests();
+    let step = it.next();
+    for (; !step.done; step = it.next()) {
+      await yieldToIo(); // a chunk a macrotask, as the streams do
+      if (!host.isLive(r)) return d.close();
+    }
+    const digests = new Map([...step.value].map(([x, dg]) => [regionOfX(p, x), dg]));
     host.apply(r, { kind: 'dealt', digests, now: Date.now() });
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
@@ -185,16 +188,11 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
 
 /**
  * Starts the stream an effect asks for: `deal` (dealShares), `stream-shares` (version 2's second
- * pass) or `publish` (kept on the round as `publishing` until it is out: a version-2 holder's
- * aggregate share is wiped only then).
+ * pass) or `publish`.
  * @param afterDealt - Test fault hook, run once the dealing is out.
  */
 export function launchStream(host: StreamHost, r: Round, e: Extract<Effect, { kind: 'deal' | 'stream-shares' | 'publish' }>, self: string, random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): void {
   if (e.kind === 'deal') void dealShares(host, r, self, e.holders, random, r.state.params.protocol === 2 ? undefined : afterDealt);
   else if (e.kind === 'stream-shares') void streamSeededShares(host, r, e.seeded, e.full, e.challenge, afterDealt);
-  else {
-    r.publishing = publishAggregate(host, r, e.to, e.relay).finally(() => {
-      r.publishing = undefined;
-    });
-  }
+  else void publishAggregate(host, r, e.to, e.relay);
 }

@@ -151,16 +151,38 @@ export function tryCheck(s: Mut, fx: Effect[], ctx: StepContext, now: number): v
     throw new ProtocolError('PROTOCOL_INCONSISTENT_AGGREGATE', `${culprits.join(', ')} published a wrong aggregate share and fewer than t = ${t} correct ones remain; no result is returned`, { culprits });
   }
   if (culprits.length) fx.push({ kind: 'log', event: 'aggregate-corrected', detail: { round: s.params.round, culprits } });
+  // a source the no-dropout rule would not give this node (one whose link went down was
+  // replaced) may not push to it: ask it (a source that pushes anyway ignores the pull)
+  const usual = fanInSources(s.params, R, s.self, culprits);
+  for (const j of sources) if (!usual.includes(j)) fx.push({ kind: 'send', to: j, msg: { type: 'agg-pull', round: s.params.round } });
   const used = byX(s, self ? [...sources, s.self] : sources);
   const lambda = lagrangeCoefficients(used.map((h) => BigInt(xOf(s.params, h))), 0n);
   ctx.memory.restartFanIn(s.self, new Map(used.map((h, i) => [h, lambda[i]!] as const)), self);
   s.v2 = { ...v, checked: { culprits, sources } };
-  if (self) {
-    const to = fanInTargets(s.params, R, s.self, excluded).filter((p) => !isDown(s, p));
-    const relay = [...R.map((h) => v.aggCommits[h]!), ...have.map((h) => v.aggProj[h]!)];
-    fx.push({ kind: 'publish', to, relay });
-  }
+  if (self) serve(s, fx, [...fanInTargets(s.params, R, s.self, excluded), ...v.pulls]);
   tryFinishV2(s, fx, ctx, now);
+}
+
+/** Streams this holder's aggregate share to those of `to` not served yet, each after the commitments and projections. */
+function serve(s: Mut, fx: Effect[], to: readonly string[]): void {
+  const v = st(s);
+  const R = byX(s, s.decision!.holders);
+  const fresh = [...new Set(to)].filter((p) => p !== s.self && !v.servedTo.includes(p) && !isDown(s, p));
+  if (!fresh.length) return;
+  s.v2 = { ...v, servedTo: [...v.servedTo, ...fresh] };
+  const relay = [...R.map((h) => v.aggCommits[h]!), ...R.filter((h) => v.aggProj[h]).map((h) => v.aggProj[h]!)];
+  fx.push({ kind: 'publish', to: fresh, relay });
+}
+
+/** A node asks for this holder's aggregate share: served now, or once the check has run. */
+export function onAggPullV2(s: Mut, fx: Effect[], from: string): void {
+  const v = st(s);
+  if (!s.decision!.holders.includes(s.self) || v.checked?.culprits.includes(s.self)) {
+    fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `agg-pull from ${from}: ${s.self} is no decided holder${v.checked?.culprits.includes(s.self) ? ' it can serve' : ''}`) });
+    return;
+  }
+  if (!v.checked) s.v2 = { ...v, pulls: [...v.pulls, from] };
+  else serve(s, fx, [from]);
 }
 
 /** Every source's aggregate share is in and matches its commitment and projection: the result. */

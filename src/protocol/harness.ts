@@ -171,7 +171,10 @@ export function runLocal(
           // version 2: the digests first (the commitments go out before any share)
           const plan = { round: p.round, dealer: region, holders: e.holders.map((h) => xOf(p, h)), seeded: seededHolders(p, region, e.holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
           n.seeded = n.memory.startSeededDealing(p.participants.length, xOf(p, region), plan, n.rng);
-          const digests = new Map([...n.seeded.digests()].map(([x, d]) => [regionOfX(p, x), d]));
+          const it = n.seeded.digests();
+          let r = it.next();
+          while (!r.done) r = it.next();
+          const digests = new Map([...r.value].map(([x, d]) => [regionOfX(p, x), d]));
           if (faults.holdCommits?.includes(region)) break;
           apply(region, { kind: 'dealt', digests, now });
           break;
@@ -239,7 +242,7 @@ export function runLocal(
       }
       case 'result':
         n.out.result = { sum: resultArray(e.result, 'sum'), totalWeight: e.result.totalWeight };
-        n.memory.zeroize();
+        if (n.state.params.protocol !== 2) n.memory.zeroize(); // version 2 serves its aggregate share until the end
         break;
       case 'aborted':
         n.out.error = e.error;
@@ -277,5 +280,6 @@ export function runLocal(
     now += 250;
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
+  for (const n of nodes.values()) n.memory.zeroize(); // idempotent; version 2 kept its aggregate shares until here
   return [...nodes.values()].map((n) => n.out);
 }

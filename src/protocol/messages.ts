@@ -43,6 +43,12 @@ export type PeerMessage =
    * in version 2 before (the challenge is fixed once every decided holder's is in).
    */
   | { type: 'agg-done'; round: string; holder: string; digest: Uint8Array; sig: Uint8Array }
+  /**
+   * Version 2: the sender asks the receiver (a decided holder) for its whole aggregate share: it
+   * chose the receiver as a source in place of one whose link went down (docs/protocol.md
+   * "Dropouts in version 2").
+   */
+  | { type: 'agg-pull'; round: string }
   /** Version 2: the holder's aggregate share projected on the round's challenge (8 bytes, u64 big-endian). */
   | { type: 'agg-proj'; round: string; holder: string; projection: Uint8Array; sig: Uint8Array }
   | { type: 'abort'; round: string; code: ErrorCode; reason: string; culprits: string[] }
@@ -69,7 +75,7 @@ export const isAbortCause = (code: string): code is ErrorCode => (ABORT_CAUSES a
 export const MAX_ABORT_REASON = 2048;
 
 export type MessageType = PeerMessage['type'];
-export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'agg-proj', 'abort', 'seal'];
+export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'agg-proj', 'agg-pull', 'abort', 'seal'];
 
 export type Signed = Extract<PeerMessage, { sig: Uint8Array }>;
 /** A signed message before signing. */

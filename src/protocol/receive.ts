@@ -7,7 +7,7 @@
 import { ProtocolError } from '../errors.js';
 import { isAbortCause, type PeerMessage } from './messages.js';
 import { onCommitsV2, onReceiptV2, onSeedV2, onShareV2 } from './shares-v2.js';
-import { onAggDoneV2, onAggProjV2, onAggV2 } from './combine-v2.js';
+import { onAggDoneV2, onAggProjV2, onAggPullV2, onAggV2 } from './combine-v2.js';
 import { paramsMismatch } from './params.js';
 import { parseManifest } from '../core/tensor-manifest.js';
 import { messageRecord } from './records.js';
@@ -171,6 +171,9 @@ function handledV2(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: nu
       return true;
     case 'agg':
       onAggV2(s, fx, from, msg, ctx, now);
+      return true;
+    case 'agg-pull':
+      onAggPullV2(s, fx, from);
       return true;
     default:
       return false;

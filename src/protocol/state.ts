@@ -33,14 +33,14 @@ export const ACCEPTS: Readonly<Record<Phase, readonly MessageType[]>> = {
   collect: ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'abort'],
   deal: ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'abort'],
   decide: ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'abort'],
-  combine: ['decision', 'agg', 'agg-done', 'agg-proj', 'abort', 'seal'],
-  done: ['seal'],
+  combine: ['decision', 'agg', 'agg-done', 'agg-proj', 'agg-pull', 'abort', 'seal'],
+  done: ['seal', 'agg-pull'],
   aborted: [],
 };
 
-/** What phase `phase` accepts in a round of protocol `version` (version 1 has no `seed`, no `agg-proj`). */
+/** What phase `phase` accepts in a round of protocol `version` (version 1 has no `seed`, `agg-proj`, `agg-pull`). */
 export function acceptsIn(phase: Phase, version: 1 | 2): readonly MessageType[] {
-  return version === 2 ? ACCEPTS[phase] : ACCEPTS[phase].filter((t) => t !== 'seed' && t !== 'agg-proj');
+  return version === 2 ? ACCEPTS[phase] : ACCEPTS[phase].filter((t) => t !== 'seed' && t !== 'agg-proj' && t !== 'agg-pull');
 }
 
 export interface RoundTiming {
@@ -103,6 +103,10 @@ export interface V2State {
   readonly aggProj: Readonly<Record<string, PeerMessage>>;
   /** After the consistency check: the holders found to publish a wrong aggregate share, and this node's sources. */
   readonly checked: { readonly culprits: readonly string[]; readonly sources: readonly string[] } | null;
+  /** Nodes this holder's aggregate share was sent to (pushed by the rule, or pulled). */
+  readonly servedTo: readonly string[];
+  /** Nodes that asked for this holder's aggregate share before its check ran (served after it). */
+  readonly pulls: readonly string[];
 }
 
 export type RoundEvent =
@@ -182,7 +186,7 @@ export function initialState(self: string, params: RoundParams, timing: RoundTim
   return {
     phase: 'collect', self, params, timing, openedAt: now, matched: [], input: null, dealtTo: null,
     commits: {}, receipts: {}, decision: null, aggDone: [], error: null,
-    ...(params.protocol === 2 ? { v2: { receiptProj: {}, expecting: {}, aggCommits: {}, challenge: null, aggProj: {}, checked: null } } : {}),
+    ...(params.protocol === 2 ? { v2: { receiptProj: {}, expecting: {}, aggCommits: {}, challenge: null, aggProj: {}, checked: null, servedTo: [], pulls: [] } } : {}),
   };
 }
 

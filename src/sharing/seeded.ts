@@ -15,7 +15,7 @@
  */
 import type { HashFactory } from '../core/crypto.js';
 import { sampleField, type RandomFill } from '../field/random.js';
-import { lagrangeCoefficients } from '../field/reference.js';
+import { lagrangeCoefficients, P } from '../field/reference.js';
 import type { FieldVec, WasmKernels } from '../field/wasm.js';
 import { checkPoints } from './shamir.js';
 
@@ -23,17 +23,6 @@ import { checkPoints } from './shamir.js';
 export const SEEDED_SHARE_LABEL = 'mpc-node/v2/seeded-share';
 
 const te = new TextEncoder();
-
-/**
- * The coefficients of holder `x`'s share in the secret and the seeded shares:
- * f(x) = c[0] f(0) + sum_j c[j+1] f(seededXs[j]).
- * @throws {FieldError} SHARING_BAD_POINTS for a repeated, zero or out-of-range x.
- */
-export function seededCoefficients(seededXs: readonly number[], x: number): bigint[] {
-  checkPoints(seededXs);
-  if (seededXs.includes(x)) throw new RangeError(`x = ${x} is a seeded holder: its share is its seed's expansion`);
-  return lagrangeCoefficients([0n, ...seededXs.map(BigInt)], BigInt(x));
-}
 
 /**
  * The key of chunk `chunk` of the share a seed expands to: SHA-256 of the label and, each
@@ -72,11 +61,54 @@ export function expandSeededChunk(
 }
 
 /**
- * One chunk of the computed shares: `out[i] = c[i][0] secret + sum_j c[i][j+1] seeded[j]`
- * (the coefficients of `seededCoefficients`). All vectors have the chunk's length.
- * secret: `secret`, `seeded` and the outputs.
+ * The initial forward differences of the polynomial, D_k = Δ^k f(0) for k = 1..t-1, as linear
+ * combinations of its values at 0 and at the seeded xs: row k-1 holds the coefficients of
+ * [f(0), f(z_1), .., f(z_{t-1})]. With them every share follows by additions only (the dealing
+ * kernel, docs/field.md "Dealing by forward differences"): (t-1) t multiplications per element
+ * whatever the number of holders.
  */
-export function computedShares(K: WasmKernels, secret: FieldVec, seeded: readonly FieldVec[], coeffs: readonly (readonly bigint[])[], outs: readonly FieldVec[]): void {
+export function seededDifferences(seededXs: readonly number[]): bigint[][] {
+  checkPoints(seededXs);
+  const pts = [0n, ...seededXs.map(BigInt)];
+  const t = pts.length;
+  // values at 0..t-1 as combinations of the inputs (Lagrange basis through pts)
+  const at = Array.from({ length: t }, (_, i) => lagrangeCoefficients(pts, BigInt(i)));
+  const rows: bigint[][] = [];
+  for (let k = 1; k < t; k++) {
+    const row = new Array<bigint>(t).fill(0n);
+    let binom = 1n; // C(k, i)
+    for (let i = 0; i <= k; i++) {
+      const sign = (k - i) % 2 === 0 ? binom : P - binom;
+      for (let j = 0; j < t; j++) row[j] = (row[j]! + ((sign % P) * at[i]![j]!) % P) % P;
+      binom = (binom * BigInt(k - i)) / BigInt(i + 1);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/**
+ * One chunk of every participant's share (`outs[x - 1]`, each of the chunk's length): the seeded
+ * holders' (already expanded into their outputs) and all the others, from the secret and the
+ * seeded shares through `seededDifferences` and the forward-difference kernel. A seeded output
+ * is rewritten with the same values.
+ * secret: `secret`, the seeded shares, the differences (wiped here) and the outputs.
+ */
+export function dealSeededChunk(K: WasmKernels, secret: FieldVec, seeded: readonly FieldVec[], diffs: readonly (readonly bigint[])[], outs: readonly FieldVec[]): void {
+  const m = secret.length;
+  const t = diffs.length + 1;
   const inputs = [secret, ...seeded];
-  outs.forEach((o, i) => K.linComb(o, inputs, coeffs[i]!));
+  const bytes = Math.max(1, t - 1) * m * 8;
+  const d = K.allocBytes(bytes);
+  const table = K.allocBytes(outs.length * 4);
+  try {
+    for (let k = 0; k < t - 1; k++) K.linComb({ ptr: d + k * m * 8, length: m }, inputs, diffs[k]!);
+    const ptrs = new Uint32Array(K.bytes(table, outs.length * 4).buffer, table, outs.length);
+    outs.forEach((o, j) => (ptrs[j] = o.ptr));
+    K.x.shamirDeal(secret.ptr, d, table, 0, m, t, outs.length);
+  } finally {
+    K.bytes(d, bytes).fill(0);
+    K.freeBytes(d, bytes);
+    K.freeBytes(table, outs.length * 4);
+  }
 }

@@ -165,6 +165,7 @@ const FIELDS: Record<MessageType, string[]> = {
   agg: ['offset', 'data'],
   'agg-done': ['holder', 'digest', 'sig'],
   'agg-proj': ['holder', 'projection', 'sig'],
+  'agg-pull': [],
   abort: ['code', 'reason', 'culprits'],
   seal: ['holder', 'result', 'projection', 'sig'],
 };

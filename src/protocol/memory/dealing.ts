@@ -209,13 +209,15 @@ export class Dealing {
 /**
  * Every holder's digest of a whole dealing, taken before anything is sent (version 2: the dealer
  * commits first, docs/protocol.md "Dealer consistency"): deals each chunk once, hashes each
- * holder's share of it and drops it. One chunk per participant of memory at a time.
+ * holder's share of it and drops it. One chunk per participant of memory at a time; yields after
+ * each chunk, so the caller can let I/O run between them.
  * @param holders - x of every holder, self included.
  * @returns the digests by x.
  */
-export function dealtDigests(K: WasmKernels, length: number, chunk: number, n: number, holders: readonly number[], dealer: ChunkDealer, hash: HashFactory): Map<number, Uint8Array> {
+export function* dealtDigests(K: WasmKernels, length: number, chunk: number, n: number, holders: readonly number[], dealer: ChunkDealer, hash: HashFactory): Generator<void, Map<number, Uint8Array>> {
   const hashes = new Map(holders.map((x) => [x, hash()] as const));
   for (let off = 0; off < length; off += chunk) {
+    if (off > 0) yield;
     const m = Math.min(chunk, length - off);
     const outs = Array.from({ length: n }, () => K.alloc(m));
     try {

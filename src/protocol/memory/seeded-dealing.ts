@@ -12,14 +12,14 @@
 import type { HashFactory } from '../../core/crypto.js';
 import { sampleField, type RandomFill } from '../../field/random.js';
 import type { FieldVec, WasmKernels } from '../../field/wasm.js';
-import { computedShares, expandSeededChunk, seededCoefficients } from '../../sharing/seeded.js';
+import { dealSeededChunk, expandSeededChunk, seededDifferences } from '../../sharing/seeded.js';
 import type { ChunkDealer } from './dealing.js';
 import { P } from '../../field/reference.js';
 
 /** A version-2 dealing in progress (see `RoundMemory.startSeededDealing`). */
 export interface SeededShareDealing {
-  /** Every holder's digest by x, before anything is sent (deals the input once). */
-  digests(): Map<number, Uint8Array>;
+  /** Every holder's digest by x, before anything is sent (deals the input once, a chunk per step). */
+  digests(): Generator<void, Map<number, Uint8Array>>;
   /** A copy of seeded holder x's seed (secret: wipe it once sent). */
   seedOf(x: number): Uint8Array;
   /**
@@ -66,8 +66,7 @@ export function seededDealer(K: WasmKernels, input: FieldVec, chunk: number, pla
     random(seed);
     seeds.set(x, seed);
   }
-  const computed = plan.holders.filter((x) => !plan.seeded.includes(x));
-  const coeffs = computed.map((x) => seededCoefficients(plan.seeded, x));
+  const diffs = seededDifferences(plan.seeded);
   let closed = false;
   return {
     deal(off, m, outs) {
@@ -77,7 +76,7 @@ export function seededDealer(K: WasmKernels, input: FieldVec, chunk: number, pla
         expandSeededChunk(K, o, hash, stream, seeds.get(x)!, { round: plan.round, dealer: plan.dealer, holder: plan.idOf(x) }, off / chunk);
         return o;
       });
-      computedShares(K, { ptr: input.ptr + off * 8, length: m }, seededOuts, coeffs, computed.map((x) => outs[x - 1]!));
+      dealSeededChunk(K, { ptr: input.ptr + off * 8, length: m }, seededOuts, diffs, outs);
       if (corruptX !== undefined && off === 0) {
         // test fault (RoundMemory.testFaults): holder corruptX's share leaves the polynomial, in both passes alike
         const v = K.view(outs[corruptX - 1]!);

@@ -50,8 +50,8 @@ interface Projected {
  * sent), then the streams of the computed shares and the own share (`stream`), and the seeds.
  */
 export interface SeededDealing {
-  /** Every holder's digest by x (deals the whole input once, sends nothing). */
-  digests(): Map<number, Uint8Array>;
+  /** Every holder's digest by x (deals the whole input once, a chunk per step, sends nothing). */
+  digests(): Generator<void, Map<number, Uint8Array>>;
   /**
    * The share streams of the holders that get computed shares; the own share is added to the
    * held sum and projected on `ownForm` (its dealer's challenge) as the lead deals it.
