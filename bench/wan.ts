@@ -54,9 +54,9 @@ type Version = 1 | 2;
  * once every aggregate share is in. The seal follows the result and is not counted. With n >= 3
  * the chain runs along one link whose ends are neither the coordinator, so all five hops and
  * both of that link's vectors are sequential.
- * Version 2: 7, counted from src/protocol/shares-v2.ts and combine-v2.ts (docs/protocol.md
- * does not state it yet; when it does, that count goes here): (1) params; (2) commits, then the
- * seeds and share vectors; (3) receipts with their projections; (4) the decision; (5) every
+ * Version 2: 7 (docs/protocol.md "Message rounds and bytes"; the same count from
+ * src/protocol/shares-v2.ts and combine-v2.ts): (1) params; (2) commits, then the seeds and share
+ * vectors (after one dealing pass, CPU, not a hop); (3) receipts with their projections; (4) the decision; (5) every
  * decided holder's aggregate commitment (`agg-done`), since the challenge needs all of them;
  * (6) the signed projections (`agg-proj`), since a holder streams only once all are in and
  * checked; (7) the aggregate shares to their fan-in targets.
