@@ -35,8 +35,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
-import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
-import { live, machineInfo, median, runBench } from './support.js';
+import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../src/node/local-federation.js';
+import { bytesSentByPeer, checkMean, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
 
 const REGION_IDS = ['eu', 'us', 'apac', 'sa', 'af'];
 const MiB = 1024 * 1024;
@@ -68,14 +68,6 @@ function argValue(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-
-async function status(r: LocalFederation['regions'][number]): Promise<Record<string, number>> {
-  const res = await fetch(`${r.api}/v1/status`, { headers: { authorization: `Bearer ${r.token}` } });
-  if (!res.ok) throw new Error(`status of ${r.id}: HTTP ${res.status}`);
-  const body = (await res.json()) as { bytes: { bytesSent: Record<string, number> } };
-  return body.bytes.bytesSent;
-}
-
 async function vmHwmMiB(pid: number): Promise<number> {
   const s = await readFile(`/proc/${pid}/status`, 'utf8');
   const m = /VmHWM:\s+(\d+) kB/.exec(s);
@@ -100,38 +92,22 @@ async function runCase(n: number, params: number, reps: number, mode: { expect: 
       live.add(p);
     }
     await waitConnected(fed, 30_000);
-    // different update per region, weights 1..n; values small enough to pass clipL2 = 1e4
-    const updates = ids.map((_, r) => {
-      const u = new Float32Array(params);
-      for (let i = 0; i < params; i++) u[i] = Math.sin(0.001 * i * (r + 1)) * 0.5 + r * 0.25;
-      return u;
-    });
-    const weights = ids.map((_, r) => r + 1);
-    const W = weights.reduce((a, b) => a + b, 0);
+    const { updates, weights } = syntheticUpdates(n, params);
     const secs: number[] = [];
     const bytesMax: number[] = [];
     const bytesMean: number[] = [];
     let maxErr = 0;
     for (let rep = 0; rep <= reps; rep++) {
       const round = `bench-${n}-${params}-${rep}-${Date.now()}`;
-      const before = await Promise.all(fed.regions.map(status));
+      const before = await Promise.all(fed.regions.map(bytesSentByPeer));
       const t0 = performance.now();
       const results = await Promise.all(
         fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', ...(mode.expect ? { expect: 1 } : {}) })),
       );
       const sec = (performance.now() - t0) / 1000;
-      const after = await Promise.all(fed.regions.map(status));
+      const after = await Promise.all(fed.regions.map(bytesSentByPeer));
       const sent = after.map((a, i) => Object.entries(a).reduce((s, [peer, b]) => s + b - (before[i]![peer] ?? 0), 0));
-      // check a sample of elements against the plaintext weighted mean
-      for (const res of results) {
-        if (res.contributors.length !== n || res.totalWeight !== W || res.vector.length !== params) throw new Error(`round ${round}: unexpected result metadata`);
-        for (let i = 0; i < params; i += Math.max(1, Math.floor(params / 997))) {
-          let want = 0;
-          for (let r = 0; r < n; r++) want += updates[r]![i]! * weights[r]!;
-          maxErr = Math.max(maxErr, Math.abs(res.vector[i]! - want / W));
-        }
-      }
-      if (maxErr > 1e-3) throw new Error(`round ${round}: aggregate off by ${maxErr}`);
+      maxErr = Math.max(maxErr, checkMean(round, results, updates, weights));
       log(`  v${mode.protocol} n=${n} params=${params} ${rep === 0 ? 'warm-up' : `rep ${rep}`}: ${sec.toFixed(3)} s, sent per node ${sent.map((b) => (b / MiB).toFixed(1)).join(' / ')} MiB`);
       if (rep === 0) continue;
       secs.push(sec);
