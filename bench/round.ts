@@ -21,6 +21,10 @@
  *   link: ciphertext + tags + envelopes + framing), summed over peers, *max over nodes*, median
  *   over the timed rounds. `bytes_min` = the protocol minimum 2 (n-1) (params+1) 8 (shares out
  *   plus aggregate shares out, docs/protocol.md "Bytes on the wire"), `bytes_ratio` their ratio.
+ * - node_cpu_seconds: CPU seconds (user + system) of all n node processes together per round,
+ *   from /proc/<pid>/stat read before the submissions and after the round's status calls,
+ *   median over the timed rounds (`node_cpu_all`: each round's). It varies far less with the
+ *   machine's load than `seconds`: compare builds by it (bench/round-pair.ts pairs them).
  * - peak_rss_mb_per_node: max over nodes of VmHWM (/proc/<pid>/status) at the end of the case
  *   (warm-up and timed rounds included), in MiB (2^20 bytes). The target is
  *   4 x params x 4 bytes + 100 MB (`rss_target_mb`, same unit).
@@ -32,7 +36,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
-import { live, machineInfo, median, runBench } from './support.js';
+import { cpuSeconds, live, machineInfo, median, runBench } from './support.js';
 
 const REGION_IDS = ['eu', 'us', 'apac', 'sa', 'af'];
 const MiB = 1024 * 1024;
@@ -42,6 +46,7 @@ interface Row {
   t: number;
   params: number;
   seconds: number;
+  node_cpu_seconds: number;
   expect: boolean;
   collect_ms: number;
   /** With --no-expect: seconds - collectMs (the round after its collection closed). */
@@ -49,6 +54,7 @@ interface Row {
   bytes_sent_per_node: number;
   peak_rss_mb_per_node: number;
   seconds_all: number[];
+  node_cpu_all: number[];
   bytes_min: number;
   bytes_ratio: number;
   bytes_sent_mean_per_node: number;
@@ -104,18 +110,22 @@ async function runCase(n: number, params: number, reps: number, mode: { expect: 
     const weights = ids.map((_, r) => r + 1);
     const W = weights.reduce((a, b) => a + b, 0);
     const secs: number[] = [];
+    const cpu: number[] = [];
     const bytesMax: number[] = [];
     const bytesMean: number[] = [];
     let maxErr = 0;
     for (let rep = 0; rep <= reps; rep++) {
       const round = `bench-${n}-${params}-${rep}-${Date.now()}`;
       const before = await Promise.all(fed.regions.map(status));
+      const cpu0 = await Promise.all(nodes.map((p) => cpuSeconds(p.child.pid!)));
       const t0 = performance.now();
       const results = await Promise.all(
         fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', ...(mode.expect ? { expect: 1 } : {}) })),
       );
       const sec = (performance.now() - t0) / 1000;
       const after = await Promise.all(fed.regions.map(status));
+      const cpu1 = await Promise.all(nodes.map((p) => cpuSeconds(p.child.pid!)));
+      const roundCpu = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
       const sent = after.map((a, i) => Object.entries(a).reduce((s, [peer, b]) => s + b - (before[i]![peer] ?? 0), 0));
       // check a sample of elements against the plaintext weighted mean
       for (const res of results) {
@@ -127,9 +137,10 @@ async function runCase(n: number, params: number, reps: number, mode: { expect: 
         }
       }
       if (maxErr > 1e-3) throw new Error(`round ${round}: aggregate off by ${maxErr}`);
-      log(`  n=${n} params=${params} ${rep === 0 ? 'warm-up' : `rep ${rep}`}: ${sec.toFixed(3)} s, sent per node ${sent.map((b) => (b / MiB).toFixed(1)).join(' / ')} MiB`);
+      log(`  n=${n} params=${params} ${rep === 0 ? 'warm-up' : `rep ${rep}`}: ${sec.toFixed(3)} s, node CPU ${roundCpu.toFixed(2)} s, sent per node ${sent.map((b) => (b / MiB).toFixed(1)).join(' / ')} MiB`);
       if (rep === 0) continue;
       secs.push(sec);
+      cpu.push(roundCpu);
       bytesMax.push(Math.max(...sent));
       bytesMean.push(sent.reduce((a, b) => a + b, 0) / n);
     }
@@ -140,12 +151,14 @@ async function runCase(n: number, params: number, reps: number, mode: { expect: 
     return {
       n, t, params,
       seconds: round4(median(secs)),
+      node_cpu_seconds: round4(median(cpu)),
       expect: mode.expect,
       collect_ms: mode.collectMs,
       seconds_beyond_collect: mode.expect ? null : round4(median(secs) - mode.collectMs / 1000),
       bytes_sent_per_node: Math.round(bytes),
       peak_rss_mb_per_node: round1(rss),
       seconds_all: secs.map(round4),
+      node_cpu_all: cpu.map(round4),
       bytes_min: bytesMin,
       bytes_ratio: round4(bytes / bytesMin),
       bytes_sent_mean_per_node: Math.round(median(bytesMean)),
@@ -197,10 +210,10 @@ async function main(): Promise<number> {
   if (json) {
     process.stdout.write(JSON.stringify({ summary: { targets, machine } }) + '\n');
   } else {
-    process.stdout.write('| n | t | params | seconds (median) | bytes sent/node (max) | min | ratio | peak RSS/node MiB | model f32 MiB | RSS target MiB |\n');
-    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
+    process.stdout.write('| n | t | params | seconds (median) | node CPU s (median) | bytes sent/node (max) | min | ratio | peak RSS/node MiB | model f32 MiB | RSS target MiB |\n');
+    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
     for (const r of rows) {
-      process.stdout.write(`| ${r.n} | ${r.t} | ${r.params} | ${r.seconds.toFixed(3)} | ${r.bytes_sent_per_node} | ${r.bytes_min} | ${r.bytes_ratio.toFixed(4)} | ${r.peak_rss_mb_per_node} | ${r.model_f32_mb} | ${r.rss_target_mb} |\n`);
+      process.stdout.write(`| ${r.n} | ${r.t} | ${r.params} | ${r.seconds.toFixed(3)} | ${r.node_cpu_seconds.toFixed(2)} | ${r.bytes_sent_per_node} | ${r.bytes_min} | ${r.bytes_ratio.toFixed(4)} | ${r.peak_rss_mb_per_node} | ${r.model_f32_mb} | ${r.rss_target_mb} |\n`);
     }
     process.stdout.write(`targets: ${JSON.stringify(targets)}\nmachine: ${JSON.stringify(machine)}\n`);
   }
