@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'PROTOCOL_EQUIVOCATION' // one party signed two different messages where one is allowed (two decisions)
   | 'PROTOCOL_LIMIT_EXCEEDED' // a peer asks for a round beyond this node's configured limits (round.maxParams)
   | 'PROTOCOL_INCONSISTENT_AGGREGATE'
+  | 'PROTOCOL_INCONSISTENT_DEALER'
   | 'PROTOCOL_TIMEOUT'
   | 'PROTOCOL_PEER_LOST' // a region's link went down mid-round and the result cannot be computed without it
   | 'PROTOCOL_ABORTED'

@@ -13,7 +13,7 @@ import { CHUNK_ELEMS } from '../src/field/fixed-point.js';
 import type { FieldVec, WasmKernels } from '../src/field/wasm.js';
 import { EXTRA_ELEMS } from '../src/protocol/params.js';
 import { nobleSha256 } from '../src/core/crypto.js';
-import { addUpdate, resultArray, RoundMemory, WIRE_CHUNK_ELEMS } from '../src/protocol/memory/index.js';
+import { addUpdate, dealChunks, resultArray, RoundMemory, WIRE_CHUNK_ELEMS } from '../src/protocol/memory/index.js';
 import { RegionalInput } from '../src/protocol/memory/input.js';
 import { ChunkIntake, openStream } from '../src/protocol/memory/intake.js';
 import { ShareStreams } from '../src/protocol/memory/share-streams.js';
@@ -250,7 +250,7 @@ describe('share streams (memory/share-streams.ts)', () => {
     const P = 123;
     const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleSha256, aesCtrRandom);
     addUpdate(v, update(P, 9), 1, O);
-    const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
+    const it = dealChunks(v, 1, 1, [1], 1, nodeRandom);
     expect(it.next().done).toBe(false); // the only chunk
     v.zeroize();
     // finishing the dealing now would compute on wiped memory: refused, nothing freed twice
@@ -354,7 +354,7 @@ describe('the round as a whole (RoundMemory)', () => {
     v.commitUpdate(s, 2, O);
     expect(inMemory(K, raw.subarray(0, 64))).toBe(false); // encoded in place over the raw values
     // t = 1, n = 2: the share of each holder is the sum itself, dealt to x = 1 (self) and x = 2
-    const it = v.dealChunks(1, 2, [1, 2], 1, nodeRandom);
+    const it = dealChunks(v, 1, 2, [1, 2], 1, nodeRandom);
     const first = it.next();
     if (first.done) throw new Error('no chunk');
     const sumHead = first.value.shares.get(2)!.slice(0, 64);

@@ -11,7 +11,7 @@ import { loadKernelsFresh } from '../src/field/node.js';
 import { aesCtrRandom, nodeRandom } from '../src/field/random-node.js';
 import { CHUNK_ELEMS, encodeStaged, encodeUpdate } from '../src/field/fixed-point.js';
 import type { WasmKernels } from '../src/field/wasm.js';
-import { addUpdate, resultArray, RoundMemory, type UpdateStaging } from '../src/protocol/memory/index.js';
+import { addUpdate, dealChunks, resultArray, RoundMemory, type UpdateStaging } from '../src/protocol/memory/index.js';
 import { EXTRA_ELEMS } from '../src/protocol/params.js';
 import { nobleSha256 as nobleHash } from '../src/core/crypto.js';
 
@@ -25,7 +25,7 @@ const bytesOf = (u: Float32Array): Uint8Array => new Uint8Array(u.buffer, u.byte
 
 /** The regional sum as field elements, read through the public path: dealt with t = n = 1 (the share is the secret). */
 function regionalSum(v: RoundMemory): bigint[] {
-  const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
+  const it = dealChunks(v, 1, 1, [1], 1, nodeRandom);
   while (!it.next().done);
   const out: bigint[] = [];
   const agg = v.aggChunks();
@@ -139,7 +139,7 @@ describe('streamed trainer updates', () => {
     const P = 3 * 16384;
     const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     addUpdate(v, update(P, 1), 1, O);
-    const deal = v.dealChunks(2, 3, [1, 2, 3], 1, nodeRandom);
+    const deal = dealChunks(v, 2, 3, [1, 2, 3], 1, nodeRandom);
     expect(deal.next().done).toBe(false);
     const agg = v.aggChunks();
     expect(agg.next().done).toBe(false);
@@ -171,7 +171,7 @@ describe('round result read in pieces', () => {
     const P = u.length;
     const v = new RoundMemory(K, P + EXTRA_ELEMS, nobleHash, aesCtrRandom);
     addUpdate(v, u, w, O);
-    const it = v.dealChunks(1, 1, [1], 1, nodeRandom);
+    const it = dealChunks(v, 1, 1, [1], 1, nodeRandom);
     while (!it.next().done);
     v.startReconstruction(new Map([['a', 1n]]), () => aesCtrRandom(new Uint8Array(32).fill(7)));
     v.acceptOwnAgg('a');

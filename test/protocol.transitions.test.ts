@@ -12,8 +12,9 @@ import { nobleSha256 as nobleHash } from '../src/core/crypto.js';
 import { MESSAGE_TYPES, signedBytes, type MessageType, type PeerMessage } from '../src/protocol/messages.js';
 import type { RoundParams } from '../src/protocol/params.js';
 import { ACCEPTS, initialState, step, type Phase, type RoundState, type StepContext } from '../src/protocol/round.js';
+import { acceptsIn } from '../src/protocol/state.js';
 import { RoundMemory } from '../src/protocol/memory/index.js';
-import { EXTRA_ELEMS } from '../src/protocol/params.js';
+import { extraElems, vectorLength } from '../src/protocol/params.js';
 import { parseFederation } from '../src/federation/index.js';
 import { federationJson } from './transcript-fixtures.js';
 
@@ -30,9 +31,9 @@ beforeAll(async () => {
   K = await loadKernelsFresh();
 });
 
-function ctx(self: keyof typeof keys): StepContext {
+function ctx(self: keyof typeof keys, p: RoundParams = params): StepContext {
   return {
-    memory: new RoundMemory(K, params.params + EXTRA_ELEMS, nobleHash, aesCtrRandom),
+    memory: new RoundMemory(K, vectorLength(p), nobleHash, aesCtrRandom, extraElems(p)),
     sign: (b) => ed25519.sign(b, keys[self]),
     verify: (r, b, sig) => ed25519.verify(sig, b, pub(r as keyof typeof keys)),
     projectionRng: () => nodeRandom,
@@ -53,14 +54,17 @@ function sample(type: MessageType): PeerMessage {
     'agg-done': sign({ type: 'agg-done' as const, round: 'r', holder: 'us', digest }),
     abort: { type: 'abort', round: 'r', code: 'PROTOCOL_TIMEOUT', reason: 'x', culprits: [] },
     seal: sign({ type: 'seal' as const, round: 'r', holder: 'us', result: digest, projection: new Uint8Array(8) }),
+    seed: { type: 'seed', round: 'r', seed: new Uint8Array(32) },
+    'agg-pull': { type: 'agg-pull', round: 'r' },
+    'agg-proj': sign({ type: 'agg-proj' as const, round: 'r', holder: 'us', projection: new Uint8Array(8) }),
   };
   const m = samples[type];
   if (!m) throw new Error(`no sample message for type ${type}: add one to this test`);
   return m;
 }
 
-function inPhase(phase: Phase): RoundState {
-  const s = initialState('eu', params, { peerWaitMs: 1e9, decideMs: 2e9, roundMs: 3e9 }, 0);
+function inPhase(phase: Phase, p: RoundParams = params): RoundState {
+  const s = initialState('eu', p, { peerWaitMs: 1e9, decideMs: 2e9, roundMs: 3e9 }, 0);
   const decision = { coordinator: 'apac', dealers: ['apac', 'eu'], holders: ['apac', 'eu'] };
   return { ...s, phase, matched: ['us', 'apac'], decision: phase === 'combine' || phase === 'done' ? decision : null };
 }
@@ -71,12 +75,14 @@ describe('transition table', () => {
     for (const p of PHASES) for (const t of ACCEPTS[p]) expect(MESSAGE_TYPES).toContain(t);
   });
 
+  for (const version of [1, 2] as const) {
+  const p: RoundParams = version === 2 ? { ...params, protocol: 2 } : params;
   for (const phase of PHASES) {
     for (const type of MESSAGE_TYPES) {
-      const valid = ACCEPTS[phase].includes(type);
-      it(`${phase} x ${type}: ${valid ? 'accepted by the phase guard' : 'refused as PROTOCOL_UNEXPECTED_MESSAGE'}`, () => {
-        const state = inPhase(phase);
-        const { state: next, effects } = step(state, { kind: 'message', from: 'us', msg: sample(type), now: 1 }, ctx('eu'));
+      const valid = acceptsIn(phase, version).includes(type);
+      it(`v${version}: ${phase} x ${type}: ${valid ? 'accepted by the phase guard' : 'refused as PROTOCOL_UNEXPECTED_MESSAGE'}`, () => {
+        const state = inPhase(phase, p);
+        const { state: next, effects } = step(state, { kind: 'message', from: 'us', msg: sample(type), now: 1 }, ctx('eu', p));
         const unexpected = effects.filter((e) => e.kind === 'refused' && e.error.code === 'PROTOCOL_UNEXPECTED_MESSAGE' && e.error.found === type);
         if (valid) {
           expect(unexpected).toEqual([]);
@@ -84,12 +90,13 @@ describe('transition table', () => {
           expect(unexpected).toHaveLength(1);
           const err = (unexpected[0] as Extract<(typeof effects)[number], { kind: 'refused' }>).error;
           expect(err.message).toBe(`unexpected ${type} from us in phase ${phase}`);
-          expect(err.expected).toBe(ACCEPTS[phase].join('|') || 'nothing');
+          expect(err.expected).toBe(acceptsIn(phase, version).join('|') || 'nothing');
           expect(next).toEqual(state); // refused messages change nothing
           expect(effects).toHaveLength(1);
         }
       });
     }
+  }
   }
 });
 

@@ -27,7 +27,7 @@ import { localSecretKey, runLocal, type LocalFaults } from '../src/protocol/harn
 import { signedBytes, type PeerMessage } from '../src/protocol/messages.js';
 import { EXTRA_ELEMS, roundParamsFor, type RoundParams } from '../src/protocol/params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundTiming, type StepContext } from '../src/protocol/round.js';
-import { RoundMemory, addUpdate, resultArray } from '../src/protocol/memory/index.js';
+import { RoundMemory, addUpdate, dealChunks, resultArray } from '../src/protocol/memory/index.js';
 import { decodePeerMessage, encodePeerMessageParts } from '../src/wire/codec.js';
 import { federationJson, REGIONS } from './transcript-fixtures.js';
 
@@ -137,7 +137,7 @@ function effectJson(e: Effect): VEffect {
     case 'deal':
       return { kind: 'deal', holders: [...e.holders], edge: [] };
     case 'publish':
-      return { kind: 'publish', to: [...e.to], decision: wire(e.decision), edge: [] };
+      return { kind: 'publish', to: [...e.to], decision: wire(e.relay[0]!), edge: [] };
     case 'result':
       return {
         kind: 'result', contributors: [...e.contributors], holders: [...e.holders], params: e.result.params, totalWeight: e.result.totalWeight,
@@ -203,14 +203,14 @@ export function replay(K: WasmKernels, vec: Vector, node: VNode, events: readonl
       effects.push(j);
       if (e.kind === 'deal' && j.kind === 'deal') {
         const xs = e.holders.map((h) => p.participants.indexOf(h) + 1);
-        const it = memory.dealChunks(p.threshold, p.participants.length, xs, p.participants.indexOf(node.region) + 1, dealRng);
+        const it = dealChunks(memory, p.threshold, p.participants.length, xs, p.participants.indexOf(node.region) + 1, dealRng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
           for (const [x, data] of r.value.shares) j.edge.push(vsend(p.participants[x - 1]!, { type: 'share', round: p.round, offset: r.value.offset, data }));
         }
         owed = { kind: 'dealt', digests: Object.fromEntries([...r.value].map(([x, d]) => [p.participants[x - 1]!, hex(d)])) };
       } else if (e.kind === 'publish' && j.kind === 'publish') {
-        for (const to of e.to) j.edge.push(vsend(to, e.decision));
+        for (const to of e.to) j.edge.push(vsend(to, e.relay[0]!));
         const corrupt = node.edgeFault?.corruptAggregate;
         const h = nobleSha256();
         const it = memory.aggChunks();

@@ -77,7 +77,12 @@ async function serve(opts: Parsed<SpecOf<'start'>>['opts'], { federation, federa
   const onDecrypted = dump ? (from: string, pt: Uint8Array) => appendFileSync(dump, `${from} ${Buffer.from(pt.buffer, pt.byteOffset, pt.byteLength).toString('hex')}\n`) : undefined;
   // MPC_TEST_FAULT=exit-after-deal: the multi-process tests' "node dies right after dealing"
   const fault = process.env.MPC_TEST_FAULT;
-  const testFaults = fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } : undefined; // let the sockets flush
+  // MPC_TEST_FAULT=corrupt-share:<region> / corrupt-aggregate: a cheating dealer / holder (version 2)
+  const testFaults =
+    fault === 'exit-after-deal' ? { afterDeal: () => void setTimeout(() => process.exit(0), 300) } // let the sockets flush
+    : fault?.startsWith('corrupt-share:') ? { corruptShareTo: fault.slice('corrupt-share:'.length) }
+    : fault === 'corrupt-aggregate' ? { corruptAggregate: true }
+    : undefined;
   const node = new RegionNode({
     federation, identity, kernels: await loadKernels(), log, violation: logger.violation, transcriptsDir: paths.transcripts,
     ...(peerListen ? { peerListen } : {}), ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),

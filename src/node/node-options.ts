@@ -36,7 +36,13 @@ export interface RegionNodeOptions {
   /** Tick period for deadlines (ms). */
   tickMs?: number;
   /** Fault injection for the multi-process tests (MPC_TEST_FAULT): never set in production. */
-  testFaults?: { afterDeal?: () => void };
+  testFaults?: {
+    afterDeal?: () => void;
+    /** Version 2: this dealer deals `corruptShareTo` a share off its polynomial (committed as dealt). */
+    corruptShareTo?: string;
+    /** Version 2: this holder publishes a wrong aggregate share (consistent with its commitment and projection). */
+    corruptAggregate?: boolean;
+  };
 }
 
 export interface SubmitRequest {

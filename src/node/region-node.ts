@@ -30,7 +30,7 @@ import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './n
 import { roundManifest } from '../core/tensor-manifest.js';
 import { RoundRegistry, type Round, type Uploads } from './round-registry.js';
 import { TrainerIntake } from './trainer-intake.js';
-import { dealShares, publishAggregate, type StreamHost } from './streams.js';
+import { launchStream, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
 
@@ -90,6 +90,7 @@ export class RegionNode {
       federation: f, rounds: this.rounds, kernels: this.K, hash: nodeHash, budget, metrics: this.metrics, log: this.log,
       refusedRound: (d, context) => void (this.counters.roundsRefused++, this.violation(d, context)),
       wakeSumWaiters: (u) => this.intake.wakeSumWaiters(u),
+      testFaults: opts.testFaults,
     });
     this.intake = new TrainerIntake({
       federation: f, rounds: this.rounds, peerWaitMs: this.timing.peerWaitMs, log: this.log,
@@ -178,8 +179,6 @@ export class RegionNode {
     };
   }
 
-  // ---- trainers ----
-
   /**
    * Starts one trainer's update for its round (which opens when its first update commits); see TrainerIntake.
    * @throws {MpcError} API_BAD_REQUEST, WIRE_TOO_LARGE, FIELD_LENGTH_MISMATCH, PROTOCOL_*, POLICY_ROUNDS_IN_FLIGHT, RESOURCE_MEMORY_BUDGET at once on a bad request.
@@ -222,8 +221,6 @@ export class RegionNode {
     this.log({ event: 'round-open', round: id, params, ...(from ? { from } : {}) }); // after the open: our parameters are out
     return r;
   }
-
-  // ---- peers ----
 
   /** Set by the afterDeal test fault: every later peer message and tick is ignored. */
   private frozen = false;
@@ -325,10 +322,9 @@ export class RegionNode {
         this.cleanup(r, 'done');
         return;
       case 'deal':
-        void dealShares(this.streams, r, this.region, e.holders, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
-        return;
+      case 'stream-shares':
       case 'publish':
-        void publishAggregate(this.streams, r, e.to, e.decision);
+        launchStream(this.streams, r, e, this.region, nodeRandom, this.opts.testFaults?.afterDeal ? () => this.dieAfterDeal() : undefined);
         return;
       case 'result':
         r.tx?.sync(); // the transcript (check, result) is durable before trainers get the answer
@@ -368,8 +364,10 @@ export class RegionNode {
     this.counters.roundsDone++;
     this.metrics.roundEnded('done', (Date.now() - r.startedAt) / 1000);
     this.log({ event: 'round-done', round: r.id, contributors, holders, ms: Date.now() - r.startedAt });
-    // the round stays open (phase done) until every holder's seal is in or the seal deadline
-    this.wipe(r);
+    // the round stays open (phase done) until every holder's seal is in or the seal deadline; a
+    // version-2 holder keeps its aggregate share until then (its targets, and a node that pulls
+    // it, may not have it yet): the round's end wipes it
+    if (!r.state.v2) this.wipe(r);
   }
 
   /** Stops the collection timer and wipes the round's share material (idempotent). */

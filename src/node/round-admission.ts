@@ -14,7 +14,7 @@ import type { HashFactory } from '../core/crypto.js';
 import { checkRoundsInFlight, type PolicyDecision } from '../policy/index.js';
 import { RoundMemory } from '../protocol/memory/index.js';
 import { roundMemoryBytes, stagingBytes, type MemoryBudget, type Reservation } from '../protocol/memory/budget.js';
-import { EXTRA_ELEMS } from '../protocol/params.js';
+import { extraElems, vectorLength } from '../protocol/params.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Logger } from './node-options.js';
 import { PEER_ROUNDS_PER_SECOND, PeerRoundGate } from './peer-round-gate.js';
@@ -32,6 +32,8 @@ export interface AdmissionHost {
   /** A round refused under policy.maxRoundsInFlight: count it, report the violation. */
   refusedRound(d: PolicyDecision, context: Record<string, unknown>): void;
   wakeSumWaiters(u: Uploads): void;
+  /** Test faults for every round's memory (RegionNodeOptions.testFaults). */
+  readonly testFaults?: { corruptShareTo?: string; corruptAggregate?: boolean } | undefined;
 }
 
 /** Who asked for a round's memory. */
@@ -60,8 +62,12 @@ export class RoundAdmission {
    * @throws {MpcError} RESOURCE_MEMORY_BUDGET (counted by `source`).
    */
   newUploads(id: string, params: number, source: Source): Uploads {
-    const reservation = this.reserve(roundMemoryBytes(params, this.h.federation.regions.length), `round ${id} of ${params} parameters`, source);
-    const memory = new RoundMemory(this.h.kernels, params + EXTRA_ELEMS, this.h.hash, aesCtrRandom);
+    const version = { protocol: this.h.federation.round.protocol === 2 ? (2 as const) : undefined };
+    const reservation = this.reserve(roundMemoryBytes(params, this.h.federation.regions.length, version.protocol ?? 1), `round ${id} of ${params} parameters`, source);
+    const memory = new RoundMemory(this.h.kernels, vectorLength({ params, ...version }), this.h.hash, aesCtrRandom, extraElems(version));
+    const tf = this.h.testFaults;
+    if (tf?.corruptShareTo) memory.testFaults.corruptShareToX = [...this.h.federation.regions.map((r) => r.id)].sort().indexOf(tf.corruptShareTo) + 1;
+    if (tf?.corruptAggregate) memory.testFaults.corruptAggregate = true;
     return { id, params, memory, reservation, uploading: 0, sumWaiters: [], round: undefined, dropped: false, manifest: undefined };
   }
 

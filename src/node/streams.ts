@@ -14,8 +14,10 @@
 import { ProtocolError } from '../errors.js';
 import type { PeerMessage } from '../protocol/messages.js';
 import { regionOfX, xOf } from '../protocol/params.js';
+import { seededHolders } from '../protocol/fan-in.js';
+import type { SeededShareDealing } from '../protocol/memory/index.js';
 import { WIRE_CHUNK_ELEMS } from '../protocol/memory/index.js';
-import type { RoundEvent } from '../protocol/round.js';
+import type { Effect, RoundEvent } from '../protocol/round.js';
 import type { Round } from './round-registry.js';
 
 /** What a stream needs from its node. */
@@ -63,6 +65,7 @@ async function streamTo(host: StreamHost, peer: string, live: () => boolean, nex
  */
 export async function dealShares(host: StreamHost, r: Round, self: string, holders: readonly string[], random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): Promise<void> {
   const p = r.state.params;
+  if (p.protocol === 2) return commitSeededShares(host, r, self, holders, random);
   const live = (): boolean => host.isLive(r);
   let dealing;
   try {
@@ -89,14 +92,79 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
 }
 
 /**
- * Relays the decision to `to`, streams this node's aggregate share to each of them on its own
- * pipeline, then applies the `published` event with the share's digest (the protocol holds back
- * peers' agg-done until then).
+ * Version 2, first pass: deals the whole input once to take every holder's digest (nothing is
+ * sent) and applies `dealt`, so the commitments go out before any share (docs/protocol.md
+ * "Dealer consistency"). The dealing stays open on the round for `streamSeededShares`.
  */
-export async function publishAggregate(host: StreamHost, r: Round, to: readonly string[], decision: PeerMessage): Promise<void> {
-  for (const p of to) void host.send(p, decision);
-  // the vectors are wiped once the round is over: never stream from them after that
-  const live = (): boolean => host.isLive(r) && r.state.phase === 'combine';
+async function commitSeededShares(host: StreamHost, r: Round, self: string, holders: readonly string[], random: (b: Uint8Array) => void): Promise<void> {
+  const p = r.state.params;
+  try {
+    const plan = { round: r.id, dealer: self, holders: holders.map((h) => xOf(p, h)), seeded: seededHolders(p, self, holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
+    const d = r.memory.startSeededDealing(p.participants.length, xOf(p, self), plan, random);
+    seeded.set(r, d);
+    const it = d.digests();
+    let step = it.next();
+    for (; !step.done; step = it.next()) {
+      await yieldToIo(); // a chunk a macrotask, as the streams do
+      if (!host.isLive(r)) return d.close();
+    }
+    const digests = new Map([...step.value].map(([x, dg]) => [regionOfX(p, x), dg]));
+    host.apply(r, { kind: 'dealt', digests, now: Date.now() });
+  } catch (e) {
+    host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
+  }
+}
+
+/** The version-2 dealings between their two passes, by round. */
+const seeded = new WeakMap<Round, SeededShareDealing>();
+
+/**
+ * Version 2, second pass (after the commitments): sends each seeded holder its seed, streams the
+ * computed shares to `full` (one pipeline per holder), adds the own share to the held sum and
+ * projects it on `challenge`, then applies `streamed` with that projection.
+ */
+export async function streamSeededShares(host: StreamHost, r: Round, seededTo: readonly string[], full: readonly string[], challenge: Uint8Array, afterDealt?: () => Promise<void>): Promise<void> {
+  const p = r.state.params;
+  const d = seeded.get(r);
+  const live = (): boolean => host.isLive(r);
+  if (!d) return host.abort(r, new ProtocolError('PROTOCOL_ABORTED', 'streaming shares without a dealing'));
+  try {
+    for (const h of seededTo) {
+      const seed = d.seedOf(xOf(p, h));
+      void host.send(h, { type: 'seed', round: r.id, seed }).finally(() => seed.fill(0)); // encrypted at once
+    }
+    const dl = d.stream(challenge);
+    await Promise.all(
+      full.map((h) => {
+        const x = xOf(p, h);
+        return streamTo(host, h, live, () => dl.next(x), (offset, data) => ({ type: 'share', round: r.id, offset, data }));
+      }),
+    );
+    while (live() && dl.dealAhead()) await yieldToIo();
+    if (!live()) return;
+    const projection = dl.finish();
+    host.apply(r, { kind: 'streamed', projection, now: Date.now() });
+    if (afterDealt) await afterDealt();
+  } catch (e) {
+    host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `dealing failed: ${(e as Error).message}`));
+  } finally {
+    d.close();
+    seeded.delete(r);
+  }
+}
+
+/**
+ * Sends `relay` to each of `to` (version 1: the decision; version 2: the decided holders'
+ * commitments and projections), streams this node's aggregate share to each of them on its own
+ * pipeline, then applies the `published` event with the share's digest (in version 1 the
+ * protocol holds back peers' agg-done until then).
+ */
+export async function publishAggregate(host: StreamHost, r: Round, to: readonly string[], relay: readonly PeerMessage[]): Promise<void> {
+  for (const p of to) for (const m of relay) void host.send(p, m);
+  // the vectors are wiped once the round is over: never stream from them after that. In
+  // version 2 a holder may have its own result before its targets have theirs: it streams on
+  // (the node keeps its aggregate share until then, RegionNode.finishRound)
+  const live = (): boolean => host.isLive(r) && (r.state.phase === 'combine' || (r.state.phase === 'done' && r.state.v2 !== undefined));
   const length = r.memory.length;
   try {
     await Promise.all(
@@ -116,4 +184,15 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `publishing the aggregate share failed: ${(e as Error).message}`));
   }
+}
+
+/**
+ * Starts the stream an effect asks for: `deal` (dealShares), `stream-shares` (version 2's second
+ * pass) or `publish`.
+ * @param afterDealt - Test fault hook, run once the dealing is out.
+ */
+export function launchStream(host: StreamHost, r: Round, e: Extract<Effect, { kind: 'deal' | 'stream-shares' | 'publish' }>, self: string, random: (b: Uint8Array) => void, afterDealt?: () => Promise<void>): void {
+  if (e.kind === 'deal') void dealShares(host, r, self, e.holders, random, r.state.params.protocol === 2 ? undefined : afterDealt);
+  else if (e.kind === 'stream-shares') void streamSeededShares(host, r, e.seeded, e.full, e.challenge, afterDealt);
+  else void publishAggregate(host, r, e.to, e.relay);
 }

@@ -8,7 +8,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { nobleSha256, type HashFactory } from '../core/crypto.js';
 import { signedBytes, type PeerMessage } from './messages.js';
-import { paramsDigestHex, type RoundParams } from './params.js';
+import { paramsDigestHex, versionOf, type RoundParams } from './params.js';
 
 export const RESULT_SUM_TAG = 'mpc-node/v1/result/sum\0';
 export const RESULT_MEAN_TAG = 'mpc-node/v1/result/mean\0';
@@ -79,7 +79,7 @@ export function resultDigests(r: { params: number; totalWeight: number; read(off
  * for each holder h in decision order: len-prefixed h || agg-done digest of h).
  */
 export function challengeOf(p: RoundParams, decision: Extract<PeerMessage, { type: 'decision' }>, aggDigests: ReadonlyMap<string, Uint8Array>): Uint8Array {
-  const parts: Uint8Array[] = [utf8ToBytes(CHALLENGE_TAG), utf8ToBytes(paramsDigestHex(p)), signedBytes(decision), decision.sig];
+  const parts: Uint8Array[] = [utf8ToBytes(CHALLENGE_TAG), utf8ToBytes(paramsDigestHex(p)), signedBytes(decision, versionOf(p)), decision.sig];
   for (const h of decision.holders) {
     const d = aggDigests.get(h);
     if (!d) throw new RangeError(`challengeOf: no aggregate digest of ${h}`);
@@ -87,4 +87,16 @@ export function challengeOf(p: RoundParams, decision: Extract<PeerMessage, { typ
     parts.push(Uint8Array.of(name.length), name, d);
   }
   return sha256(concatBytes(...parts));
+}
+
+/** Domain separation of a dealer's challenge (version 2). */
+export const DEAL_CHALLENGE_TAG = 'mpc-node/v2/deal-challenge\0';
+
+/**
+ * Version 2: the challenge of the dealer-consistency check on `commits` (docs/protocol.md
+ * "Dealer consistency"), fixed by the dealer's signed commitments before any share is sent:
+ * SHA-256(DEAL_CHALLENGE_TAG || params digest || signedBytes(commits) || commits sig).
+ */
+export function dealChallengeOf(p: RoundParams, commits: Extract<PeerMessage, { type: 'commits' }>): Uint8Array {
+  return sha256(concatBytes(utf8ToBytes(DEAL_CHALLENGE_TAG), utf8ToBytes(paramsDigestHex(p)), signedBytes(commits, 2), commits.sig));
 }

@@ -10,6 +10,7 @@ import { allowedHolders } from '../policy/index.js';
 import { messageRecord } from './records.js';
 import { decided } from './locality.js';
 import { tryDecide } from './decide.js';
+import { onDealtV2 } from './shares-v2.js';
 import { addReceipt, byX, hex, isDown, live, mapHex, others, signed } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
@@ -53,11 +54,12 @@ export function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): vo
 
 export function onDealt(s: Mut, fx: Effect[], digests: ReadonlyMap<string, Uint8Array>, now: number, ctx: StepContext): void {
   if (s.phase !== 'deal' && !(s.phase === 'collect' && s.dealtTo)) return;
+  if (s.v2) return onDealtV2(s, fx, digests, now, ctx); // version 2: commit before streaming
   const contributes = s.input?.contributes ?? false;
   const d: Record<string, Uint8Array> = {};
   for (const [h, dg] of digests) d[h] = dg;
   const trainers = contributes ? s.input!.trainers : 0;
-  const msg = signed(ctx, { type: 'commits', round: s.params.round, dealer: s.self, contributes, trainers, digests: d });
+  const msg = signed(s, ctx, { type: 'commits', round: s.params.round, dealer: s.self, contributes, trainers, digests: d });
   fx.push({ kind: 'record', record: messageRecord(msg) });
   for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
   s.phase = 'decide';
@@ -66,7 +68,7 @@ export function onDealt(s: Mut, fx: Effect[], digests: ReadonlyMap<string, Uint8
   if (contributes && d[s.self]) {
     ctx.memory.recordOwnShare(s.self, d[s.self]!);
     addReceipt(s, s.self, s.self, hex(d[s.self]!));
-    const receipt = signed(ctx, { type: 'receipt', round: s.params.round, dealer: s.self, holder: s.self, digest: d[s.self]! });
+    const receipt = signed(s, ctx, { type: 'receipt', round: s.params.round, dealer: s.self, holder: s.self, digest: d[s.self]! });
     fx.push({ kind: 'record', record: messageRecord(receipt) });
     for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: receipt });
   }

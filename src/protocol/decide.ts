@@ -10,7 +10,9 @@ import { ProtocolError } from '../errors.js';
 import { lagrangeCoefficients } from '../field/reference.js';
 import { checkMinContributors, checkMinTrainers } from '../policy/index.js';
 import type { PeerMessage } from './messages.js';
-import { coordinatorOf, xOf } from './params.js';
+import { coordinatorOf, regionOfX, xOf } from './params.js';
+import { checkPointsOnPolynomial } from '../sharing/shamir.js';
+import { onDecisionV2 } from './combine-v2.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
 import { tryFinish } from './finish.js';
@@ -44,7 +46,9 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   // dealing) and its link is up. One that received shares and then died is no holder: in R it
   // would be waited for until the round's deadline (docs/protocol.md, "Dropouts and aborts").
   const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h));
-  const holdersAll = s.params.participants.filter((h) => (h === s.self || Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined)) && liveHolder(h));
+  const candidates = s.params.participants.filter((h) => (h === s.self || Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined)) && liveHolder(h));
+  // version 2: holders whose share of some dealer is off that dealer's polynomial are no holders
+  const holdersAll = s.v2 ? consistentHolders(s, fx, candidates, valid) : candidates;
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
   let R: string[] = [];
   for (;;) {
@@ -75,15 +79,55 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   for (const p of s.matched) {
     if (isDown(s, p) && tookPart(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'decide', reason: 'its link went down before the decision: no holder' } } });
   }
-  const decision = signed(ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: R });
+  const decision = signed(s, ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: R });
   fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R } });
   onDecision(s, fx, decision, ctx, now);
+}
+
+/**
+ * A decided holder must hold complete shares from exactly the decided dealers (its held sum
+ * cannot take a dealer's share out again).
+ * @throws {ProtocolError} PROTOCOL_BELOW_THRESHOLD saying what it holds.
+ */
+export function checkServable(s: Mut, msg: Extract<PeerMessage, { type: 'decision' }>, ctx: StepContext): void {
+  const touched = ctx.memory.touchedDealers();
+  const extra = touched.filter((d) => !msg.dealers.includes(d));
+  const incomplete = msg.dealers.filter((d) => !ctx.memory.shareDigest(d));
+  if (extra.length || incomplete.length) {
+    throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `${s.self} cannot serve as holder: ` + (incomplete.length ? `incomplete shares from ${incomplete.join(', ')}` : `holds shares from ${extra.join(', ')}, which ${extra.length > 1 ? 'are not decided dealers' : 'is not a decided dealer'} (its shares cannot be taken out of the sum)`));
+  }
+}
+
+/**
+ * Version 2, the dealer-consistency check (docs/protocol.md "Dealer consistency"): for every
+ * contributing dealer with more than t valid receipts, the holders' projections must lie on one
+ * polynomial of degree t-1. Holders whose points disagree (unique decoding) are left out of R,
+ * with a `dealer-check` entry; when they cannot be identified the round aborts naming the dealer.
+ */
+function consistentHolders(s: Mut, fx: Effect[], holders: readonly string[], valid: (d: string, h: string) => boolean): string[] {
+  const t = s.params.threshold;
+  const off = new Set<string>();
+  for (const d of s.params.participants) {
+    if (!s.commits[d]?.contributes) continue;
+    const hs = byX(s, holders.filter((h) => valid(d, h) && s.v2!.receiptProj[d]?.[h] !== undefined));
+    if (hs.length <= t) continue;
+    const c = checkPointsOnPolynomial(hs.map((h) => BigInt(xOf(s.params, h))), hs.map((h) => BigInt('0x' + s.v2!.receiptProj[d]![h]!)), t);
+    if (c.ok) continue;
+    if (!c.bad) {
+      throw new ProtocolError('PROTOCOL_INCONSISTENT_DEALER', `the shares ${d} dealt to ${hs.join(', ')} lie on no polynomial of degree ${t - 1} (by their signed projections), and the holders that disagree cannot be identified: nothing is revealed`, { culprits: [d] });
+    }
+    const bad = c.bad.map((x) => regionOfX(s.params, x));
+    fx.push({ kind: 'record', record: { kind: 'dealer-check', body: { dealer: d, holders: hs, off: bad } } });
+    fx.push({ kind: 'log', event: 'dealer-inconsistent', detail: { round: s.params.round, dealer: d, off: bad } });
+    for (const h of bad) off.add(h);
+  }
+  return holders.filter((h) => !off.has(h));
 }
 
 export function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { type: 'decision' }>, ctx: StepContext, now: number): void {
   const coord = coordinatorOf(s.params);
   if (msg.coordinator !== coord) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `decision by ${msg.coordinator}, the coordinator is ${coord}`);
-  verifySig(ctx, coord, msg);
+  verifySig(s, ctx, coord, msg);
   if (s.decision) {
     // relayed copies must be identical
     if (msg.dealers.join() !== s.decision.dealers.join() || msg.holders.join() !== s.decision.holders.join()) {
@@ -111,23 +155,18 @@ export function onDecision(s: Mut, fx: Effect[], msg: Extract<PeerMessage, { typ
   s.decision = { coordinator: coord, dealers: [...msg.dealers], holders: [...msg.holders], sig: msg.sig };
   fx.push({ kind: 'record', record: messageRecord(msg) });
   s.phase = 'combine';
+  if (s.v2) return onDecisionV2(s, fx, msg, ctx, now);
   const holders = byX(s, msg.holders);
   const S = holders.slice(0, t);
   const lambda = lagrangeCoefficients(S.map((h) => BigInt(xOf(s.params, h))), 0n);
   const coeffs = new Map<string, bigint | null>(holders.map((h) => [h, S.includes(h) ? lambda[S.indexOf(h)]! : null]));
   ctx.memory.startReconstruction(coeffs, ctx.projectionRng);
   if (holders.includes(s.self)) {
-    // we must hold complete shares from exactly the decided dealers
-    const touched = ctx.memory.touchedDealers();
-    const extra = touched.filter((d) => !msg.dealers.includes(d));
-    const incomplete = msg.dealers.filter((d) => !ctx.memory.shareDigest(d));
-    if (extra.length || incomplete.length) {
-      throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `${s.self} cannot serve as holder: ` + (incomplete.length ? `incomplete shares from ${incomplete.join(', ')}` : `holds shares from ${extra.join(', ')}, which ${extra.length > 1 ? 'are not decided dealers' : 'is not a decided dealer'} (its shares cannot be taken out of the sum)`));
-    }
+    checkServable(s, msg, ctx);
     ctx.memory.acceptOwnAgg(s.self);
     s.aggDone = [...s.aggDone, s.self];
     s.publishing = true;
-    fx.push({ kind: 'publish', to: others(s), decision: msg });
+    fx.push({ kind: 'publish', to: others(s), relay: [msg] });
   }
   tryFinish(s, fx, ctx, now, false);
 }

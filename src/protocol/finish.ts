@@ -11,10 +11,12 @@ import { checkPointsOnPolynomial, valueAt } from '../sharing/shamir.js';
 import { xOf } from './params.js';
 import { challengeOf, resultDigests } from './commitments.js';
 import { byX, hex, isDown, others, signed } from './step-common.js';
+import { tryCheck } from './combine-v2.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, deadline: boolean): void {
   if (s.phase !== 'combine' || !s.decision) return;
+  if (s.v2) return tryCheck(s, fx, ctx, now); // version 2: combine-v2.ts
   const holders = s.decision.holders;
   const all = holders.every((h) => s.aggDone.includes(h));
   const t = s.params.threshold;
@@ -62,7 +64,7 @@ export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, d
   if (holders.includes(s.self)) {
     const projection = new Uint8Array(proj ? 8 : 0);
     if (proj) new DataView(projection.buffer).setBigUint64(0, proj.share);
-    const seal = signed(ctx, { type: 'seal', round: s.params.round, holder: s.self, result: dg.digest, projection });
+    const seal = signed(s, ctx, { type: 'seal', round: s.params.round, holder: s.self, result: dg.digest, projection });
     s.seals = { ...(s.seals ?? {}), [s.self]: { result: hex(seal.result), projection: hex(projection), sig: hex(seal.sig) } };
     for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: seal });
   }
@@ -72,7 +74,9 @@ export function tryFinish(s: Mut, fx: Effect[], ctx: StepContext, now: number, d
 /** Records the final entry once every holder's seal is in (or unsealed if one disagrees). */
 export function trySeal(s: Mut, fx: Effect[]): void {
   if (s.phase !== 'done' || !s.decision || s.sealing?.state !== 'pending') return;
-  const holders = s.decision.holders;
+  // version 2: holders found to publish a wrong aggregate share do not seal the corrected result
+  const culprits = s.v2?.checked?.culprits ?? [];
+  const holders = s.decision.holders.filter((h) => !culprits.includes(h));
   const missing = holders.filter((h) => !s.seals?.[h]);
   if (missing.length) {
     // a holder whose link went down will not seal: end unsealed now rather than at the deadline

@@ -13,8 +13,10 @@ import type { WasmKernels } from '../field/wasm.js';
 import type { PeerMessage } from './messages.js';
 import type { RoundParams } from './params.js';
 import { initialState, step, type Effect, type RoundEvent, type RoundState, type RoundTiming } from './round.js';
-import { RoundMemory, addUpdate, resultArray } from './memory/index.js';
-import { EXTRA_ELEMS, regionOfX, xOf } from './params.js';
+import { RoundMemory, addUpdate, dealChunks, resultArray } from './memory/index.js';
+import { extraElems, regionOfX, vectorLength, xOf } from './params.js';
+import { seededHolders } from './fan-in.js';
+import type { SeededShareDealing } from './memory/index.js';
 import { nobleSha256, regionVerifier, type HashFactory } from '../core/crypto.js';
 import type { ProtocolError } from '../errors.js';
 import { TranscriptBuilder } from '../transcript/log.js';
@@ -41,8 +43,14 @@ export interface LocalFaults {
    * region sent before are delivered (a closed link's last frames arrive before its close).
    */
   kill?: { region: string; after: (msg: PeerMessage, to: string) => boolean }[];
-  /** Regions whose published aggregate share has element `index` incremented. */
+  /**
+   * Regions whose published aggregate share has element `index` incremented (version 1: in the
+   * stream, the agg-done committing to what was sent; version 2: element 0 of the share, before
+   * the commitment, so commitment, projection and stream agree and only the check can tell).
+   */
   corruptAggregate?: { region: string; index: number }[];
+  /** Version 2: dealers that deal `to` a share off their polynomial (and commit to it as dealt). */
+  corruptShare?: { region: string; to: string }[];
   /** Per-region parameter overrides (to provoke mismatches). */
   params?: Record<string, Partial<RoundParams>>;
 }
@@ -97,15 +105,20 @@ export function runLocal(
   const pubs = new Map([...keys].map(([r, k]) => [r, ed25519.getPublicKey(k)]));
   let now = opts.now ?? 0;
   const dead = new Set(faults.deadBeforeDeal ?? []);
-  const nodes = new Map<string, { state: RoundState; memory: RoundMemory; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder }>();
+  const nodes = new Map<string, { state: RoundState; memory: RoundMemory; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder; seeded?: SeededShareDealing }>();
   // a message, or (no msg) the news at `to` that the link to `from` went down
   const queue: { to: string; from: string; msg?: PeerMessage }[] = [];
 
   for (const inp of inputs) {
     if (dead.has(inp.region)) continue;
     const p = { ...params, ...(faults.params?.[inp.region] ?? {}) };
-    const memory = new RoundMemory(K, p.params + EXTRA_ELEMS, hash, aesCtrRandom);
+    const memory = new RoundMemory(K, vectorLength(p), hash, aesCtrRandom, extraElems(p));
     for (const u of inp.updates) addUpdate(memory, u.update, u.weight, p);
+    if (p.protocol === 2) {
+      const cs = faults.corruptShare?.find((c) => c.region === inp.region);
+      if (cs) memory.testFaults.corruptShareToX = xOf(p, cs.to);
+      if (faults.corruptAggregate?.some((c) => c.region === inp.region)) memory.testFaults.corruptAggregate = true;
+    }
     const out: LocalOutcome = { region: inp.region, state: initialState(inp.region, p, timing, now), sent: [], refused: [], transcript: [], violations: [] };
     const tx = new TranscriptBuilder(p.round, inp.region, (b) => ed25519.sign(b, keys.get(inp.region)!));
     nodes.set(inp.region, { state: out.state, memory, out, rng: opts.rng(inp.region), tx });
@@ -154,7 +167,19 @@ export function runLocal(
         break;
       case 'deal': {
         const p = n.state.params;
-        const it = n.memory.dealChunks(p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
+        if (p.protocol === 2) {
+          // version 2: the digests first (the commitments go out before any share)
+          const plan = { round: p.round, dealer: region, holders: e.holders.map((h) => xOf(p, h)), seeded: seededHolders(p, region, e.holders).map((h) => xOf(p, h)), idOf: (x: number) => regionOfX(p, x) };
+          n.seeded = n.memory.startSeededDealing(p.participants.length, xOf(p, region), plan, n.rng);
+          const it = n.seeded.digests();
+          let r = it.next();
+          while (!r.done) r = it.next();
+          const digests = new Map([...r.value].map(([x, d]) => [regionOfX(p, x), d]));
+          if (faults.holdCommits?.includes(region)) break;
+          apply(region, { kind: 'dealt', digests, now });
+          break;
+        }
+        const it = dealChunks(n.memory, p.threshold, p.participants.length, e.holders.map((h) => xOf(p, h)), xOf(p, region), n.rng);
         let r = it.next();
         for (; !r.done; r = it.next()) {
           // the chunks are views into WASM memory: the in-memory network keeps copies
@@ -166,9 +191,33 @@ export function runLocal(
         if (faults.deadAfterDeal?.includes(region)) dead.add(region);
         break;
       }
+      case 'stream-shares': {
+        const p = n.state.params;
+        const d = n.seeded!;
+        for (const h of e.seeded) send(region, h, { type: 'seed', round: p.round, seed: d.seedOf(xOf(p, h)) });
+        const dl = d.stream(e.challenge);
+        for (;;) {
+          let any = false;
+          for (const h of e.full) {
+            const c = dl.next(xOf(p, h));
+            if (!c) continue;
+            any = true;
+            send(region, h, { type: 'share', round: p.round, offset: c.offset, data: c.data.slice() });
+          }
+          if (!any) break;
+        }
+        const projection = dl.finish();
+        d.close();
+        if (faults.deadAfterDeal?.includes(region)) {
+          dead.add(region);
+          break;
+        }
+        apply(region, { kind: 'streamed', projection, now });
+        break;
+      }
       case 'publish': {
-        const corrupt = faults.corruptAggregate?.find((c) => c.region === region);
-        for (const to of e.to) send(region, to, e.decision);
+        const corrupt = n.state.params.protocol === 2 ? undefined : faults.corruptAggregate?.find((c) => c.region === region);
+        for (const to of e.to) for (const m of e.relay) send(region, to, m);
         const it = n.memory.aggChunks();
         let r = it.next();
         for (; !r.done; r = it.next()) {
@@ -193,7 +242,7 @@ export function runLocal(
       }
       case 'result':
         n.out.result = { sum: resultArray(e.result, 'sum'), totalWeight: e.result.totalWeight };
-        n.memory.zeroize();
+        if (n.state.params.protocol !== 2) n.memory.zeroize(); // version 2 serves its aggregate share until the end
         break;
       case 'aborted':
         n.out.error = e.error;
@@ -231,5 +280,6 @@ export function runLocal(
     now += 250;
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
+  for (const n of nodes.values()) n.memory.zeroize(); // idempotent; version 2 kept its aggregate shares until here
   return [...nodes.values()].map((n) => n.out);
 }

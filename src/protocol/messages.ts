@@ -10,6 +10,10 @@ import type { ErrorCode } from '../errors.js';
 import type { FederationSummary } from '../federation/index.js';
 import { lengthPrefixed, type RoundParams } from './params.js';
 
+/**
+ * The wire envelope's version (`v` of every encoded message, src/wire/codec.ts). A round's
+ * protocol version is its parameters' `protocol` (src/protocol/params.ts versionOf).
+ */
 export const PROTOCOL_VERSION = 1;
 
 export type PeerMessage =
@@ -23,12 +27,30 @@ export type PeerMessage =
   | { type: 'share'; round: string; offset: number; data: Uint8Array }
   /** Sent to everyone when the sender finished dealing (or has nothing to contribute). */
   | { type: 'commits'; round: string; dealer: string; contributes: boolean; trainers: number; digests: Record<string, Uint8Array>; sig: Uint8Array }
-  | { type: 'receipt'; round: string; dealer: string; holder: string; digest: Uint8Array; sig: Uint8Array }
+  /**
+   * `projection` (version 2 only): the holder's share projected on the dealer's challenge (8
+   * bytes, u64 big-endian), for the dealer-consistency check.
+   */
+  | { type: 'receipt'; round: string; dealer: string; holder: string; digest: Uint8Array; projection?: Uint8Array; sig: Uint8Array }
+  /** Version 2: the 32-byte seed the receiver's share from the sender expands to (sent after `commits`). */
+  | { type: 'seed'; round: string; seed: Uint8Array }
   /** The coordinator's decision; relayed unchanged by holders ahead of their aggregate share. */
   | { type: 'decision'; round: string; coordinator: string; dealers: string[]; holders: string[]; sig: Uint8Array }
   /** A chunk of the sender's aggregate share (sum of the shares it holds from the decided dealers). */
   | { type: 'agg'; round: string; offset: number; data: Uint8Array }
+  /**
+   * The holder's commitment to its whole aggregate share: in version 1 sent after streaming it,
+   * in version 2 before (the challenge is fixed once every decided holder's is in).
+   */
   | { type: 'agg-done'; round: string; holder: string; digest: Uint8Array; sig: Uint8Array }
+  /**
+   * Version 2: the sender asks the receiver (a decided holder) for its whole aggregate share: it
+   * chose the receiver as a source in place of one whose link went down (docs/protocol.md
+   * "Dropouts in version 2").
+   */
+  | { type: 'agg-pull'; round: string }
+  /** Version 2: the holder's aggregate share projected on the round's challenge (8 bytes, u64 big-endian). */
+  | { type: 'agg-proj'; round: string; holder: string; projection: Uint8Array; sig: Uint8Array }
   | { type: 'abort'; round: string; code: ErrorCode; reason: string; culprits: string[] }
   /**
    * Sent by each decided holder once it reconstructed: `result` is the result digest
@@ -43,7 +65,7 @@ export type PeerMessage =
  */
 export const ABORT_CAUSES: readonly ErrorCode[] = [
   'PROTOCOL_PARAMS_MISMATCH', 'PROTOCOL_BELOW_THRESHOLD', 'PROTOCOL_BELOW_MIN_CONTRIBUTORS', 'POLICY_MIN_TRAINERS', 'POLICY_FLOW_REFUSED',
-  'PROTOCOL_BAD_COMMITMENT', 'PROTOCOL_BAD_SIGNATURE', 'PROTOCOL_EQUIVOCATION', 'PROTOCOL_INCONSISTENT_AGGREGATE', 'PROTOCOL_UNEXPECTED_MESSAGE',
+  'PROTOCOL_BAD_COMMITMENT', 'PROTOCOL_BAD_SIGNATURE', 'PROTOCOL_EQUIVOCATION', 'PROTOCOL_INCONSISTENT_AGGREGATE', 'PROTOCOL_INCONSISTENT_DEALER', 'PROTOCOL_UNEXPECTED_MESSAGE',
   'PROTOCOL_TIMEOUT', 'PROTOCOL_PEER_LOST', 'PROTOCOL_ABORTED',
 ];
 
@@ -53,7 +75,7 @@ export const isAbortCause = (code: string): code is ErrorCode => (ABORT_CAUSES a
 export const MAX_ABORT_REASON = 2048;
 
 export type MessageType = PeerMessage['type'];
-export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'abort', 'seal'];
+export const MESSAGE_TYPES: readonly MessageType[] = ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'agg', 'agg-done', 'agg-proj', 'agg-pull', 'abort', 'seal'];
 
 export type Signed = Extract<PeerMessage, { sig: Uint8Array }>;
 /** A signed message before signing. */
@@ -62,11 +84,12 @@ export type Unsigned<T = Signed> = T extends unknown ? Omit<T, 'sig'> : never;
 const te = new TextEncoder();
 
 /**
- * Canonical bytes a signature covers: "mpc-node/v1/<type>" then each field, length-prefixed
- * (u32 big-endian) in a fixed order. Deterministic without depending on msgpack key order.
+ * Canonical bytes a signature covers: "mpc-node/v<version>/<type>" (the round's protocol
+ * version) then each field, length-prefixed (u32 big-endian) in a fixed order. Deterministic
+ * without depending on msgpack key order.
  */
-export function signedBytes(m: Unsigned | Signed): Uint8Array {
-  const parts: Uint8Array[] = [te.encode(`mpc-node/v${PROTOCOL_VERSION}/${m.type}`), te.encode(m.round)];
+export function signedBytes(m: Unsigned | Signed, version: 1 | 2 = 1): Uint8Array {
+  const parts: Uint8Array[] = [te.encode(`mpc-node/v${version}/${m.type}`), te.encode(m.round)];
   switch (m.type) {
     case 'commits':
       parts.push(te.encode(m.dealer), Uint8Array.of(m.contributes ? 1 : 0), te.encode(String(m.trainers)));
@@ -74,6 +97,10 @@ export function signedBytes(m: Unsigned | Signed): Uint8Array {
       break;
     case 'receipt':
       parts.push(te.encode(m.dealer), te.encode(m.holder), m.digest);
+      if (m.projection !== undefined) parts.push(m.projection);
+      break;
+    case 'agg-proj':
+      parts.push(te.encode(m.holder), m.projection);
       break;
     case 'decision':
       parts.push(te.encode(m.coordinator), te.encode(m.dealers.join(',')), te.encode(m.holders.join(',')));

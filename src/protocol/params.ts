@@ -15,8 +15,18 @@ import { MAX_PARTIES, REGION_ID_RE, ROUND_ID_RE } from '../core/ids.js';
 
 export const PARAMS_DIGEST_TAG = 'mpc-node/v1/params\0';
 
-/** Number of extra elements after the model parameters in every shared vector: the total weight. */
+/**
+ * Number of extra elements after the model parameters in every shared vector of version 1: the
+ * total weight. Version 2 adds one more, each dealer's random blinding element
+ * (docs/protocol.md "Dealer consistency"): `extraElems`.
+ */
 export const EXTRA_ELEMS = 1;
+
+/** Extra elements after the model parameters in a round's shared vectors: 1 (the weight), 2 in version 2 (and the blind). */
+export const extraElems = (p: Pick<RoundParams, 'protocol'>): number => (p.protocol === 2 ? 2 : 1);
+
+/** Elements of a round's shared vectors: its parameters plus `extraElems`. */
+export const vectorLength = (p: Pick<RoundParams, 'params' | 'protocol'>): number => p.params + extraElems(p);
 
 /** Parameters every participant must agree on before anything secret is sent. */
 export interface RoundParams {

@@ -6,6 +6,8 @@
  */
 import { ProtocolError } from '../errors.js';
 import { isAbortCause, type PeerMessage } from './messages.js';
+import { onCommitsV2, onReceiptV2, onSeedV2, onShareV2 } from './shares-v2.js';
+import { onAggDoneV2, onAggProjV2, onAggPullV2, onAggV2 } from './combine-v2.js';
 import { paramsMismatch } from './params.js';
 import { parseManifest } from '../core/tensor-manifest.js';
 import { messageRecord } from './records.js';
@@ -14,11 +16,11 @@ import { tryDeal } from './deal.js';
 import { onDecision, tryDecide } from './decide.js';
 import { tryFinish, trySeal } from './finish.js';
 import { abort, addReceipt, hex, mapHex, others, signed, verifySig } from './step-common.js';
-import { ACCEPTS, type Effect, type Mut, type StepContext } from './state.js';
+import { acceptsIn, type Effect, type Mut, type StepContext } from './state.js';
 
 export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: number, ctx: StepContext): void {
   // 1. phase guard: names what was expected and what arrived
-  const ok = ACCEPTS[s.phase];
+  const ok = acceptsIn(s.phase, s.v2 ? 2 : 1);
   if (!ok.includes(msg.type)) {
     fx.push({
       kind: 'refused', from,
@@ -35,6 +37,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
     fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${from} is not a participant of round ${s.params.round}`) });
     return;
   }
+  if (s.v2 && handledV2(s, fx, from, msg, now, ctx)) return;
   switch (msg.type) {
     case 'params': {
       const manifests = { ours: ctx.manifest?.parsed, theirs: msg.tensors === undefined ? undefined : parseManifest(new TextEncoder().encode(msg.tensors)) };
@@ -70,7 +73,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
       return;
     case 'commits': {
       if (msg.dealer !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `commits from ${from} claim dealer ${msg.dealer}`, { culprits: [from] });
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       if (s.commits[from]) return; // duplicate: ignore
       s.commits = { ...s.commits, [from]: { contributes: msg.contributes, trainers: msg.trainers, digests: mapHex(msg.digests) } };
       fx.push({ kind: 'record', record: messageRecord(msg) });
@@ -88,7 +91,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
           throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `share from ${from} does not match its commitment (${got ? 'digest differs' : 'incomplete'})`, { culprits: [from] });
         }
         addReceipt(s, from, s.self, hex(mine));
-        const receipt = signed(ctx, { type: 'receipt', round: s.params.round, dealer: from, holder: s.self, digest: mine });
+        const receipt = signed(s, ctx, { type: 'receipt', round: s.params.round, dealer: from, holder: s.self, digest: mine });
         fx.push({ kind: 'record', record: messageRecord(receipt) });
         for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: receipt });
       }
@@ -97,7 +100,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
     }
     case 'receipt':
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `receipt from ${from} claims holder ${msg.holder}`, { culprits: [from] });
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       if (s.receipts[msg.dealer]?.[from] === undefined) fx.push({ kind: 'record', record: messageRecord(msg) });
       addReceipt(s, msg.dealer, from, hex(msg.digest));
       tryDecide(s, fx, now, ctx, false);
@@ -111,7 +114,7 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
       return;
     case 'agg-done': {
       if (msg.holder !== from) throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `agg-done from ${from} claims holder ${msg.holder}`, { culprits: [from] });
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       const got = ctx.memory.aggDigest(from);
       if (!got || hex(got) !== hex(msg.digest)) {
         throw new ProtocolError('PROTOCOL_BAD_COMMITMENT', `aggregate share from ${from} does not match its digest (${got ? 'differs' : 'incomplete'})`, { culprits: [from] });
@@ -134,11 +137,45 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
         fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `seal from ${from}, not a decided holder`) });
         return;
       }
-      verifySig(ctx, from, msg);
+      verifySig(s, ctx, from, msg);
       if (s.seals?.[from]) return; // duplicate
       s.seals = { ...(s.seals ?? {}), [from]: { result: hex(msg.result), projection: hex(msg.projection), sig: hex(msg.sig) } };
       trySeal(s, fx);
       return;
     }
+  }
+}
+
+/** Version 2's own handling of a message (shares-v2.ts, combine-v2.ts); false for the ones both versions handle alike. */
+function handledV2(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: number, ctx: StepContext): boolean {
+  switch (msg.type) {
+    case 'share':
+      if (!s.matched.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `share from ${from} before its parameters were agreed`, { culprits: [from] });
+      onShareV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'seed':
+      if (!s.matched.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `seed from ${from} before its parameters were agreed`, { culprits: [from] });
+      onSeedV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'commits':
+      onCommitsV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'receipt':
+      onReceiptV2(s, fx, from, msg, now, ctx);
+      return true;
+    case 'agg-done':
+      onAggDoneV2(s, fx, from, msg, ctx, now);
+      return true;
+    case 'agg-proj':
+      onAggProjV2(s, fx, from, msg, ctx, now);
+      return true;
+    case 'agg':
+      onAggV2(s, fx, from, msg, ctx, now);
+      return true;
+    case 'agg-pull':
+      onAggPullV2(s, fx, from);
+      return true;
+    default:
+      return false;
   }
 }

@@ -27,12 +27,24 @@ export interface EntryBodies {
    */
   trainers: { count: number; ids: string[] };
   commits: { dealer: string; contributes: boolean; trainers: number; digests: Record<string, string>; sig: string };
-  receipt: { dealer: string; holder: string; digest: string; sig: string };
+  /** `projection` (version 2): the holder's share projected on the dealer's challenge (16 hex). */
+  receipt: { dealer: string; holder: string; digest: string; projection?: string; sig: string };
+  /**
+   * Version 2, at the coordinator: the holders' projections of `dealer`'s shares lie on no
+   * polynomial of degree t-1; `off` are the holders whose points disagree (unique decoding), left
+   * out of R (docs/protocol.md "Dealer consistency").
+   */
+  'dealer-check': { dealer: string; holders: string[]; off: string[] };
   decision: { coordinator: string; dealers: string[]; holders: string[]; sig: string };
   'agg-done': { holder: string; digest: string; sig: string };
+  /** Version 2: a decided holder's aggregate share projected on the round's challenge (16 hex). */
+  'agg-proj': { holder: string; projection: string; sig: string };
   /**
    * Outcome of the consistency check over the aggregate shares of `used`; with every holder's
    * agg-done in, the Fiat-Shamir `challenge` and `value` = <field result, r(challenge)> (decimal).
+   * Version 2: `used` are the holders whose whole aggregate share this node combined (its
+   * sources, and itself), and with `ok` true, `culprits` are holders whose projection was found
+   * wrong and who were left out (the result was corrected).
    */
   check: { ok: boolean; used: string[]; culprits: string[]; challenge: string | null; value: string | null };
   result: { contributors: string[]; holders: string[]; params: number; totalWeight: number; sum: string; mean: string; digest: string };
@@ -49,7 +61,7 @@ export interface EntryBodies {
   policy: { rule: PolicyRule; subject: string; outcome: 'allowed' | 'refused'; reason: string; grant: string | null; at: string };
 }
 export type EntryKind = keyof EntryBodies;
-export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'trainers', 'commits', 'receipt', 'decision', 'agg-done', 'check', 'result', 'sealed', 'unsealed', 'abort', 'policy'];
+export const ENTRY_KINDS: readonly EntryKind[] = ['params', 'dropout', 'trainers', 'commits', 'receipt', 'dealer-check', 'decision', 'agg-done', 'agg-proj', 'check', 'result', 'sealed', 'unsealed', 'abort', 'policy'];
 
 /** What the round state machine asks the node edge to record (unsigned, unchained). */
 export type RecordBody = { [K in EntryKind]: { kind: K; body: EntryBodies[K] } }[EntryKind];
@@ -63,7 +75,9 @@ export function messageRecord(m: PeerMessage): RecordBody {
     case 'commits':
       return { kind: 'commits', body: { dealer: m.dealer, contributes: m.contributes, trainers: m.trainers, digests: Object.fromEntries(Object.keys(m.digests).sort().map((k) => [k, hex(m.digests[k]!)])), sig: hex(m.sig) } };
     case 'receipt':
-      return { kind: 'receipt', body: { dealer: m.dealer, holder: m.holder, digest: hex(m.digest), sig: hex(m.sig) } };
+      return { kind: 'receipt', body: { dealer: m.dealer, holder: m.holder, digest: hex(m.digest), ...(m.projection ? { projection: hex(m.projection) } : {}), sig: hex(m.sig) } };
+    case 'agg-proj':
+      return { kind: 'agg-proj', body: { holder: m.holder, projection: hex(m.projection), sig: hex(m.sig) } };
     case 'decision':
       return { kind: 'decision', body: { coordinator: m.coordinator, dealers: [...m.dealers], holders: [...m.holders], sig: hex(m.sig) } };
     case 'agg-done':

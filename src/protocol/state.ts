@@ -20,7 +20,9 @@ import type { RoundResult, RoundMemory } from './memory/index.js';
  */
 export type StepMemory = Pick<
   RoundMemory,
-  'recordOwnShare' | 'acceptShare' | 'shareDigest' | 'acceptAgg' | 'aggDigest' | 'acceptOwnAgg' | 'touchedDealers' | 'startReconstruction' | 'finish' | 'fsProjections' | 'hash'
+  | 'recordOwnShare' | 'acceptShare' | 'shareDigest' | 'acceptAgg' | 'aggDigest' | 'acceptOwnAgg' | 'touchedDealers' | 'startReconstruction' | 'finish' | 'fsProjections' | 'hash'
+  // version 2
+  | 'expectShare' | 'acceptSeed' | 'shareProjection' | 'startFanIn' | 'aggChallenge' | 'ownAggProjection' | 'aggReceived' | 'isAggSource' | 'restartFanIn' | 'finishFanIn'
 >;
 import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 
@@ -28,13 +30,18 @@ export type Phase = 'collect' | 'deal' | 'decide' | 'combine' | 'done' | 'aborte
 
 /** Which message kinds each phase accepts; every other pair is PROTOCOL_UNEXPECTED_MESSAGE. */
 export const ACCEPTS: Readonly<Record<Phase, readonly MessageType[]>> = {
-  collect: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
-  deal: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
-  decide: ['params', 'share', 'commits', 'receipt', 'decision', 'abort'],
-  combine: ['decision', 'agg', 'agg-done', 'abort', 'seal'],
-  done: ['seal'],
+  collect: ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'abort'],
+  deal: ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'abort'],
+  decide: ['params', 'share', 'seed', 'commits', 'receipt', 'decision', 'abort'],
+  combine: ['decision', 'agg', 'agg-done', 'agg-proj', 'agg-pull', 'abort', 'seal'],
+  done: ['seal', 'agg-pull'],
   aborted: [],
 };
+
+/** What phase `phase` accepts in a round of protocol `version` (version 1 has no `seed`, `agg-proj`, `agg-pull`). */
+export function acceptsIn(phase: Phase, version: 1 | 2): readonly MessageType[] {
+  return version === 2 ? ACCEPTS[phase] : ACCEPTS[phase].filter((t) => t !== 'seed' && t !== 'agg-proj' && t !== 'agg-pull');
+}
 
 export interface RoundTiming {
   /** After opening, how long to wait for every peer's parameters before dealing without them. */
@@ -78,6 +85,28 @@ export interface RoundState {
   readonly deferred?: readonly { readonly from: string; readonly msg: PeerMessage }[];
   /** Peers whose link is down (a `peer-down` event, cleared by `peer-up`): not waited for, never made holders. */
   readonly down?: readonly string[];
+  /** Version 2 (docs/protocol.md "Version 2"); absent in version 1. */
+  readonly v2?: V2State;
+}
+
+/** What a version-2 round keeps beyond version 1's state. */
+export interface V2State {
+  /** receiptProj[dealer][holder] = the holder's projection of its share on the dealer's challenge (hex u64). */
+  readonly receiptProj: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Dealers whose share to this node is expected, and how: a seed or a share stream. */
+  readonly expecting: Readonly<Record<string, 'seed' | 'share'>>;
+  /** The decided holders' commitments to their aggregate shares, as signed (relayed to fan-in targets). */
+  readonly aggCommits: Readonly<Record<string, PeerMessage>>;
+  /** The round's challenge (hex), once every decided holder committed. */
+  readonly challenge: string | null;
+  /** The decided holders' signed projections on the challenge, as received (relayed to fan-in targets). */
+  readonly aggProj: Readonly<Record<string, PeerMessage>>;
+  /** After the consistency check: the holders found to publish a wrong aggregate share, and this node's sources. */
+  readonly checked: { readonly culprits: readonly string[]; readonly sources: readonly string[] } | null;
+  /** Nodes this holder's aggregate share was sent to (pushed by the rule, or pulled). */
+  readonly servedTo: readonly string[];
+  /** Nodes that asked for this holder's aggregate share before its check ran (served after it). */
+  readonly pulls: readonly string[];
 }
 
 export type RoundEvent =
@@ -88,7 +117,10 @@ export type RoundEvent =
    */
   | { kind: 'input'; contributes: boolean; trainers: number; trainerIds?: readonly string[]; now: number }
   | { kind: 'message'; from: string; msg: PeerMessage; now: number }
+  /** The dealing's digests: in version 1 once the shares are out, in version 2 before anything is sent. */
   | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
+  /** Version 2: the seeds and share streams are out; `projection`: the own share's, on this dealer's challenge. */
+  | { kind: 'streamed'; projection: bigint | null; now: number }
   | { kind: 'published'; digest: Uint8Array; now: number }
   | { kind: 'tick'; now: number }
   /** The link to `peer` (re)connected: messages sent while it was down are lost. */
@@ -100,8 +132,16 @@ export type Effect =
   | { kind: 'send'; to: string; msg: PeerMessage }
   /** Stream shares of the regional input to `holders` (self included), then report `dealt`. */
   | { kind: 'deal'; holders: readonly string[] }
-  /** Stream the aggregate share to `to` (after the relayed decision), then report `published`. */
-  | { kind: 'publish'; to: readonly string[]; decision: PeerMessage }
+  /**
+   * Stream the aggregate share to `to`, each preceded by `relay` (version 1: the decision;
+   * version 2: every decided holder's commitment and projection), then report `published`.
+   */
+  | { kind: 'publish'; to: readonly string[]; relay: readonly PeerMessage[] }
+  /**
+   * Version 2, after the commitments went out: send the seeds to `seeded`, stream the computed
+   * shares to `full`, add and project the own share on `challenge`, then report `streamed`.
+   */
+  | { kind: 'stream-shares'; seeded: readonly string[]; full: readonly string[]; challenge: Uint8Array }
   | { kind: 'result'; result: RoundResult; contributors: readonly string[]; holders: readonly string[] }
   | { kind: 'aborted'; error: ProtocolError }
   /** A message that was refused; the round goes on. */
@@ -146,6 +186,7 @@ export function initialState(self: string, params: RoundParams, timing: RoundTim
   return {
     phase: 'collect', self, params, timing, openedAt: now, matched: [], input: null, dealtTo: null,
     commits: {}, receipts: {}, decision: null, aggDone: [], error: null,
+    ...(params.protocol === 2 ? { v2: { receiptProj: {}, expecting: {}, aggCommits: {}, challenge: null, aggProj: {}, checked: null, servedTo: [], pulls: [] } } : {}),
   };
 }
 

@@ -7,7 +7,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
 import { MAX_ABORT_REASON, signedBytes, type PeerMessage, type Signed, type Unsigned } from './messages.js';
-import { xOf } from './params.js';
+import { versionOf, xOf } from './params.js';
 import type { Effect, Mut, RoundState, StepContext } from './state.js';
 
 export const hex = bytesToHex;
@@ -36,13 +36,14 @@ export function byX(s: RoundState, regions: readonly string[]): string[] {
   return [...regions].sort((a, b) => xOf(s.params, a) - xOf(s.params, b));
 }
 
-export function signed<T extends Unsigned>(ctx: StepContext, m: T): T & { sig: Uint8Array } {
-  return { ...m, sig: ctx.sign(signedBytes(m)) } as T & { sig: Uint8Array };
+/** Signs `m` under the round's protocol version (its label, messages.ts signedBytes). */
+export function signed<T extends Unsigned>(s: RoundState, ctx: StepContext, m: T): T & { sig: Uint8Array } {
+  return { ...m, sig: ctx.sign(signedBytes(m, versionOf(s.params))) } as T & { sig: Uint8Array };
 }
 
 /** @throws {ProtocolError} PROTOCOL_BAD_SIGNATURE naming `region` as the culprit. */
-export function verifySig(ctx: StepContext, region: string, m: Signed): void {
-  if (!ctx.verify(region, signedBytes(m), m.sig)) {
+export function verifySig(s: RoundState, ctx: StepContext, region: string, m: Signed): void {
+  if (!ctx.verify(region, signedBytes(m, versionOf(s.params)), m.sig)) {
     throw new ProtocolError('PROTOCOL_BAD_SIGNATURE', `${m.type} signature by ${region} does not verify`, { culprits: [region] });
   }
 }

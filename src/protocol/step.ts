@@ -11,6 +11,7 @@ import { onDealt, tryDeal } from './deal.js';
 import { tryDecide } from './decide.js';
 import { tryFinish, trySeal, unseal } from './finish.js';
 import { onMessage } from './receive.js';
+import { onStreamedV2 } from './shares-v2.js';
 import { abort, isDown, others, paramsMessage, signed } from './step-common.js';
 import type { Effect, Mut, Out, RoundEvent, RoundState, StepContext } from './state.js';
 
@@ -38,9 +39,13 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
       case 'dealt':
         onDealt(s, fx, ev.digests, ev.now, ctx);
         break;
+      case 'streamed':
+        if (s.v2) onStreamedV2(s, fx, ev.projection, ev.now, ctx);
+        break;
       case 'published': {
-        if (s.phase !== 'combine' || !s.decision) break;
-        const msg = signed(ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest });
+        // version 2 committed before publishing: nothing to send when the stream ends
+        if (s.phase !== 'combine' || !s.decision || s.v2) break;
+        const msg = signed(s, ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest });
         fx.push({ kind: 'record', record: messageRecord(msg) });
         for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
         const held = s.deferred ?? [];

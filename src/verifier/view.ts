@@ -42,7 +42,7 @@ export interface View {
 export type ViewFail = (c: CheckName, e: Entry | null, m: string) => void;
 
 /** Protocol stage of each kind; `policy` entries may come at any stage before the final entry. */
-const ORDER: Record<EntryKind, number> = { params: 0, dropout: 1, trainers: 1, commits: 1, receipt: 1, decision: 2, 'agg-done': 3, check: 4, result: 5, sealed: 6, unsealed: 6, abort: 6, policy: 0 };
+const ORDER: Record<EntryKind, number> = { params: 0, dropout: 1, trainers: 1, commits: 1, receipt: 1, 'dealer-check': 1, decision: 2, 'agg-done': 3, 'agg-proj': 3, check: 4, result: 5, sealed: 6, unsealed: 6, abort: 6, policy: 0 };
 
 function kindAt(stage: number): string {
   return ['params', 'commits/receipts', 'the decision', 'agg-done', 'the check', 'the result', 'the final entry'][stage] ?? '?';

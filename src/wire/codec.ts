@@ -116,6 +116,15 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       str(m, 'dealer', REGION_ID_RE);
       str(m, 'holder', REGION_ID_RE);
       bin(m, 'digest', 32, 32);
+      if ('projection' in m) bin(m, 'projection', 8, 8);
+      bin(m, 'sig', 64, 64);
+      break;
+    case 'seed':
+      bin(m, 'seed', 32, 32);
+      break;
+    case 'agg-proj':
+      str(m, 'holder', REGION_ID_RE);
+      bin(m, 'projection', 8, 8);
       bin(m, 'sig', 64, 64);
       break;
     case 'decision':
@@ -149,17 +158,20 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
 const FIELDS: Record<MessageType, string[]> = {
   params: ['params'],
   share: ['offset', 'data'],
+  seed: ['seed'],
   commits: ['dealer', 'contributes', 'trainers', 'digests', 'sig'],
   receipt: ['dealer', 'holder', 'digest', 'sig'],
   decision: ['coordinator', 'dealers', 'holders', 'sig'],
   agg: ['offset', 'data'],
   'agg-done': ['holder', 'digest', 'sig'],
+  'agg-proj': ['holder', 'projection', 'sig'],
+  'agg-pull': [],
   abort: ['code', 'reason', 'culprits'],
   seal: ['holder', 'result', 'projection', 'sig'],
 };
 
 /** Fields a message may leave out. */
-const OPTIONAL: Partial<Record<MessageType, string[]>> = { params: ['summary', 'tensors'] };
+const OPTIONAL: Partial<Record<MessageType, string[]>> = { params: ['summary', 'tensors'], receipt: ['projection'] };
 
 /** A params message's manifest text: a valid canonical manifest whose digest is the params' `manifest`. */
 function tensorsText(v: unknown, digest: string | undefined): void {

@@ -28,11 +28,13 @@ export function defaultMemoryBudget(totalMem: number): number {
  * receive scratch, the projection's vector and scalars, and the kernels' chunk-sized
  * temporaries. A trainer update staged beside the first one needs `stagingBytes` more.
  */
-export function roundMemoryBytes(params: number, parties: number): number {
-  const L = params + EXTRA_ELEMS;
+export function roundMemoryBytes(params: number, parties: number, version: 1 | 2 = 1): number {
+  const L = params + (version === 2 ? EXTRA_ELEMS + 1 : EXTRA_ELEMS);
   const chunk = Math.min(CHUNK_ELEMS, L);
   const wire = Math.min(WIRE_CHUNK_ELEMS, L);
-  return 8 * (2 * L + parties * wire + 4 * chunk + Math.ceil(L / CHUNK_ELEMS)) + 4 * chunk;
+  // version 2 projects every share it holds on its dealer's challenge while it arrives: one form each
+  const forms = version === 2 ? parties * chunk : 0;
+  return 8 * (2 * L + parties * wire + 4 * chunk + forms + Math.ceil(L / CHUNK_ELEMS)) + 4 * chunk;
 }
 
 /** Bytes of a trainer update staged in memory of its own (every update but a round's first): 4 x params. */

@@ -16,7 +16,7 @@
  * machine (src/protocol/step.ts) decides; this class only computes. No I/O, no clock.
  * @module
  */
-import { FieldError } from '../../errors.js';
+import { P } from '../../field/reference.js';
 import type { RandomFill } from '../../field/random.js';
 import type { WasmKernels } from '../../field/wasm.js';
 import type { HashFactory } from '../../core/crypto.js';
@@ -25,51 +25,40 @@ import { ChunkIntake } from './intake.js';
 import { RegionalInput, type UpdateEncoding, type UpdateStaging } from './input.js';
 import { notDecidedHolder, Reconstruction } from './reconstruction.js';
 import type { RoundResult } from './result.js';
-import { ShareStreams, WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
+import { ShareStreams } from './share-streams.js';
+import { FanIn } from './fan-in.js';
+import { Projection } from './projection.js';
+import type { SeededPlan, SeededShareDealing } from './seeded-dealing.js';
+import type { ShareDealing } from './dealing.js';
 
 export { WIRE_CHUNK_ELEMS, type DealtChunk } from './share-streams.js';
 export { resultArray, type RoundResult } from './result.js';
+export { addUpdate, dealChunks } from './lockstep.js';
 
-/** A dealing in progress (see `RoundMemory.startDealing`). */
-export interface ShareDealing {
-  /** The next chunk of holder `x`'s share stream; null once it has all been read. */
-  next(x: number): { offset: number; data: Uint8Array } | null;
-  /** Deals one more chunk at the front, if any is left (see `Dealing.dealAhead`); whether more are left. */
-  dealAhead(): boolean;
-  /** Deals what is left; every holder's digest by x; wipes the regional sum. */
-  finish(): Map<number, Uint8Array>;
-  /** Abandons the dealing (idempotent). */
-  close(): void;
-}
 export type { UpdateEncoding, UpdateStaging } from './input.js';
-
-/**
- * Stages, validates and adds one in-memory update (the harness and tests; the node streams
- * HTTP bodies through `beginUpdate` / `writeUpdate` / `commitUpdate` instead).
- * @throws {FieldError} as `commitUpdate`; the sum is as it was.
- */
-export function addUpdate(v: RoundMemory, update: Float32Array, weight: number, o: UpdateEncoding): void {
-  if (update.length !== v.length - EXTRA_ELEMS) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${update.length} values, this round has ${v.length - EXTRA_ELEMS} parameters`);
-  const s = v.beginUpdate();
-  try {
-    v.writeUpdate(s, new Uint8Array(update.buffer, update.byteOffset, update.byteLength));
-    v.commitUpdate(s, weight, o);
-  } finally {
-    v.abortUpdate(s);
-  }
-}
+export type { SeededPlan, SeededShareDealing } from './seeded-dealing.js';
+export type { ShareDealing } from './dealing.js';
 
 /**
  * secret: the regional input and its stagings, the sum of held shares, the result and every
  * chunk passed through here. `zeroize()` wipes all of them when the round ends.
  */
 export class RoundMemory {
-  /** Elements per vector: model parameters + EXTRA_ELEMS. */
+  /** Elements per vector: model parameters + the extra elements (the weight; in version 2 also the blind). */
   readonly length: number;
+  /** Model parameters per vector. */
+  readonly params: number;
   private readonly input: RegionalInput;
   private readonly intake: ChunkIntake;
   private readonly shares: ShareStreams;
   private recon: Reconstruction | null = null;
+  private fanIn: FanIn | null = null;
+  /**
+   * Test faults of the multi-process and harness tests (never set in production): the dealer
+   * deals holder `corruptShareToX` a share off the polynomial (committed as dealt), and a
+   * version-2 holder adds 1 to element 0 of its aggregate share before it commits to it.
+   */
+  testFaults: { corruptShareToX?: number; corruptAggregate?: boolean } = {};
   private wiped = false;
 
   constructor(
@@ -77,11 +66,14 @@ export class RoundMemory {
     /** model parameters + EXTRA_ELEMS */
     length: number,
     readonly hash: HashFactory,
-    /** Deterministic stream from a 32-byte public seed (the Fiat-Shamir challenge): AES-256-CTR. */
+    /** Deterministic stream from a 32-byte seed (a Fiat-Shamir challenge, a share's key): AES-256-CTR. */
     private readonly stream: (seed: Uint8Array) => RandomFill,
+    /** Elements after the parameters: src/protocol/params.ts extraElems (2 in version 2). */
+    private readonly extra: number = EXTRA_ELEMS,
   ) {
     this.length = length;
-    this.input = new RegionalInput(K, length);
+    this.params = length - extra;
+    this.input = new RegionalInput(K, length, extra);
     this.intake = new ChunkIntake(K, length);
     this.shares = new ShareStreams(K, length, hash, this.intake);
   }
@@ -161,29 +153,61 @@ export class RoundMemory {
   }
 
   /**
-   * Deals the input in lockstep (the in-process harness and tests): per chunk, the share bytes
-   * of every holder except `selfX` (views valid until the generator is resumed), as
-   * `startDealing` deals them.
-   * @returns digests of every holder's whole share vector, by x.
+   * Version 2: starts dealing the input with seeded shares (`plan`: who holds, who gets a seed).
+   * The input's last element becomes the dealer's random blind. `digests()` first (the
+   * commitments), then `stream(challenge)`; `close()` ends it, as does `zeroize()`.
    */
-  *dealChunks(t: number, n: number, holders: readonly number[], selfX: number, rng: RandomFill): Generator<DealtChunk, Map<number, Uint8Array>> {
-    const d = this.startDealing(t, n, holders, selfX, rng);
-    const remote = holders.filter((x) => x !== selfX);
-    try {
-      for (let offset = 0; offset < this.length; offset += WIRE_CHUNK_ELEMS) {
-        const shares = new Map<number, Uint8Array>();
-        for (const x of remote) shares.set(x, d.next(x)!.data);
-        yield { offset, shares };
-      }
-      return d.finish();
-    } finally {
-      d.close(); // an abandoned dealing still wipes and frees its chunks
-    }
+  startSeededDealing(n: number, selfX: number, plan: SeededPlan, rng: RandomFill): SeededShareDealing {
+    const d = this.shares.startSeededDealing(this.input.forDealing(), n, selfX, plan, rng, this.stream, this.testFaults.corruptShareToX);
+    let form: Projection | null = null;
+    return {
+      digests: () => d.digests(),
+      seedOf: (x) => d.seedOf(x),
+      stream: (challenge) => {
+        form = Projection.draw(this.K, this.length, this.stream(challenge));
+        const dl = d.stream(form);
+        return {
+          next: (x) => dl.next(x),
+          dealAhead: () => dl.dealAhead(),
+          finish: () => {
+            dl.finish();
+            const own = d.ownProjection();
+            d.close();
+            form?.free();
+            this.input.dealt();
+            return own;
+          },
+        };
+      },
+      close: () => {
+        d.close();
+        form?.free();
+        form = null;
+      },
+    };
   }
 
-  /** Marks the own share as received, with its digest (after dealing to self). */
-  recordOwnShare(self: string, digest: Uint8Array): void {
-    this.shares.recordOwn(self, digest);
+  /** Marks the own share as received, with its digest (after dealing to self) and, in version 2, its projection. */
+  recordOwnShare(self: string, digest: Uint8Array, projection?: bigint): void {
+    this.shares.recordOwn(self, digest, projection);
+  }
+
+  /**
+   * Version 2: `dealer`'s share to this node is projected, as it arrives, on the form drawn from
+   * `challenge` (the dealer's challenge, fixed by its commitments).
+   */
+  expectShare(dealer: string, challenge: Uint8Array): void {
+    this.shares.expect(dealer, Projection.draw(this.K, this.length, this.stream(challenge)));
+  }
+
+  /** Version 2: takes `dealer`'s seed and expands, hashes, projects and adds the share it stands for. */
+  acceptSeed(dealer: string, seed: Uint8Array, ids: { round: string; dealer: string; holder: string }): void {
+    this.shares.acceptSeed(dealer, seed, ids, this.stream);
+  }
+
+  /** Version 2: the projection of `dealer`'s share to this node on its challenge, once complete. */
+  shareProjection(dealer: string): bigint | undefined {
+    return this.shares.projection(dealer);
   }
 
   /**
@@ -215,7 +239,7 @@ export class RoundMemory {
 
   /** Digest of the aggregate share (sum of held shares) as published. */
   aggShareDigest(): Uint8Array {
-    return this.shares.publishDigest(() => this.recon?.ownAggDigest);
+    return this.shares.publishDigest(() => this.recon?.ownAggDigest ?? this.fanIn?.ownAggDigest);
   }
 
   /** The aggregate share (sum of held shares) in chunks, for publishing; plus its digest at the end. */
@@ -241,12 +265,18 @@ export class RoundMemory {
    * check: it was built here from checked shares).
    */
   acceptOwnAgg(self: string): Uint8Array {
+    if (this.fanIn && this.testFaults.corruptAggregate) {
+      const v = this.K.view({ ptr: this.shares.heldSum.ptr, length: 1 });
+      v[0] = (v[0]! + 1n) % P;
+    }
+    if (this.fanIn) return this.fanIn.acceptOwn(self, this.shares.heldSum);
     if (!this.recon) throw notDecidedHolder(`own aggregate share of ${self}`);
     return this.recon.acceptOwn(self, this.shares.heldSum);
   }
 
   /** Adds a chunk of `holder`'s aggregate share into the reconstruction and its projection. */
   acceptAgg(holder: string, offset: number, data: Uint8Array): void {
+    if (this.fanIn) return this.fanIn.accept(holder, offset, data);
     if (!this.recon) throw notDecidedHolder(`aggregate share from ${holder}`);
     this.recon.accept(holder, offset, data);
   }
@@ -254,6 +284,46 @@ export class RoundMemory {
   /** Digest of `holder`'s aggregate share once every element has arrived; undefined before. */
   aggDigest(holder: string): Uint8Array | undefined {
     return this.recon?.digest(holder);
+  }
+
+  // ---- version 2: fan-in (memory/fan-in.ts) ----
+
+  /** Prepares the version-2 reconstruction from the sources (and self) `coeffs` names. */
+  startFanIn(coeffs: ReadonlyMap<string, bigint>): void {
+    this.fanIn = new FanIn(this.K, this.length, this.hash, this.intake, this.extra, coeffs);
+  }
+
+  /** Fixes the public form of the round's challenge; a decided holder also projects its own aggregate share. */
+  aggChallenge(challenge: Uint8Array, holder: boolean): void {
+    if (!this.fanIn) throw new Error('aggChallenge before the fan-in');
+    this.fanIn.challenge(this.stream(challenge), holder ? this.shares.heldSum : null);
+  }
+
+  /** The own aggregate share's projection on the challenge (a decided holder, after `aggChallenge`). */
+  ownAggProjection(): bigint | undefined {
+    return this.fanIn?.ownProjection;
+  }
+
+  /** A source's aggregate share once complete: its digest and its projection on the challenge. */
+  aggReceived(holder: string): { digest: Uint8Array; projection: bigint } | undefined {
+    return this.fanIn?.received(holder);
+  }
+
+  /** Whether `holder` is a source of this node's fan-in now. */
+  isAggSource(holder: string): boolean {
+    return this.fanIn?.isSource(holder) ?? false;
+  }
+
+  /** Correction: expects the sources of `coeffs` instead (the result starts again). */
+  restartFanIn(self: string, coeffs: ReadonlyMap<string, bigint>, holder: boolean): void {
+    if (!this.fanIn) throw new Error('restartFanIn before the fan-in');
+    this.fanIn.restart(self, coeffs, holder ? this.shares.heldSum : null);
+  }
+
+  /** Decodes the version-2 result (every source in and checked). */
+  finishFanIn(scaleBits: number): RoundResult {
+    if (!this.fanIn) throw new Error('finishFanIn before the fan-in');
+    return this.fanIn.finish(scaleBits);
   }
 
   /**
@@ -271,6 +341,7 @@ export class RoundMemory {
    * until every returned release function has been called; the last one wipes it.
    */
   retainResult(): () => void {
+    if (this.fanIn) return this.fanIn.retain();
     if (!this.recon) throw new Error('retainResult: no result');
     return this.recon.retain();
   }
@@ -283,6 +354,8 @@ export class RoundMemory {
    * same r from the same challenge.
    */
   fsProjections(challenge: Uint8Array): { share: bigint; result: bigint } {
+    // version 2: the challenge's form is fixed already; the own projection was taken with it
+    if (this.fanIn) return { share: this.fanIn.ownProjection ?? 0n, result: this.fanIn.resultProjection() };
     if (!this.recon) throw new Error('fsProjections before reconstruction');
     return this.recon.fsProjections(() => this.stream(challenge), this.shares.heldSum);
   }
@@ -300,5 +373,6 @@ export class RoundMemory {
     this.shares.zeroize();
     this.intake.zeroize();
     this.recon?.zeroize();
+    this.fanIn?.zeroize();
   }
 }

@@ -47,13 +47,15 @@ export class RegionalInput {
 
   constructor(
     private readonly K: WasmKernels,
-    /** model parameters + EXTRA_ELEMS */
+    /** model parameters + extra */
     private readonly length: number,
+    /** Elements after the parameters: the weight (and in version 2 the blind), src/protocol/params.ts extraElems. */
+    private readonly extra: number = EXTRA_ELEMS,
   ) {}
 
   /** See `RoundMemory.beginUpdate`. */
   begin(): UpdateStaging {
-    const P = this.length - EXTRA_ELEMS;
+    const P = this.length - this.extra;
     let s: UpdateStaging;
     if (!this.ready && !this.inPlacePending) {
       this.inPlacePending = true;
@@ -78,7 +80,7 @@ export class RegionalInput {
   commit(s: UpdateStaging, weight: number, o: UpdateEncoding): number {
     if (!this.staged.has(s)) throw new Error('commitUpdate: staging already committed or aborted');
     if (!s.inPlace && this.inPlacePending) throw new Error('commitUpdate: the regional sum is busy with the first update; wait for it');
-    const P = this.length - EXTRA_ELEMS;
+    const P = this.length - this.extra;
     try {
       if (s.written !== s.bytes) throw new FieldError('FIELD_LENGTH_MISMATCH', `update has ${s.written / 4} values, this round has ${P} parameters`);
       const enc = { ...o, weight };

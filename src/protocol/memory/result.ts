@@ -47,6 +47,8 @@ export class ResultVector {
   constructor(
     private readonly K: WasmKernels,
     length: number,
+    /** Elements after the parameters (the weight first): src/protocol/params.ts extraElems. */
+    private readonly extra: number = EXTRA_ELEMS,
   ) {
     this.v = K.allocZero(length);
   }
@@ -60,9 +62,9 @@ export class ResultVector {
   decode(scaleBits: number): RoundResult {
     const res = this.v;
     if (!res) throw new Error('the round result was wiped: read it before the round ends, or retainResult()');
-    const P = res.length - EXTRA_ELEMS;
-    const extra = new Float64Array(EXTRA_ELEMS);
-    decodeVector(this.K, { ptr: res.ptr + P * 8, length: EXTRA_ELEMS }, extra, scaleBits);
+    const P = res.length - this.extra;
+    const extra = new Float64Array(1);
+    decodeVector(this.K, { ptr: res.ptr + P * 8, length: 1 }, extra, scaleBits); // the weight
     const totalWeight = extra[0]!;
     const read = (offset: number, out: Float32Array, reduce: 'sum' | 'mean'): void => {
       if (this.v !== res) throw new Error('the round result was wiped: read it before the round ends, or retainResult()');
