@@ -3,7 +3,9 @@
  *
  *   npm run bench:round-pair -- --vs ../other-checkout          (that checkout built: npm ci)
  *   options: --params N (default 1e6), --n N (regions, default 3), --reps N (paired rounds after
- *            one warm-up round each, default 20), --json (one JSON object)
+ *            one warm-up round each, default 20), --node-arg ARG (repeatable: a Node or V8 option
+ *            for this build's node processes only, e.g. --node-arg --initial-old-space-size=64),
+ *            --json (one JSON object)
  *
  * One federation of real node processes per build (each build's own dist/, started by its own
  * local-federation.js), both up at once; every rep runs one round on each, in turn (A B, then
@@ -12,10 +14,11 @@
  * (/proc/<pid>/stat, read before the submissions and 300 ms after the results, so the round's
  * tail — transcripts, wipes — is counted). Printed: each side's medians and the median of the
  * per-pair ratios A/B (A = this build). On a shared machine quote the CPU ratio: wall time
- * follows the load far more. Every result is checked against the plaintext weighted mean.
+ * follows the load far more. Also printed: each side's peak RSS per node (VmHWM, MiB, the
+ * largest of its nodes). Every result is checked against the plaintext weighted mean.
  * @module
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,7 +47,7 @@ function argValue(argv: string[], name: string): string | undefined {
 }
 
 /** Starts `root`'s build of the nodes (its dist/) as a federation of `n` regions. */
-async function startSide(label: string, root: string, n: number, params: number): Promise<Side> {
+async function startSide(label: string, root: string, n: number, params: number, nodeArgs: string[]): Promise<Side> {
   const url = (p: string): string => pathToFileURL(join(root, p)).href;
   const lf = (await import(url('dist/src/node/local-federation.js'))) as LocalFed;
   const client = (await import(url('dist/src/client/index.js'))) as Client;
@@ -56,12 +59,17 @@ async function startSide(label: string, root: string, n: number, params: number)
   });
   const side: Side = { label, lf, nodes: [], fed, client, dir, wall: [], cpu: [] };
   for (const r of fed.regions) {
-    const p = await lf.startNodeProcess(fed, r.id);
+    const p = await lf.startNodeProcess(fed, r.id, {}, nodeArgs);
     side.nodes.push(p);
     live.add(p);
   }
   await lf.waitConnected(fed, 30_000);
   return side;
+}
+
+async function peakRssMiB(s: Side): Promise<number> {
+  const kb = await Promise.all(s.nodes.map(async (p) => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${p.child.pid!}/status`, 'utf8'))?.[1] ?? NaN)));
+  return Math.round((Math.max(...kb) / 1024) * 10) / 10;
 }
 
 async function round(s: Side, id: string, updates: Float32Array[], record: boolean): Promise<void> {
@@ -96,9 +104,10 @@ async function main(): Promise<number> {
   const reps = Number(argValue(argv, 'reps') ?? 20);
   if (![params, n, reps].every((x) => Number.isInteger(x) && x >= 1) || n < 2 || n > REGION_IDS.length) throw new Error('--params, --reps take positive integers, --n 2 to 5');
   const json = argv.includes('--json');
+  const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
   const log = (s: string): void => void process.stderr.write(s + '\n');
   const here = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-  const sides = [await startSide('this', here, n, params), await startSide('vs', resolve(vs), n, params)];
+  const sides = [await startSide('this', here, n, params, nodeArgs), await startSide('vs', resolve(vs), n, params, [])];
   try {
     const updates = Array.from({ length: n }, (_, r) => {
       const u = new Float32Array(params);
@@ -115,17 +124,19 @@ async function main(): Promise<number> {
     const pairs = (x: number[], y: number[]): number => median(x.map((v, i) => v / y[i]!));
     const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
     const out = {
-      n, params, reps, vs: resolve(vs),
-      this: { seconds: r4(median(a.wall)), node_cpu_seconds: r4(median(a.cpu)) },
-      other: { seconds: r4(median(b.wall)), node_cpu_seconds: r4(median(b.cpu)) },
+      n, params, reps, vs: resolve(vs), node_args: nodeArgs,
+      this: { seconds: r4(median(a.wall)), node_cpu_seconds: r4(median(a.cpu)), peak_rss_mb_per_node: await peakRssMiB(a) },
+      other: { seconds: r4(median(b.wall)), node_cpu_seconds: r4(median(b.cpu)), peak_rss_mb_per_node: await peakRssMiB(b) },
       ratio_seconds: r4(pairs(a.wall, b.wall)),
       ratio_node_cpu: r4(pairs(a.cpu, b.cpu)),
       machine: machineInfo(),
     };
     if (json) process.stdout.write(JSON.stringify(out) + '\n');
     else {
-      process.stdout.write(`| build | seconds (median) | node CPU s (median) |\n| --- | --- | --- |\n`);
-      process.stdout.write(`| this | ${out.this.seconds.toFixed(3)} | ${out.this.node_cpu_seconds.toFixed(3)} |\n| vs | ${out.other.seconds.toFixed(3)} | ${out.other.node_cpu_seconds.toFixed(3)} |\n`);
+      process.stdout.write(`| build | seconds (median) | node CPU s (median) | peak RSS/node MiB |\n| --- | --- | --- | --- |\n`);
+      for (const [name, x] of [[`this${nodeArgs.length ? ' ' + nodeArgs.join(' ') : ''}`, out.this], ['vs', out.other]] as const) {
+        process.stdout.write(`| ${name} | ${x.seconds.toFixed(3)} | ${x.node_cpu_seconds.toFixed(3)} | ${x.peak_rss_mb_per_node} |\n`);
+      }
       process.stdout.write(`this / vs, median of ${reps} pairs: seconds ${out.ratio_seconds}, node CPU ${out.ratio_node_cpu}\nmachine: ${JSON.stringify(out.machine)}\n`);
     }
     return 0;
