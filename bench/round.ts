@@ -25,6 +25,10 @@
  *   plus aggregate shares out, docs/protocol.md "Bytes on the wire") in version 1, 8 (n-1) (params+2)
  *   in version 2 ((n-t) computed share vectors and t-1 aggregate shares, the vectors one element
  *   longer: the blind), `bytes_ratio` their ratio.
+ * - node_cpu_seconds: CPU seconds (user + system) of all n node processes together per round,
+ *   from /proc/<pid>/stat read before the submissions and after the round's status calls,
+ *   median over the timed rounds (`node_cpu_all`: each round's). It varies far less with the
+ *   machine's load than `seconds`: compare builds by it (bench/round-pair.ts pairs them).
  * - peak_rss_mb_per_node: max over nodes of VmHWM (/proc/<pid>/status) at the end of the case
  *   (warm-up and timed rounds included), in MiB (2^20 bytes). The target is
  *   4 x params x 4 bytes + 100 MB (`rss_target_mb`, same unit).
@@ -36,7 +40,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../src/node/local-federation.js';
-import { bytesSentByPeer, checkMean, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
+import { bytesSentByPeer, checkMean, cpuSeconds, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
 
 const REGION_IDS = ['eu', 'us', 'apac', 'sa', 'af'];
 const MiB = 1024 * 1024;
@@ -47,6 +51,7 @@ interface Row {
   t: number;
   params: number;
   seconds: number;
+  node_cpu_seconds: number;
   expect: boolean;
   collect_ms: number;
   /** With --no-expect: seconds - collectMs (the round after its collection closed). */
@@ -54,6 +59,7 @@ interface Row {
   bytes_sent_per_node: number;
   peak_rss_mb_per_node: number;
   seconds_all: number[];
+  node_cpu_all: number[];
   bytes_min: number;
   bytes_ratio: number;
   bytes_sent_mean_per_node: number;
@@ -94,23 +100,28 @@ async function runCase(n: number, params: number, reps: number, mode: { expect: 
     await waitConnected(fed, 30_000);
     const { updates, weights } = syntheticUpdates(n, params);
     const secs: number[] = [];
+    const cpu: number[] = [];
     const bytesMax: number[] = [];
     const bytesMean: number[] = [];
     let maxErr = 0;
     for (let rep = 0; rep <= reps; rep++) {
       const round = `bench-${n}-${params}-${rep}-${Date.now()}`;
       const before = await Promise.all(fed.regions.map(bytesSentByPeer));
+      const cpu0 = await Promise.all(nodes.map((p) => cpuSeconds(p.child.pid!)));
       const t0 = performance.now();
       const results = await Promise.all(
         fed.regions.map((r, i) => aggregateDetailed({ node: r.api, token: r.token, round, update: updates[i]!, weight: weights[i]!, reduce: 'mean', ...(mode.expect ? { expect: 1 } : {}) })),
       );
       const sec = (performance.now() - t0) / 1000;
       const after = await Promise.all(fed.regions.map(bytesSentByPeer));
+      const cpu1 = await Promise.all(nodes.map((p) => cpuSeconds(p.child.pid!)));
+      const roundCpu = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
       const sent = after.map((a, i) => Object.entries(a).reduce((s, [peer, b]) => s + b - (before[i]![peer] ?? 0), 0));
       maxErr = Math.max(maxErr, checkMean(round, results, updates, weights));
-      log(`  v${mode.protocol} n=${n} params=${params} ${rep === 0 ? 'warm-up' : `rep ${rep}`}: ${sec.toFixed(3)} s, sent per node ${sent.map((b) => (b / MiB).toFixed(1)).join(' / ')} MiB`);
+      log(`  v${mode.protocol} n=${n} params=${params} ${rep === 0 ? 'warm-up' : `rep ${rep}`}: ${sec.toFixed(3)} s, node CPU ${roundCpu.toFixed(2)} s, sent per node ${sent.map((b) => (b / MiB).toFixed(1)).join(' / ')} MiB`);
       if (rep === 0) continue;
       secs.push(sec);
+      cpu.push(roundCpu);
       bytesMax.push(Math.max(...sent));
       bytesMean.push(sent.reduce((a, b) => a + b, 0) / n);
     }
@@ -121,12 +132,14 @@ async function runCase(n: number, params: number, reps: number, mode: { expect: 
     return {
       protocol: mode.protocol, n, t, params,
       seconds: round4(median(secs)),
+      node_cpu_seconds: round4(median(cpu)),
       expect: mode.expect,
       collect_ms: mode.collectMs,
       seconds_beyond_collect: mode.expect ? null : round4(median(secs) - mode.collectMs / 1000),
       bytes_sent_per_node: Math.round(bytes),
       peak_rss_mb_per_node: round1(rss),
       seconds_all: secs.map(round4),
+      node_cpu_all: cpu.map(round4),
       bytes_min: bytesMin,
       bytes_ratio: round4(bytes / bytesMin),
       bytes_sent_mean_per_node: Math.round(median(bytesMean)),
@@ -189,10 +202,10 @@ async function main(): Promise<number> {
   if (json) {
     process.stdout.write(JSON.stringify({ summary: { targets, v2OverV1, machine } }) + '\n');
   } else {
-    process.stdout.write('| protocol | n | t | params | seconds (median) | bytes sent/node (max) | min | ratio | peak RSS/node MiB | model f32 MiB | RSS target MiB |\n');
-    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
+    process.stdout.write('| protocol | n | t | params | seconds (median) | node CPU s (median) | bytes sent/node (max) | min | ratio | peak RSS/node MiB | model f32 MiB | RSS target MiB |\n');
+    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
     for (const r of rows) {
-      process.stdout.write(`| ${r.protocol} | ${r.n} | ${r.t} | ${r.params} | ${r.seconds.toFixed(3)} | ${r.bytes_sent_per_node} | ${r.bytes_min} | ${r.bytes_ratio.toFixed(4)} | ${r.peak_rss_mb_per_node} | ${r.model_f32_mb} | ${r.rss_target_mb} |\n`);
+      process.stdout.write(`| ${r.protocol} | ${r.n} | ${r.t} | ${r.params} | ${r.seconds.toFixed(3)} | ${r.node_cpu_seconds.toFixed(2)} | ${r.bytes_sent_per_node} | ${r.bytes_min} | ${r.bytes_ratio.toFixed(4)} | ${r.peak_rss_mb_per_node} | ${r.model_f32_mb} | ${r.rss_target_mb} |\n`);
     }
     process.stdout.write(`v2 / v1: ${JSON.stringify(v2OverV1)}\ntargets: ${JSON.stringify(targets)}\nmachine: ${JSON.stringify(machine)}\n`);
   }

@@ -1,9 +1,11 @@
 /**
  * What the process benchmarks share: the median they quote, the machine line they print, the
- * node processes they start (killed however the benchmark ends) and their entry point, and the
- * rounds' synthetic updates with the check of a result against their plaintext weighted mean.
+ * CPU time of a node process, the node processes they start (killed however the benchmark ends)
+ * and their entry point, and the rounds' synthetic updates with the check of a result against
+ * their plaintext weighted mean.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import type { LocalRegion, NodeProcess } from '../src/node/local-federation.js';
 
@@ -60,6 +62,18 @@ export async function bytesSentByPeer(r: LocalRegion): Promise<Record<string, nu
   if (!res.ok) throw new Error(`status of ${r.id}: HTTP ${res.status}`);
   const body = (await res.json()) as { bytes: { bytesSent: Record<string, number> } };
   return body.bytes.bytesSent;
+}
+
+/**
+ * CPU seconds (user + system, all its threads) a process has used so far, from
+ * /proc/<pid>/stat (Linux; clock ticks of 1/100 s). On a shared machine a process's CPU time
+ * moves far less with the load than wall time does, so it is the figure to compare builds by.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // fields after the parenthesised command name: state is field 3, utime 14 and stime 15
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** Node processes a benchmark started: every one still running is killed (a stopped one woken first) when the benchmark ends. */
