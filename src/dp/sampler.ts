@@ -9,9 +9,7 @@
  */
 import { FieldError } from '../errors.js';
 import type { FieldVec, RandomFill, WasmKernels } from '../field/index.js';
-
-/** Largest Poisson mean the kernel takes: its samples are doubles, exact integers below 2^53. */
-export const MAX_POISSON_MEAN = 2 ** 48;
+import { MAX_POISSON_MEAN } from './sampler-limits.js';
 
 /** 64-bit words per refill (512 KiB); an element takes about 4.5 words on average. */
 const WORDS = 1 << 16;
