@@ -19,6 +19,7 @@ import { ChunkIntake, openStream } from '../src/protocol/memory/intake.js';
 import { ShareStreams } from '../src/protocol/memory/share-streams.js';
 import { Projection } from '../src/protocol/memory/projection.js';
 import { ResultVector } from '../src/protocol/memory/result.js';
+import { expandSeededChunk } from '../src/sharing/seeded.js';
 
 const O = { scaleBits: 16, clipL2: 1e6, clipMode: 'reject' as const };
 const p = 0xffff_ffff_0000_0001n;
@@ -388,5 +389,61 @@ describe('the round as a whole (RoundMemory)', () => {
     expect(resultArray(f.result)).toEqual(before); // held: the result alone is still there
     release();
     expect(() => resultArray(f.result)).toThrow(/result was wiped/);
+  });
+});
+
+describe('version 2 (seeded dealing, seeds in, fan-in)', () => {
+  it('after zeroize nothing of a version-2 round is left in WASM memory: computed and seeded shares, a seed\'s expansion, the held sum, the result', async () => {
+    const K = await loadKernelsFresh();
+    const P = WIRE_CHUNK_ELEMS + 5;
+    const L = P + 2; // the weight and the blind
+    const v = new RoundMemory(K, L, nobleSha256, aesCtrRandom, 2);
+    addUpdate(v, update(P, 31), 3, O);
+    // holders x = 1 (self), 2 (seeded), 3 (computed)
+    const plan = { round: 'r', dealer: 'a', holders: [1, 2, 3], seeded: [2], idOf: (x: number) => ['a', 'b', 'c'][x - 1]! };
+    const d = v.startSeededDealing(3, 1, plan, nodeRandom);
+    const g = d.digests();
+    let r = g.next();
+    while (!r.done) r = g.next();
+    const seed = d.seedOf(2);
+    const expanded = K.alloc(64);
+    expandSeededChunk(K, expanded, nobleSha256, aesCtrRandom, seed, { round: 'r', dealer: 'a', holder: 'b' }, 0);
+    const seededHead = K.bytes(expanded.ptr, 64 * 8).slice();
+    K.zeroize(expanded); // the test's own copy: gone before anything is searched
+    K.free(expanded);
+    seed.fill(0);
+    const s = d.stream(new Uint8Array(32).fill(5));
+    const computedHead = s.next(3)!.data.slice(0, 64);
+    expect(inMemory(K, computedHead)).toBe(true); // in the dealing's cached chunk
+    while (s.next(3));
+    s.finish();
+    expect(inMemory(K, computedHead)).toBe(false); // the dealing's chunks are wiped when it ends
+    // a peer's seed expanded into the held sum, and a peer's share vector
+    const peerSeed = new Uint8Array(32).fill(44);
+    v.expectShare('b', new Uint8Array(32).fill(6));
+    v.acceptSeed('b', peerSeed, { round: 'r', dealer: 'b', holder: 'a' });
+    const peerExp = K.alloc(64);
+    expandSeededChunk(K, peerExp, nobleSha256, aesCtrRandom, peerSeed, { round: 'r', dealer: 'b', holder: 'a' }, 0);
+    const peerHead = K.bytes(peerExp.ptr, 64 * 8).slice();
+    K.zeroize(peerExp);
+    K.free(peerExp);
+    v.expectShare('c', new Uint8Array(32).fill(7));
+    const peer = elements(L, 32);
+    for (let o = 0; o < L; o += WIRE_CHUNK_ELEMS) v.acceptShare('c', o, peer.subarray(o * 8, Math.min(peer.length, (o + WIRE_CHUNK_ELEMS) * 8)));
+    expect(v.shareProjection('b')).toBeTypeOf('bigint');
+    expect(v.shareProjection('c')).toBeTypeOf('bigint');
+    v.startFanIn(new Map());
+    v.acceptOwnAgg('a');
+    v.aggChallenge(new Uint8Array(32).fill(8), true);
+    v.restartFanIn('a', new Map([['a', 1n]]), true);
+    const f = v.finishFanIn(O.scaleBits);
+    const heldHead = v.aggChunkAt(0).slice(0, 64);
+    const live = [heldHead];
+    expect(live.map((b) => inMemory(K, b))).toEqual([true]);
+    // seeds' expansions were consumed into the sums and their scratch wiped already
+    expect([seededHead, peerHead].map((b) => inMemory(K, b))).toEqual([false, false]);
+    v.zeroize();
+    expect([...live, computedHead, seededHead, peerHead].map((b) => inMemory(K, b))).toEqual([false, false, false, false]);
+    expect(() => resultArray(f)).toThrow(/result was wiped/);
   });
 });

@@ -69,7 +69,7 @@ describe('protocol version 2 between real node processes', () => {
 
   it('5 regions, t = 3: a node killed right after dealing counts, and the round completes', async () => {
     const fed = await federation(REGIONS5, 3);
-    await fx.start(fed, REGIONS5, (id) => (id === 'za' ? { MPC_TEST_FAULT: 'exit-after-deal' } : {}));
+    await fx.start(fed, REGIONS5, (id): Record<string, string> => (id === 'za' ? { MPC_TEST_FAULT: 'exit-after-deal' } : {}));
     await waitConnected(fed);
     const { res, want, regions } = await round(fed, 'v2-drop', 3000);
     regions.forEach((r, i) => {
@@ -86,7 +86,7 @@ describe('protocol version 2 between real node processes', () => {
   it('5 regions, t = 3: a dealer that deals one holder a share off its polynomial is caught; the holder is left out and the result is right', async () => {
     const fed = await federation(REGIONS5, 3);
     // eu seeds sa and us and sends computed shares to za and apac: corrupt za's
-    await fx.start(fed, REGIONS5, (id) => (id === 'eu' ? { MPC_TEST_FAULT: 'corrupt-share:za' } : {}));
+    await fx.start(fed, REGIONS5, (id): Record<string, string> => (id === 'eu' ? { MPC_TEST_FAULT: 'corrupt-share:za' } : {}));
     await waitConnected(fed);
     const { res, want } = await round(fed, 'v2-dealer', 3000);
     for (const r of res) {
@@ -102,7 +102,7 @@ describe('protocol version 2 between real node processes', () => {
 
   it('5 regions, t = 3: a holder that publishes a wrong aggregate share is named and every region gets the correct result', async () => {
     const fed = await federation(REGIONS5, 3);
-    await fx.start(fed, REGIONS5, (id) => (id === 'sa' ? { MPC_TEST_FAULT: 'corrupt-aggregate' } : {}));
+    await fx.start(fed, REGIONS5, (id): Record<string, string> => (id === 'sa' ? { MPC_TEST_FAULT: 'corrupt-aggregate' } : {}));
     await waitConnected(fed);
     const { res, want } = await round(fed, 'v2-correct', 3000);
     for (const r of res) {

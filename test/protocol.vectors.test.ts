@@ -111,6 +111,8 @@ function eventJson(ev: RoundEvent): VEvent {
       return { kind: 'dealt', digests: Object.fromEntries([...ev.digests].map(([h, d]) => [h, hex(d)])), now: ev.now };
     case 'published':
       return { kind: 'published', digest: hex(ev.digest), now: ev.now };
+    case 'streamed':
+      throw new Error('protocol version 2 has no vectors in this format');
     default:
       return { ...ev };
   }
@@ -136,6 +138,8 @@ function effectJson(e: Effect): VEffect {
       return { kind: 'send', ...vsend(e.to, e.msg) };
     case 'deal':
       return { kind: 'deal', holders: [...e.holders], edge: [] };
+    case 'stream-shares':
+      throw new Error('protocol version 2 has no vectors in this format');
     case 'publish':
       return { kind: 'publish', to: [...e.to], decision: wire(e.relay[0]!), edge: [] };
     case 'result':
