@@ -178,3 +178,11 @@ describe('Skellam noise: field encoding and the stream', () => {
     K.free(v);
   });
 });
+
+describe('Skellam noise: a broken random source', () => {
+  it('throws instead of looping when the stream yields only zeros', () => {
+    const v = K.alloc(1000);
+    expect(() => skellamNoise(K, v, 2e6, (b) => b.fill(0))).toThrow(/random source is broken/);
+    K.free(v);
+  });
+});

@@ -31,7 +31,10 @@ export function skellamNoise(K: WasmKernels, out: FieldVec, variance: number, rn
     let done = 0;
     while (done < out.length) {
       rng(K.bytes(words, WORDS * 8));
-      done += K.x.skellamNoise(out.ptr + done * 8, out.length - done, words, WORDS, lambda, o.add === true ? 1 : 0);
+      const n = K.x.skellamNoise(out.ptr + done * 8, out.length - done, words, WORDS, lambda, o.add === true ? 1 : 0);
+      // a full buffer of a working CSPRNG makes ~14000 elements; none means a broken stream (e.g. all zeros)
+      if (n === 0) throw new FieldError('FIELD_OUT_OF_RANGE', 'Skellam noise: 65536 random words did not make one sample; the random source is broken');
+      done += n;
     }
   } finally {
     K.freeBytes(words, WORDS * 8); // wipes the words
