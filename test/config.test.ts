@@ -87,6 +87,7 @@ describe('parseFederation: valid files and defaults', () => {
       collectMs: 1000,
       phaseTimeoutMs: 30_000,
       roundTimeoutMs: 300_000,
+      protocol: 1,
     });
   });
 

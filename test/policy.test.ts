@@ -122,9 +122,11 @@ describe('policy section: defaults and digests', () => {
     expect(pol.size).toBe(variants.length + 1);
   });
 
-  it('policyDigest of a default policy equals the pre-policy formula SHA-256(tag || canonicalJson(round))', () => {
+  it('policyDigest of a default policy equals the pre-policy formula SHA-256(tag || canonicalJson(round)), round.protocol 1 left out', () => {
     const f = parseFederation(base());
-    const old = bytesToHex(sha256(utf8ToBytes(`mpc-node/policy/v1\0${canonicalJson(f.round)}`)));
+    const { protocol, ...round } = f.round;
+    expect(protocol).toBe(1);
+    const old = bytesToHex(sha256(utf8ToBytes(`mpc-node/policy/v1\0${canonicalJson(round)}`)));
     expect(policyDigest(f)).toBe(old);
     expect(policyDigest(f)).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -135,8 +137,11 @@ describe('policy section: defaults and digests', () => {
     expect(policyDigest({ ...f, federation: 'other' })).toBe(d); // names and endpoints are the federation digest's job
     const otherClip = { ...f, round: { ...f.round, clipL2: 1 } };
     expect(policyDigest(otherClip)).not.toBe(d);
-    const body = { ...f.round, policy: f.policy };
+    const { protocol: _v1, ...round } = f.round;
+    const body = { ...round, policy: f.policy };
     expect(d).toBe(bytesToHex(sha256(utf8ToBytes(`mpc-node/policy/v1\0${canonicalJson(body)}`))));
+    // protocol 2 enters the digest; 1 (the default) does not
+    expect(policyDigest({ ...f, round: { ...f.round, protocol: 2 } as typeof f.round })).not.toBe(d);
   });
 });
 

@@ -2,7 +2,9 @@
  * Liveness of a round when a region dies mid-round (runLocal, virtual clock): a region that
  * received shares and then died is never a decided holder, and the round ends at once (not at a
  * deadline); a decided holder that dies finishes the round without it when the result does not
- * need it, and aborts it at once with PROTOCOL_PEER_LOST when it does.
+ * need it, and aborts it at once with PROTOCOL_PEER_LOST when it does. A hung region (its link
+ * stalled: up, but taking nothing) is not waited for once every other region has answered, and
+ * is waited for again when it flows before that.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelsFresh } from '../src/field/node.js';
@@ -168,5 +170,97 @@ describe('a region that dies mid-round', () => {
     expect(step(s, { kind: 'peer-down', peer: 'mars', now: 2 }, ctx).state.down).toEqual(['us']);
     s = step(s, { kind: 'peer-up', peer: 'us', now: 3 }, ctx).state as typeof s;
     expect(s.down).toEqual([]);
+  });
+});
+
+describe('a hung region (its link stalled: up, but taking nothing)', () => {
+  /** Stalls `region` once it has sent its parameters to every other region (it opened the round, then hung). */
+  const afterParams = (region: string, regions: string[]) => {
+    const sent = new Set<string>();
+    return (m: PeerMessage, to: string) => (m.type === 'params' && sent.add(to), regions.filter((r) => r !== region).every((p) => sent.has(p)));
+  };
+
+  it('stalled, then every other region answered: decided without it at once, sealed, and the coordinator says why', () => {
+    const { out, endedAt, inp } = run(REGIONS3, 2, { stall: [{ region: 'us', after: afterParams('us', REGIONS3) }] });
+    const live = out.filter((o) => o.region !== 'us');
+    for (const o of live) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.stalled).toEqual(['us']);
+      expect(o.state.dealtTo).toContain('us'); // its parameters had matched: it was dealt to
+      expect(o.state.decision).toMatchObject({ dealers: ['apac', 'eu'], holders: ['apac', 'eu'] });
+      expect(maxErr(o.result!.sum, weightedSum(inp, ['apac', 'eu']))).toBeLessThan(1e-3);
+      expect(o.state.sealing?.state).toBe('sealed');
+      expect(endedAt.get(o.region)).toBeLessThan(timing.peerWaitMs); // not at a deadline
+    }
+    expect(entries(live[0]!).find((e) => e.kind === 'dropout')?.body).toMatchObject({ region: 'us', phase: 'decide', reason: expect.stringMatching(/stalled when every other participant had answered/) });
+    expect(out.find((o) => o.region === 'us')!.state.phase).toBe('collect'); // it never ran again
+  });
+
+  it('stalled, but another region has not answered yet: still waited for, together with it, until the deadline', () => {
+    // za hangs; eu's collection never closes (no commits): the coordinator waits for eu, so for
+    // za too, and at the decision deadline leaves out both (5 regions, t = 2)
+    const { out, endedAt, inp } = run(REGIONS5, 2, { holdInput: ['eu'], stall: [{ region: 'za', after: afterParams('za', REGIONS5) }] });
+    for (const o of out.filter((x) => x.region !== 'za' && x.region !== 'eu')) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.decision).toMatchObject({ dealers: ['apac', 'sa', 'us'], holders: ['apac', 'sa', 'us'] });
+      expect(maxErr(o.result!.sum, weightedSum(inp, ['apac', 'sa', 'us']))).toBeLessThan(1e-3);
+      expect(endedAt.get(o.region)).toBeGreaterThanOrEqual(timing.decideMs); // it waited
+    }
+  });
+
+  it('stalled, then flowing again before the decision: waited for again, and a dealer and holder', () => {
+    // us hangs after its parameters and runs again at 250 ms; its collection closes at 750 ms,
+    // eu's at 500 ms: once eu has answered, us (flowing, not yet committed) is still waited for
+    const faults = { inputAt: { eu: 500, us: 750 }, stall: [{ region: 'us', after: afterParams('us', REGIONS3), flowAt: 250 }] };
+    const { out, endedAt, inp } = run(REGIONS3, 2, faults);
+    for (const o of out) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.stalled ?? []).toEqual([]);
+      expect(o.state.decision).toMatchObject({ dealers: REGIONS3, holders: REGIONS3 });
+      expect(maxErr(o.result!.sum, weightedSum(inp, REGIONS3))).toBeLessThan(1e-3);
+      expect(endedAt.get(o.region)).toBeGreaterThanOrEqual(750);
+    }
+    // the same round with us still stalled when eu answers: decided then, without us
+    const later = run(REGIONS3, 2, { ...faults, stall: [{ ...faults.stall[0]!, flowAt: 1500 }] });
+    const apac = later.out.find((o) => o.region === 'apac')!;
+    expect(apac.state.decision).toMatchObject({ dealers: ['apac', 'eu'], holders: ['apac', 'eu'] });
+    expect(later.endedAt.get('apac')).toBeLessThan(750);
+  });
+
+  it('stalled as the last one missing, but the round cannot complete without it: waited for, and it takes part when it flows again', () => {
+    // every region's policy requires 3 contributors: going on without us would abort the round
+    // (us runs again at 750 ms, before its own wait for the others' parameters is up)
+    const all3 = Object.fromEntries(REGIONS3.map((r) => [r, { minContributors: 3 }]));
+    const { out, endedAt, inp } = run(REGIONS3, 2, { params: all3, stall: [{ region: 'us', after: afterParams('us', REGIONS3), flowAt: 750 }] });
+    for (const o of out) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.decision).toMatchObject({ dealers: REGIONS3, holders: REGIONS3 });
+      expect(maxErr(o.result!.sum, weightedSum(inp, REGIONS3))).toBeLessThan(1e-3);
+      expect(endedAt.get(o.region)).toBeGreaterThanOrEqual(750);
+    }
+  });
+
+  it('two stalled at once are both waited for (one of them may only be slow)', () => {
+    // sa and za hang after their parameters (5 regions, t = 2): nothing is decided before the deadline
+    const stall = ['sa', 'za'].map((region) => ({ region, after: afterParams(region, REGIONS5) }));
+    const { out, endedAt, inp } = run(REGIONS5, 2, { stall });
+    for (const o of out.filter((x) => x.region !== 'sa' && x.region !== 'za')) {
+      expect(o.error?.message).toBeUndefined();
+      expect(o.state.decision).toMatchObject({ dealers: ['apac', 'eu', 'us'], holders: ['apac', 'eu', 'us'] });
+      expect(maxErr(o.result!.sum, weightedSum(inp, ['apac', 'eu', 'us']))).toBeLessThan(1e-3);
+      expect(endedAt.get(o.region)).toBeGreaterThanOrEqual(timing.decideMs);
+    }
+  });
+
+  it('the state machine: peer-stalled is ignored for a down or unknown peer, cleared by peer-flowing and by peer-up', () => {
+    const ctx = { memory: {} as never, sign: () => new Uint8Array(64), verify: () => true, projectionRng: () => () => {} };
+    let s = { ...initialState('eu', params(REGIONS3, 2), timing, 0), matched: ['apac', 'us'] };
+    s = step(s, { kind: 'peer-stalled', peer: 'us', now: 1 }, ctx).state as typeof s;
+    expect(s.stalled).toEqual(['us']);
+    expect(step(s, { kind: 'peer-stalled', peer: 'mars', now: 2 }, ctx).state.stalled).toEqual(['us']);
+    expect(step(s, { kind: 'peer-flowing', peer: 'us', now: 2 }, ctx).state.stalled).toEqual([]);
+    expect(step(s, { kind: 'peer-up', peer: 'us', now: 2 }, ctx).state.stalled).toEqual([]);
+    const down = step(s, { kind: 'peer-down', peer: 'apac', now: 2 }, ctx).state;
+    expect(step(down, { kind: 'peer-stalled', peer: 'apac', now: 3 }, ctx).state.stalled).toEqual(['us']);
   });
 });

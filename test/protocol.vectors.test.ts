@@ -47,7 +47,9 @@ export type VEvent =
   | { kind: 'published'; digest: Hex; now: number }
   | { kind: 'tick'; now: number }
   | { kind: 'peer-up'; peer: string; now: number }
-  | { kind: 'peer-down'; peer: string; now: number };
+  | { kind: 'peer-down'; peer: string; now: number }
+  | { kind: 'peer-stalled'; peer: string; now: number }
+  | { kind: 'peer-flowing'; peer: string; now: number };
 export type VEffect =
   | ({ kind: 'send' } & VSend)
   | { kind: 'deal'; holders: string[]; edge: VSend[] }

@@ -548,6 +548,10 @@ describe('PeerNetwork on 127.0.0.1', () => {
     const ev = a.logs.find((e) => e['event'] === 'drain-timeout');
     expect(ev).toMatchObject({ peer: 'c' });
     expect(ev!['queuedBytes']).toBeGreaterThan(0);
+    // reported stalled (stallMs = drainTimeoutMs / 20) before it was cut
+    const stalledAt = a.logs.findIndex((e) => e['event'] === 'peer-stalled' && e['peer'] === 'c');
+    expect(stalledAt).toBeGreaterThanOrEqual(0);
+    expect(stalledAt).toBeLessThan(a.logs.indexOf(ev!));
     expect(a.logs.find((e) => e['event'] === 'peer-down')).toMatchObject({ peer: 'c', reason: 'drain timeout' });
     expect(a.down).toContain('c');
     expect(a.net.stats().drainTimeouts).toEqual({ c: 1 });
@@ -555,6 +559,29 @@ describe('PeerNetwork on 127.0.0.1', () => {
     await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'reconnect once the peer reads again');
     await a.net.send('c', msg('after'));
     await waitFor(() => c.received.some((x) => text(x.msg) === 'after'), 'message after the cut');
+  });
+
+  it('reports a link whose peer takes no bytes for stallMs stalled, without cutting it, and flowing once the peer reads again', async () => {
+    const { a, c, relay } = await pairViaRelay({ heartbeatIntervalMs: 600_000, drainTimeoutMs: 600_000, stallMs: 100 });
+    await waitFor(() => a.net.isConnected('c') && c.net.isConnected('a'), 'link up');
+    const events: string[] = [];
+    a.net.on('peer-stalled', (p) => events.push(`stalled ${p}`));
+    a.net.on('peer-flowing', (p) => events.push(`flowing ${p}`));
+    relay.stop();
+    const chunk = new Uint8Array(256 * 1024);
+    const n = 64; // 16 MiB: more than every buffer on the way holds
+    const sends = Array.from({ length: n }, () => a.net.send('c', chunk));
+    await waitFor(() => a.net.isStalled('c'), 'a to report its link to c stalled');
+    expect(events).toEqual(['stalled c']);
+    expect(a.logs.find((e) => e['event'] === 'peer-stalled')).toMatchObject({ peer: 'c', queuedBytes: expect.any(Number) });
+    expect(a.net.isConnected('c')).toBe(true);
+    relay.flow();
+    await Promise.all(sends);
+    await waitFor(() => c.received.length === n, 'every message once the peer reads again');
+    expect(events[1]).toBe('flowing c');
+    expect(a.net.isStalled('c')).toBe(false);
+    expect(a.down).toEqual([]);
+    expect(a.net.stats().drainTimeouts).toEqual({});
   });
 
   it('never cuts a slow link that keeps taking bytes, however long the transfer', async () => {

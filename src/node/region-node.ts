@@ -30,7 +30,7 @@ import type { Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './n
 import { roundManifest } from '../core/tensor-manifest.js';
 import { RoundRegistry, type Round, type Uploads } from './round-registry.js';
 import { TrainerIntake } from './trainer-intake.js';
-import { launchStream, type StreamHost } from './streams.js';
+import { launchStream, StallWatch, type StreamHost } from './streams.js';
 
 export type { AggregateAnswer, Logger, RegionNodeOptions, SubmitRequest, UpdateUpload } from './node-options.js';
 
@@ -43,6 +43,7 @@ export class RegionNode {
   private readonly rounds = new RoundRegistry();
   private readonly intake: TrainerIntake;
   private readonly streams: StreamHost;
+  private readonly stalls = new StallWatch(); // wakes the streams waiting on a link when links stall, flow, go or come
   private readonly signer: (msg: Uint8Array) => Uint8Array;
   private readonly verifier: (region: string, msg: Uint8Array, sig: Uint8Array) => boolean;
   private readonly timing: RoundTiming;
@@ -103,11 +104,9 @@ export class RegionNode {
       updateAccepted: (clipFactor) => this.metrics.updateAccepted(clipFactor < 1),
     });
     this.streams = {
-      isLive: (round) => this.rounds.isLive(round),
-      linked: (peer) => this.net.isConnected(peer),
-      send: (to, msg) => this.send(to, msg),
-      apply: (round, ev) => this.apply(round, ev),
-      abort: (round, err) => this.endRound(round, 'aborted', err),
+      isLive: (round) => this.rounds.isLive(round), linked: (peer) => this.net.isConnected(peer),
+      stalled: (peer) => this.net.isStalled(peer), watchStalls: (wake) => this.stalls.watch(wake),
+      send: (to, msg) => this.send(to, msg), apply: (round, ev) => this.apply(round, ev), abort: (round, err) => this.endRound(round, 'aborted', err),
     };
     const peers = new Map<string, PeerInfo>(f.regions.filter((x) => x.id !== this.region).map((x) => [x.id, { publicKey: regionPublicKey(x), endpoint: x.endpoint }]));
     const ep = new URL(me.endpoint);
@@ -123,8 +122,8 @@ export class RegionNode {
       ...(opts.onDecrypted ? { onDecrypted: opts.onDecrypted } : {}),
     });
     this.net.on('message', (from, bytes) => this.onPeerBytes(from, bytes));
-    for (const kind of ['peer-up', 'peer-down'] as const) {
-      this.net.on(kind, (p) => this.rounds.list().forEach((r) => this.apply(r, { kind, peer: p, now: Date.now() })));
+    for (const kind of ['peer-up', 'peer-down', 'peer-stalled', 'peer-flowing'] as const) {
+      this.net.on(kind, (p) => (this.stalls.wake(), this.rounds.list().forEach((r) => this.apply(r, { kind, peer: p, now: Date.now() }))));
     }
     this.net.on('refused', (info: { code?: string }) => {
       this.counters.refusedConnections++;
@@ -218,6 +217,7 @@ export class RegionNode {
     this.rounds.add(r);
     this.intake.startCollection(r);
     this.apply(r, { kind: 'open', now });
+    for (const peer of this.net.connectedPeers()) if (this.net.isStalled(peer)) this.apply(r, { kind: 'peer-stalled', peer, now });
     this.log({ event: 'round-open', round: id, params, ...(from ? { from } : {}) }); // after the open: our parameters are out
     return r;
   }

@@ -7,8 +7,12 @@
  * out, when its link is gone (what it would send is lost: the protocol treats the peer as
  * dropped, and the transport cuts a peer that takes no bytes, docs/transport.md), or the moment
  * the round is no longer live (its memory is wiped then and may already belong to another
- * round). Each yields to I/O between chunks and reports its end to the protocol as an event
- * once every peer's stream has ended.
+ * round), or, when its link is stalled (up, but taking nothing: a hung peer), as soon as every
+ * other stream of the dealing or publishing has ended and the round can do without it (version
+ * 1: a dealing that keeps t holders, a publishing to a peer that is no decided holder): the peer
+ * is left behind, and the protocol goes on without it (docs/protocol.md "Dropouts and aborts").
+ * Each yields to I/O between chunks and reports its end to the protocol as an event once every
+ * peer's stream has ended, naming the peers left behind (a dealing commits to no share for them).
  * @module
  */
 import { ProtocolError } from '../errors.js';
@@ -25,9 +29,25 @@ export interface StreamHost {
   isLive(r: Round): boolean;
   /** Whether an authenticated link to `peer` is up. */
   linked(peer: string): boolean;
+  /** Whether the link to `peer` is up and stalled (the transport's `'peer-stalled'` until `'peer-flowing'`). */
+  stalled(peer: string): boolean;
+  /** Calls `wake` whenever a link stalls or flows again, until the returned function is called. */
+  watchStalls(wake: () => void): () => void;
   send(to: string, msg: PeerMessage): Promise<void>;
   apply(r: Round, ev: RoundEvent): void;
   abort(r: Round, err: ProtocolError): void;
+}
+
+/** The streams' wake-up calls: the node calls `wake` on every link event, each waiting stream has watched. */
+export class StallWatch {
+  readonly #wakers = new Set<() => void>();
+  watch(wake: () => void): () => void {
+    this.#wakers.add(wake);
+    return () => void this.#wakers.delete(wake);
+  }
+  wake(): void {
+    for (const w of [...this.#wakers]) w();
+  }
 }
 
 /** One chunk of a vector stream: a view into WASM memory, valid until the next call into it. */
@@ -43,19 +63,57 @@ type Chunk = { offset: number; data: Uint8Array } | null;
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * One peer's pipeline: takes the next chunk, sends it, waits for the link's backpressure, until
- * the stream is done, the link to `peer` is gone or `live()` turns false.
+ * One stream per peer of `peers` (`nextOf(peer)` gives its chunks), each on its own pipeline:
+ * takes the next chunk, sends it, waits for the link's backpressure, until the stream is done,
+ * the link to its peer is gone or `live()` turns false. A send pending on a stalled link is
+ * abandoned once every other stream has ended: that stream ends unfinished (two stalled streams
+ * wait for each other: one of them may only be slow, and the drain timeout cuts a hung one).
+ * @param canLeave - Whether the round can do without `peer`'s stream (false: it is never left).
+ * @returns The peers whose stream ended so (left behind: their link stalled).
  */
-async function streamTo(host: StreamHost, peer: string, live: () => boolean, next: () => Chunk, message: (offset: number, data: Uint8Array) => PeerMessage): Promise<void> {
-  for (;;) {
-    // checked before taking a chunk: once the round has ended its vectors are wiped and freed
-    // (and may already belong to another round), so never read or compute on them again
-    if (!live() || !host.linked(peer)) return;
-    const c = next();
-    if (c === null) return;
-    await host.send(peer, message(c.offset, c.data)); // encrypted before it returns: the view may go
-    await yieldToIo();
+async function streamEach(host: StreamHost, peers: readonly string[], live: () => boolean, nextOf: (peer: string) => () => Chunk, message: (offset: number, data: Uint8Array) => PeerMessage, canLeave: (peer: string) => boolean): Promise<Set<string>> {
+  const running = new Set(peers);
+  const left = new Set<string>();
+  const wakers = new Set<() => void>();
+  const wakeAll = (): void => wakers.forEach((w) => w());
+  const mayLeave = (peer: string): boolean => running.size === 1 && host.stalled(peer) && canLeave(peer);
+  /** Resolves true once `sent` has, false if first `peer` may be left behind. */
+  const sentOrLeft = async (peer: string, sent: Promise<void>): Promise<boolean> => {
+    let wake = (): void => {};
+    const leave = new Promise<boolean>((resolve) => (wake = () => void (mayLeave(peer) && resolve(false))));
+    wakers.add(wake);
+    try {
+      wake();
+      return await Promise.race([sent.then(() => true), leave]);
+    } finally {
+      wakers.delete(wake);
+    }
+  };
+  const streamTo = async (peer: string): Promise<void> => {
+    const next = nextOf(peer);
+    try {
+      for (;;) {
+        // checked before taking a chunk: once the round has ended its vectors are wiped and freed
+        // (and may already belong to another round), so never read or compute on them again
+        if (!live() || !host.linked(peer)) return;
+        const c = next();
+        if (c === null) return;
+        const sent = host.send(peer, message(c.offset, c.data)); // encrypted before it returns: the view may go
+        if (!(await sentOrLeft(peer, sent))) return void left.add(peer);
+        await yieldToIo();
+      }
+    } finally {
+      running.delete(peer);
+      wakeAll(); // the streams still waiting on a stalled link may now be the only ones left
+    }
+  };
+  const unwatch = host.watchStalls(wakeAll);
+  try {
+    await Promise.all(peers.map(streamTo));
+  } finally {
+    unwatch();
   }
+  return left;
 }
 
 /**
@@ -71,17 +129,16 @@ export async function dealShares(host: StreamHost, r: Round, self: string, holde
   try {
     dealing = r.memory.startDealing(p.threshold, p.participants.length, holders.map((h) => xOf(p, h)), xOf(p, self), random);
     const d = dealing;
-    await Promise.all(
-      holders.filter((h) => h !== self).map((h) => {
-        const x = xOf(p, h);
-        return streamTo(host, h, live, () => d.next(x), (offset, data) => ({ type: 'share', round: r.id, offset, data }));
-      }),
-    );
+    const left = await streamEach(host, holders.filter((h) => h !== self), live, (h) => {
+      const x = xOf(p, h);
+      return () => d.next(x);
+    }, (offset, data) => ({ type: 'share', round: r.id, offset, data }), () => holders.length > p.threshold); // without a holder left behind, still t
     // streams that ended early (their links went) left chunks no one dealt: the digests and the
     // own share need them, a chunk per macrotask like the streams
     while (live() && d.dealAhead()) await yieldToIo();
     if (!live()) return;
-    const digests = new Map([...d.finish()].map(([x, dg]) => [regionOfX(p, x), dg]));
+    // a holder left behind was not dealt to: no commitment to it (it would take its short stream for a wrong one)
+    const digests = new Map([...d.finish()].map(([x, dg]) => [regionOfX(p, x), dg] as const).filter(([h]) => !left.has(h)));
     host.apply(r, { kind: 'dealt', digests, now: Date.now() });
     if (afterDealt) await afterDealt();
   } catch (e) {
@@ -134,12 +191,11 @@ export async function streamSeededShares(host: StreamHost, r: Round, seededTo: r
       void host.send(h, { type: 'seed', round: r.id, seed }).finally(() => seed.fill(0)); // encrypted at once
     }
     const dl = d.stream(challenge);
-    await Promise.all(
-      full.map((h) => {
-        const x = xOf(p, h);
-        return streamTo(host, h, live, () => dl.next(x), (offset, data) => ({ type: 'share', round: r.id, offset, data }));
-      }),
-    );
+    // no holder is left behind: its share is committed already (a stalled one waits for the drain timeout)
+    await streamEach(host, full, live, (h) => {
+      const x = xOf(p, h);
+      return () => dl.next(x);
+    }, (offset, data) => ({ type: 'share', round: r.id, offset, data }), () => false);
     while (live() && dl.dealAhead()) await yieldToIo();
     if (!live()) return;
     const projection = dl.finish();
@@ -166,21 +222,22 @@ export async function publishAggregate(host: StreamHost, r: Round, to: readonly 
   // (the node keeps its aggregate share until then, RegionNode.finishRound)
   const live = (): boolean => host.isLive(r) && (r.state.phase === 'combine' || (r.state.phase === 'done' && r.state.v2 !== undefined));
   const length = r.memory.length;
+  // version 1: a stalled peer's stream may be left only if it is no decided holder (a holder's
+  // result needs our share, and the round needs its own: it is waited for until the drain timeout)
+  const holders = r.state.decision?.holders ?? [];
+  const leavable = (peer: string): boolean => r.state.v2 === undefined && !holders.includes(peer);
   try {
-    await Promise.all(
-      to.map((peer) => {
-        let offset = 0;
-        const next = (): Chunk => {
-          if (offset >= length) return null;
-          const c = { offset, data: r.memory.aggChunkAt(offset) };
-          offset += WIRE_CHUNK_ELEMS;
-          return c;
-        };
-        return streamTo(host, peer, live, next, (o, data) => ({ type: 'agg', round: r.id, offset: o, data }));
-      }),
-    );
+    const left = await streamEach(host, to, live, () => {
+      let offset = 0;
+      return (): Chunk => {
+        if (offset >= length) return null;
+        const c = { offset, data: r.memory.aggChunkAt(offset) };
+        offset += WIRE_CHUNK_ELEMS;
+        return c;
+      };
+    }, (o, data) => ({ type: 'agg', round: r.id, offset: o, data }), leavable); // a non-holder left behind misses our share: the others do not
     if (!live()) return;
-    host.apply(r, { kind: 'published', digest: r.memory.aggShareDigest(), now: Date.now() });
+    host.apply(r, { kind: 'published', digest: r.memory.aggShareDigest(), now: Date.now(), ...(left.size ? { left: [...left] } : {}) });
   } catch (e) {
     host.abort(r, new ProtocolError('PROTOCOL_ABORTED', `publishing the aggregate share failed: ${(e as Error).message}`));
   }

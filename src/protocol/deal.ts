@@ -11,21 +11,22 @@ import { messageRecord } from './records.js';
 import { decided } from './locality.js';
 import { tryDecide } from './decide.js';
 import { onDealtV2 } from './shares-v2.js';
-import { addReceipt, byX, hex, isDown, live, mapHex, others, signed } from './step-common.js';
+import { addReceipt, byX, hex, isDown, isStalled, live, mapHex, others, signed, waitsFor } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDeal(s: Mut, fx: Effect[], now: number, ctx: StepContext): void {
   if (s.phase !== 'collect' || !s.input) return;
-  // wait for every peer's parameters, except from a peer whose link went down
+  // wait for every peer's parameters, except from a peer whose link went down, and from a
+  // stalled one once every other peer's are in (if the round can go on without it)
   const awaited = others(s).filter((p) => !s.matched.includes(p) && !isDown(s, p));
-  if (awaited.length && now < s.openedAt + s.timing.peerWaitMs) return;
   const holders = byX(s, live(s));
+  if (awaited.length && now < s.openedAt + s.timing.peerWaitMs && (waitsFor(s, awaited) || holders.length < s.params.threshold)) return;
   if (holders.length < s.params.threshold) {
     throw new ProtocolError('PROTOCOL_BELOW_THRESHOLD', `only ${holders.length} region(s) reachable with matching parameters (${holders.join(', ')}), threshold is ${s.params.threshold}: nothing was dealt`);
   }
   for (const p of s.params.participants) {
     if (holders.includes(p)) continue;
-    const reason = isDown(s, p) ? 'its link went down before dealing' : `no matching parameters within ${s.timing.peerWaitMs} ms`;
+    const reason = isDown(s, p) ? 'its link went down before dealing' : isStalled(s, p) ? 'its link was stalled when every other region\'s parameters were in' : `no matching parameters within ${s.timing.peerWaitMs} ms`;
     fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'collect', reason } } });
   }
   if (s.input.contributes) {

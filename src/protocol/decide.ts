@@ -16,7 +16,7 @@ import { onDecisionV2 } from './combine-v2.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
 import { tryFinish } from './finish.js';
-import { byX, isDown, live, others, signed, verifySig } from './step-common.js';
+import { byX, isDown, isStalled, live, others, signed, verifySig, waitsFor } from './step-common.js';
 import type { Effect, Mut, StepContext } from './state.js';
 
 export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, force: boolean): void {
@@ -29,14 +29,15 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     if (ok === undefined) flows.set(`${d}>${h}`, (ok = flowDecision(ctx.policy, d, h, now).outcome === 'allowed'));
     return ok;
   };
-  if (!force) {
-    // wait for commits from every live participant, and a receipt from every live holder for
-    // every committed share, a dead dealer's included (its receipts come from the live holders)
-    if (!live(s).every((p) => s.commits[p])) return;
-    for (const [p, c] of Object.entries(s.commits)) {
-      for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) return;
-    }
+  // wait for commits from every live participant, and a receipt from every live holder for
+  // every committed share, a dead dealer's included (its receipts come from the live holders);
+  // a stalled one only while someone else is awaited too, and one then left is no holder
+  const awaited = new Set(live(s).filter((p) => !s.commits[p]));
+  for (const [p, c] of Object.entries(s.commits)) {
+    for (const h of Object.keys(c.digests)) if (!s.receipts[p]?.[h] && !isDown(s, h) && flowAllowed(p, h)) awaited.add(h);
   }
+  if (!force && waitsFor(s, awaited)) return;
+  const left = [...awaited].filter((p) => isStalled(s, p));
   // valid receipt: its digest equals the dealer's commitment to that holder
   const valid = (d: string, h: string): boolean => {
     const c = s.commits[d];
@@ -45,10 +46,11 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   // a holder must be live: its parameters matched, its own commits arrived (it got through
   // dealing) and its link is up. One that received shares and then died is no holder: in R it
   // would be waited for until the round's deadline (docs/protocol.md, "Dropouts and aborts").
-  const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h));
+  const liveHolder = (h: string): boolean => h === s.self || (s.matched.includes(h) && s.commits[h] !== undefined && !isDown(s, h) && !left.includes(h));
   const candidates = s.params.participants.filter((h) => (h === s.self || Object.keys(s.receipts).some((d) => s.receipts[d]![h] !== undefined)) && liveHolder(h));
   // version 2: holders whose share of some dealer is off that dealer's polynomial are no holders
-  const holdersAll = s.v2 ? consistentHolders(s, fx, candidates, valid) : candidates;
+  const checks: Effect[] = []; // its records, kept until the decision is certain to be made now
+  const holdersAll = s.v2 ? consistentHolders(s, checks, candidates, valid) : candidates;
   let D = s.params.participants.filter((d) => s.commits[d]?.contributes && holdersAll.filter((h) => valid(d, h)).length >= t);
   let R: string[] = [];
   for (;;) {
@@ -59,15 +61,19 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
     D = D.filter((_, i) => i !== counts.indexOf(Math.min(...counts)));
   }
   const contributors = D.length;
+  const trainers = D.reduce((n, d) => n + s.commits[d]!.trainers, 0);
+  // going on without a stalled participant only pays if the round then completes: else it is
+  // waited for on (it may only be slow; its drain timeout or the deadline settles it)
+  if (!force && left.length && (contributors < s.params.minContributors || trainers < s.params.minTrainers || R.length < t)) return;
+  fx.push(...checks);
   if (ctx.policy) {
     // recorded before anything is revealed; a refusal aborts below
     decided(fx, checkMinContributors(ctx.policy, s.params.round, D), now);
-    if (contributors >= s.params.minContributors) decided(fx, checkMinTrainers(ctx.policy, s.params.round, D.reduce((n, d) => n + s.commits[d]!.trainers, 0)), now);
+    if (contributors >= s.params.minContributors) decided(fx, checkMinTrainers(ctx.policy, s.params.round, trainers), now);
   }
   if (contributors < s.params.minContributors) {
     throw new ProtocolError('PROTOCOL_BELOW_MIN_CONTRIBUTORS', `only ${contributors} region(s) contributed (${D.join(', ') || 'none'}), the policy requires ${s.params.minContributors}: nothing is revealed`);
   }
-  const trainers = D.reduce((n, d) => n + s.commits[d]!.trainers, 0);
   if (trainers < s.params.minTrainers) {
     throw new ProtocolError('POLICY_MIN_TRAINERS', `only ${trainers} trainer(s) contributed, the policy requires ${s.params.minTrainers}: nothing is revealed`);
   }
@@ -78,9 +84,10 @@ export function tryDecide(s: Mut, fx: Effect[], now: number, ctx: StepContext, f
   const tookPart = (p: string): boolean => s.commits[p] !== undefined || Object.values(s.receipts).some((r) => r[p] !== undefined);
   for (const p of s.matched) {
     if (isDown(s, p) && tookPart(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'decide', reason: 'its link went down before the decision: no holder' } } });
+    else if (left.includes(p)) fx.push({ kind: 'record', record: { kind: 'dropout', body: { region: p, phase: 'decide', reason: 'its link was stalled when every other participant had answered: no holder' } } });
   }
   const decision = signed(s, ctx, { type: 'decision', round: s.params.round, coordinator: s.self, dealers: D, holders: R });
-  fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R } });
+  fx.push({ kind: 'log', event: 'decision', detail: { round: s.params.round, dealers: D, holders: R, ...(left.length ? { stalled: left } : {}) } });
   onDecision(s, fx, decision, ctx, now);
 }
 

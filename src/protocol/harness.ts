@@ -44,6 +44,16 @@ export interface LocalFaults {
    */
   kill?: { region: string; after: (msg: PeerMessage, to: string) => boolean }[];
   /**
+   * Regions hung (SIGSTOP) right after sending the first message `after` matches: while stalled
+   * they take in nothing (messages to them and their own events wait; ticks are skipped) and send
+   * nothing more, and every other node gets `peer-stalled` for them. At virtual time `flowAt` (ms,
+   * if given) they run again: the others get `peer-flowing`, then the region's waiting events and
+   * messages (both ways) go on in order.
+   */
+  stall?: { region: string; after: (msg: PeerMessage, to: string) => boolean; flowAt?: number }[];
+  /** Regions whose local collection closes (the `input` event) only at this virtual time (ms, > 0: at the first tick past it). */
+  inputAt?: Record<string, number>;
+  /**
    * Regions whose published aggregate share has element `index` incremented (version 1: in the
    * stream, the agg-done committing to what was sent; version 2: element 0 of the share, before
    * the commitment, so commitment, projection and stream agree and only the check can tell).
@@ -106,8 +116,12 @@ export function runLocal(
   let now = opts.now ?? 0;
   const dead = new Set(faults.deadBeforeDeal ?? []);
   const nodes = new Map<string, { state: RoundState; memory: RoundMemory; out: LocalOutcome; rng: RandomFill; tx: TranscriptBuilder; seeded?: SeededShareDealing }>();
-  // a message, or (no msg) the news at `to` that the link to `from` went down
-  const queue: { to: string; from: string; msg?: PeerMessage }[] = [];
+  // a message, or (no msg) the news at `to` about the link to `from` (default: it went down)
+  type Item = { to: string; from: string; msg?: PeerMessage; news?: 'peer-stalled' | 'peer-flowing' };
+  const queue: Item[] = [];
+  // stalled regions, and what waits for them to run again: their events, messages to and from them
+  const stalled = new Map<string, { flowAt: number | undefined; events: RoundEvent[]; held: Item[] }>();
+  const hung = new Set<string>(); // regions that stalled once (a region stalls at most once)
 
   for (const inp of inputs) {
     if (dead.has(inp.region)) continue;
@@ -142,6 +156,8 @@ export function runLocal(
   const apply = (region: string, ev: RoundEvent): void => {
     const n = nodes.get(region);
     if (!n || dead.has(region)) return;
+    const st = stalled.get(region);
+    if (st) return void (ev.kind !== 'tick' && st.events.push(ev));
     const { state, effects } = step(n.state, ev, ctxs.get(region)!);
     n.state = n.out.state = state;
     opts.observe?.step?.(region, ev, effects);
@@ -150,12 +166,20 @@ export function runLocal(
 
   const send = (from: string, to: string, msg: PeerMessage): void => {
     if (dead.has(from)) return;
+    const st = stalled.get(from);
+    if (st) return void st.held.push({ from, to, msg }); // sent once it runs again
     nodes.get(from)!.out.sent.push({ to, msg });
     opts.observe?.send?.(from, to, msg);
     queue.push({ from, to, msg });
     if (faults.kill?.some((k) => k.region === from && k.after(msg, to))) {
       dead.add(from);
       for (const r of nodes.keys()) if (r !== from) queue.push({ from, to: r });
+    }
+    const hang = faults.stall?.find((k) => k.region === from && k.after(msg, to));
+    if (hang && !stalled.has(from) && !hung.has(from)) {
+      hung.add(from);
+      stalled.set(from, { flowAt: hang.flowAt, events: [], held: [] });
+      for (const r of nodes.keys()) if (r !== from) queue.push({ from, to: r, news: 'peer-stalled' });
     }
   };
 
@@ -263,21 +287,41 @@ export function runLocal(
     }
   };
 
-  for (const r of nodes.keys()) apply(r, { kind: 'open', now });
-  for (const inp of inputs) {
-    if (!nodes.has(inp.region) || faults.holdInput?.includes(inp.region)) continue;
+  const input = (inp: LocalNodeInput): void => {
     const ids = [...new Set(inp.updates.flatMap((u) => (u.trainer === undefined ? [] : [u.trainer])))].sort();
     apply(inp.region, { kind: 'input', contributes: inp.updates.length > 0, trainers: inp.updates.length, ...(ids.length ? { trainerIds: ids } : {}), now });
+  };
+  /** A stalled region runs again: the others hear it flows, then its events and messages go on. */
+  const flow = (region: string): void => {
+    const st = stalled.get(region)!;
+    stalled.delete(region);
+    for (const r of nodes.keys()) if (r !== region) queue.push({ from: region, to: r, news: 'peer-flowing' });
+    for (const m of st.held) if (m.from === region) send(m.from, m.to, m.msg!);
+    for (const ev of st.events) apply(region, { ...ev, now });
+    for (const m of st.held) if (m.from !== region) queue.push(m);
+  };
+  for (const r of nodes.keys()) apply(r, { kind: 'open', now });
+  for (const inp of inputs) {
+    if (nodes.has(inp.region) && !faults.holdInput?.includes(inp.region) && faults.inputAt?.[inp.region] === undefined) input(inp);
   }
   const maxTicks = opts.maxTicks ?? 200;
   for (let tick = 0; tick < maxTicks; tick++) {
     while (queue.length) {
       const m = queue.shift()!;
       if (dead.has(m.to)) continue; // messages already sent by a node that then died are still delivered
-      apply(m.to, m.msg ? { kind: 'message', from: m.from, msg: m.msg, now } : { kind: 'peer-down', peer: m.from, now });
+      if (stalled.has(m.to)) stalled.get(m.to)!.held.push(m);
+      else apply(m.to, m.msg ? { kind: 'message', from: m.from, msg: m.msg, now } : { kind: m.news ?? 'peer-down', peer: m.from, now });
     }
-    if ([...nodes.values()].every((n) => dead.has(n.out.region) || (n.state.phase === 'done' && n.state.sealing?.state !== 'pending') || n.state.phase === 'aborted')) break;
+    const over = (n: { out: LocalOutcome; state: RoundState }): boolean =>
+      dead.has(n.out.region) || (stalled.has(n.out.region) && stalled.get(n.out.region)!.flowAt === undefined) || (n.state.phase === 'done' && n.state.sealing?.state !== 'pending') || n.state.phase === 'aborted';
+    if ([...nodes.values()].every(over)) break;
+    const before = now;
     now += 250;
+    for (const [r, st] of [...stalled]) if (st.flowAt !== undefined && now >= st.flowAt) flow(r);
+    for (const inp of inputs) {
+      const at = faults.inputAt?.[inp.region];
+      if (nodes.has(inp.region) && at !== undefined && before < at && at <= now) input(inp); // once, at the first tick past it
+    }
     for (const r of nodes.keys()) apply(r, { kind: 'tick', now });
   }
   for (const n of nodes.values()) n.memory.zeroize(); // idempotent; version 2 kept its aggregate shares until here

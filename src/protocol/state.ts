@@ -85,6 +85,11 @@ export interface RoundState {
   readonly deferred?: readonly { readonly from: string; readonly msg: PeerMessage }[];
   /** Peers whose link is down (a `peer-down` event, cleared by `peer-up`): not waited for, never made holders. */
   readonly down?: readonly string[];
+  /**
+   * Peers whose link is stalled (a `peer-stalled` event, cleared by `peer-flowing` or `peer-up`):
+   * not waited for once every other participant awaited has answered, and then no holders.
+   */
+  readonly stalled?: readonly string[];
   /** Version 2 (docs/protocol.md "Version 2"); absent in version 1. */
   readonly v2?: V2State;
 }
@@ -121,16 +126,25 @@ export type RoundEvent =
   | { kind: 'dealt'; digests: ReadonlyMap<string, Uint8Array>; now: number }
   /** Version 2: the seeds and share streams are out; `projection`: the own share's, on this dealer's challenge. */
   | { kind: 'streamed'; projection: bigint | null; now: number }
-  | { kind: 'published'; digest: Uint8Array; now: number }
+  /** `left`: peers whose aggregate stream was ended unfinished because their link stalled (version 1 sends them no agg-done). */
+  | { kind: 'published'; digest: Uint8Array; now: number; left?: readonly string[] }
   | { kind: 'tick'; now: number }
   /** The link to `peer` (re)connected: messages sent while it was down are lost. */
   | { kind: 'peer-up'; peer: string; now: number }
   /** The link to `peer` went down (the peer died, or its link broke): what it sends now is lost. */
-  | { kind: 'peer-down'; peer: string; now: number };
+  | { kind: 'peer-down'; peer: string; now: number }
+  /** The link to `peer` is up but takes nothing: frames queued, no write completed and nothing received for the transport's stall bound. */
+  | { kind: 'peer-stalled'; peer: string; now: number }
+  /** The stalled link to `peer` moves again. */
+  | { kind: 'peer-flowing'; peer: string; now: number };
 
 export type Effect =
   | { kind: 'send'; to: string; msg: PeerMessage }
-  /** Stream shares of the regional input to `holders` (self included), then report `dealt`. */
+  /**
+   * Stream shares of the regional input to `holders` (self included), then report `dealt` (in
+   * version 1 with no digest for a holder whose stream was ended unfinished, its link stalled:
+   * it was not dealt to).
+   */
   | { kind: 'deal'; holders: readonly string[] }
   /**
    * Stream the aggregate share to `to`, each preceded by `relay` (version 1: the decision;

@@ -1,7 +1,7 @@
 /**
- * What every phase of the step shares: the other participants, signing an outgoing message and
- * checking an incoming signature, the receipt table, and aborting the round (recorded, and
- * broadcast when this node is the one that aborts).
+ * What every phase of the step shares: the other participants, who is down or stalled and whom
+ * a step waits for, signing an outgoing message and checking an incoming signature, the receipt
+ * table, and aborting the round (recorded, and broadcast when this node is the one that aborts).
  * @module
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -19,6 +19,22 @@ export function others(s: RoundState): string[] {
 /** Whether the link to `peer` is down at this node (see the `peer-down` event). */
 export function isDown(s: RoundState, peer: string): boolean {
   return s.down?.includes(peer) ?? false;
+}
+
+/** Whether the link to `peer` is stalled at this node (see the `peer-stalled` event). */
+export function isStalled(s: RoundState, peer: string): boolean {
+  return s.stalled?.includes(peer) ?? false;
+}
+
+/**
+ * Whether a step must still wait for `awaited` (the participants whose answer it lacks): yes
+ * unless at most one is, and that one is stalled. A stalled participant is not waited for once
+ * every other one has answered (docs/protocol.md "Dropouts and aborts": a hung peer costs no more
+ * than a dead one); two stalled at once are both waited for (one of them may only be slow).
+ */
+export function waitsFor(s: RoundState, awaited: Iterable<string>): boolean {
+  const [first, ...more] = awaited;
+  return more.length > 0 || (first !== undefined && !isStalled(s, first));
 }
 
 /** This node and the peers whose parameters matched and whose link is up: the ones worth waiting for. */

@@ -12,7 +12,7 @@ import { tryDecide } from './decide.js';
 import { tryFinish, trySeal, unseal } from './finish.js';
 import { onMessage } from './receive.js';
 import { onStreamedV2 } from './shares-v2.js';
-import { abort, isDown, others, paramsMessage, signed } from './step-common.js';
+import { abort, isDown, isStalled, others, paramsMessage, signed } from './step-common.js';
 import type { Effect, Mut, Out, RoundEvent, RoundState, StepContext } from './state.js';
 
 /** The single transition function. Pure apart from driving `ctx.memory` (the round's secret memory). */
@@ -47,7 +47,9 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         if (s.phase !== 'combine' || !s.decision || s.v2) break;
         const msg = signed(s, ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest: ev.digest });
         fx.push({ kind: 'record', record: messageRecord(msg) });
-        for (const p of others(s)) fx.push({ kind: 'send', to: p, msg });
+        // not to a peer whose aggregate stream was left unfinished (stalled): it would take the
+        // short stream for a wrong share
+        for (const p of others(s)) if (!ev.left?.includes(p)) fx.push({ kind: 'send', to: p, msg });
         const held = s.deferred ?? [];
         s.publishing = false;
         s.deferred = [];
@@ -60,6 +62,7 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         break;
       case 'peer-up':
         if (isDown(s, ev.peer)) s.down = s.down!.filter((p) => p !== ev.peer);
+        if (isStalled(s, ev.peer)) s.stalled = s.stalled!.filter((p) => p !== ev.peer); // a new link
         // our parameters may have been sent before the link was up: send them again (public,
         // idempotent at the receiver). Later messages are not replayed: deadlines handle them.
         if ((s.phase === 'collect' || s.phase === 'deal' || s.phase === 'decide') && others(s).includes(ev.peer)) {
@@ -70,6 +73,17 @@ export function step(state: RoundState, ev: RoundEvent, ctx: StepContext): Out {
         if (!others(s).includes(ev.peer) || isDown(s, ev.peer)) break;
         s.down = [...(s.down ?? []), ev.peer];
         onPeerDown(s, fx, ev.peer, ev.now, ctx);
+        break;
+      case 'peer-stalled':
+        // its link is up but takes nothing (hung?): not waited for once it is the only one left
+        if (!others(s).includes(ev.peer) || isDown(s, ev.peer) || isStalled(s, ev.peer)) break;
+        s.stalled = [...(s.stalled ?? []), ev.peer];
+        if (s.phase === 'collect') tryDeal(s, fx, ev.now, ctx);
+        else if (s.phase === 'deal' || s.phase === 'decide') tryDecide(s, fx, ev.now, ctx, false);
+        break;
+      case 'peer-flowing':
+        // it moves again: waited for again (until the decision)
+        if (isStalled(s, ev.peer)) s.stalled = s.stalled!.filter((p) => p !== ev.peer);
         break;
       case 'message':
         // While our aggregate share is still streaming out, a peer's agg-done could complete the

@@ -22,7 +22,7 @@ import {
   type HandshakeSession,
   type PeerDirectory,
 } from './handshake.js';
-import type { Conn, Link, LinkTable } from './peer-links.js';
+import { FRESH_LINK_COUNTERS, type Conn, type Link, type LinkTable } from './peer-links.js';
 import {
   CLOSE_GOING_AWAY,
   CLOSE_GRACE_MS,
@@ -196,7 +196,7 @@ export class Connections {
     if (conn.timer) clearTimeout(conn.timer);
     conn.timer = undefined;
     if (conn.role === 'responder') this.pending--;
-    const link: Link = { peer, conn, channel, alive: true, sessionId, unsent: 0, lastDrain: 0, writes: 0, seenWrites: 0, stalledChecks: 0 };
+    const link: Link = { peer, conn, channel, alive: true, sessionId, ...FRESH_LINK_COUNTERS };
     const links = this.#links.links;
     const old = links.get(peer);
     if (old !== undefined) {

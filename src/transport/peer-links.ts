@@ -2,8 +2,8 @@
  * Per-peer link state of the peer network: the state of each socket (handshake phase or
  * established link), the table of established links by region, and what happens on a link:
  * sending (frame sealing, the frame pool, backpressure), receiving (decryption into the shared
- * buffer), the byte counters, the heartbeat and the drain timeout. The handshake phases are driven by
- * peer-conns.ts.
+ * buffer), the byte counters, the heartbeat, the stall report and the drain timeout. The
+ * handshake phases are driven by peer-conns.ts.
  * @module
  */
 
@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { TransportError } from '../errors.js';
 import { FRAME_OVERHEAD_BYTES, type SecureChannel } from './channel.js';
 import type { InitiatorState, ResponderState } from './handshake.js';
-import { DRAIN_CHECKS_PER_TIMEOUT, SEND_HIGH_WATER_MARK_BYTES, type MeshContext } from './peer-options.js';
+import { DRAIN_CHECKS_PER_TIMEOUT, SEND_HIGH_WATER_MARK_BYTES, STALL_CHECKS_PER_BOUND, type MeshContext } from './peer-options.js';
 
 /**
  * Frames kept for reuse, shared by all links. Small on purpose: every pooled frame stays
@@ -57,7 +57,16 @@ export interface Link {
   /** `writes` as the last drain check saw it, and the checks in a row that saw no new one. */
   seenWrites: number;
   stalledChecks: number;
+  /** When a frame from the peer last arrived (ms; 0: none yet). */
+  lastReceived: number;
+  /** Reported stalled (`'peer-stalled'`) and not flowing since; the stall check's own counters. */
+  stalled: boolean;
+  stallSeenWrites: number;
+  stallChecks: number;
 }
+
+/** A new link's progress counters (peer-conns.ts fills in the rest). */
+export const FRESH_LINK_COUNTERS = { unsent: 0, lastDrain: 0, writes: 0, seenWrites: 0, stalledChecks: 0, lastReceived: 0, stalled: false, stallSeenWrites: 0, stallChecks: 0 } as const;
 
 /** The established links by region, and the traffic on them. */
 export class LinkTable {
@@ -104,6 +113,7 @@ export class LinkTable {
         link.unsent--;
         link.writes++;
         link.lastDrain = Date.now();
+        if (link.stalled) this.#flowing(link);
         if (reuse && this.#framePool.length < FRAME_POOL_SIZE) this.#framePool.push(spare && frame.buffer === spare.buffer ? spare : frame);
         if (settled) return;
         settled = true;
@@ -137,6 +147,8 @@ export class LinkTable {
       plaintext = link.channel.open(data);
     }
     link.alive = true;
+    link.lastReceived = Date.now();
+    if (link.stalled) this.#flowing(link);
     this.bytesReceived[link.peer] = (this.bytesReceived[link.peer] ?? 0) + data.length;
     return plaintext;
   }
@@ -163,6 +175,44 @@ export class LinkTable {
       this.#ctx.log({ event: 'drain-timeout', peer: link.peer, session: link.sessionId, queuedBytes: link.conn.ws.bufferedAmount, stalledMs: now - link.lastDrain });
       stalled(link);
     }
+  }
+
+  /**
+   * One stall check (run STALL_CHECKS_PER_BOUND times per `stallMs`): a link with frames queued
+   * that has completed no write and brought no frame for `stallMs`, seen by that many checks in a
+   * row (counted for the same reason as the drain checks'), is reported stalled: log event and
+   * `'peer-stalled'`, once, until it flows again (see `#flowing`). Nothing is cut here.
+   */
+  tickStall(now: number): void {
+    const bound = this.#ctx.settings.stallMs;
+    for (const link of [...this.links.values()]) {
+      if (link.stalled) continue;
+      if (link.unsent === 0 || link.writes !== link.stallSeenWrites) {
+        link.stallSeenWrites = link.writes;
+        link.stallChecks = 0;
+        continue;
+      }
+      link.stallChecks++;
+      if (link.stallChecks < STALL_CHECKS_PER_BOUND || now - link.lastDrain < bound || now - link.lastReceived < bound) continue;
+      link.stalled = true;
+      this.#ctx.log({ event: 'peer-stalled', peer: link.peer, session: link.sessionId, queuedBytes: link.conn.ws.bufferedAmount, stalledMs: now - link.lastDrain });
+      this.#ctx.emit('peer-stalled', link.peer);
+    }
+  }
+
+  /** Whether the link to `peer` is up and reported stalled. */
+  isStalled(peer: string): boolean {
+    return this.links.get(peer)?.stalled === true;
+  }
+
+  /** A stalled link completed a write or brought a frame: it flows again. */
+  #flowing(link: Link): void {
+    link.stalled = false;
+    link.stallChecks = 0;
+    link.stallSeenWrites = link.writes;
+    if (this.links.get(link.peer) !== link) return; // a write failing on a link already gone: 'peer-down' said it
+    this.#ctx.log({ event: 'peer-flowing', peer: link.peer, session: link.sessionId });
+    this.#ctx.emit('peer-flowing', link.peer);
   }
 
   /**

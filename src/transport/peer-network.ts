@@ -16,7 +16,9 @@
  * - Liveness: a WebSocket ping every `heartbeatIntervalMs`; no pong (or any frame) by the next
  *   tick terminates the link. A link whose queued frames make no progress for `drainTimeoutMs`
  *   (the peer reads nothing: hung, e.g. stopped, with its TCP connection still open) is
- *   terminated too, so senders waiting on its backpressure fail at once. All timers are unref'd.
+ *   terminated too, so senders waiting on its backpressure fail at once. Well before that, a link
+ *   with frames queued that completes no write and brings no frame for `stallMs` is reported
+ *   (`'peer-stalled'`, then `'peer-flowing'` when it moves), not cut. All timers are unref'd.
  * - Messages are opaque bytes: no protocol logic lives here.
  *
  * Limits are checked before buffering where ws allows: `maxPayload` (ws rejects larger messages
@@ -40,6 +42,7 @@ import { PeerListener } from './peer-listener.js';
 import {
   CLOSE_GOING_AWAY,
   DRAIN_CHECKS_PER_TIMEOUT,
+  STALL_CHECKS_PER_BOUND,
   resolveSettings,
   type MeshContext,
   type PeerNetworkEvents,
@@ -63,6 +66,8 @@ export {
   DRAIN_TIMEOUT_HEARTBEAT_DIVISOR,
   MAX_PENDING_HANDSHAKES,
   SEND_HIGH_WATER_MARK_BYTES,
+  STALL_CHECKS_PER_BOUND,
+  STALL_DRAIN_DIVISOR,
   type PeerInfo,
   type PeerNetworkEvents,
   type PeerNetworkOptions,
@@ -88,6 +93,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   readonly #listener: PeerListener;
   #heartbeat: NodeJS.Timeout | undefined;
   #drainCheck: NodeJS.Timeout | undefined;
+  #stallCheck: NodeJS.Timeout | undefined;
   #started = false;
   #closing: Promise<void> | undefined;
 
@@ -159,6 +165,8 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       Math.max(1, Math.floor(this.#settings.drainTimeoutMs / DRAIN_CHECKS_PER_TIMEOUT)),
     );
     this.#drainCheck.unref();
+    this.#stallCheck = setInterval(() => this.#links.tickStall(Date.now()), Math.max(1, Math.floor(this.#settings.stallMs / STALL_CHECKS_PER_BOUND)));
+    this.#stallCheck.unref();
 
     this.#dialer.start();
     return { port };
@@ -192,6 +200,15 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     return this.#links.links.has(peer);
   }
 
+  /**
+   * @param peer - Region id.
+   * @returns Whether the link to `peer` is up and stalled: frames queued, and no write completed
+   *   and no frame received for `stallMs` (between `'peer-stalled'` and `'peer-flowing'`).
+   */
+  isStalled(peer: string): boolean {
+    return this.#links.isStalled(peer);
+  }
+
   /** @returns Regions with an authenticated link, sorted. */
   connectedPeers(): string[] {
     return [...this.#links.links.keys()].sort();
@@ -216,6 +233,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   async #doClose(): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#drainCheck) clearInterval(this.#drainCheck);
+    if (this.#stallCheck) clearInterval(this.#stallCheck);
     this.#dialer.stop();
     const serverClosed = this.#listener.close();
     const conns = [...this.#conns.all];

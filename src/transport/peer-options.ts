@@ -28,6 +28,17 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 export const DRAIN_TIMEOUT_HEARTBEAT_DIVISOR = 2;
 /** Drain checks per drain timeout: a stalled link is cut within (1 + 1/this) x drainTimeoutMs. */
 export const DRAIN_CHECKS_PER_TIMEOUT = 4;
+/**
+ * The default stall bound is the drain timeout divided by this (250 ms by default): a link with
+ * frames queued that has completed no write and brought no frame from its peer for that long is
+ * reported stalled (`'peer-stalled'`), and flowing again (`'peer-flowing'`) at its next completed
+ * write or received frame. Nothing is cut: the round stops waiting for a stalled peer only once
+ * every other participant has answered (docs/protocol.md "Dropouts"), which a healthy link rarely
+ * leaves it to be, so the bound can be far below the drain timeout that cuts links.
+ */
+export const STALL_DRAIN_DIVISOR = 20;
+/** Stall checks per stall bound: a stall is reported within (1 + 1/this) x stallMs. */
+export const STALL_CHECKS_PER_BOUND = 4;
 /** Default first reconnect delay; doubles per failed attempt. */
 export const DEFAULT_RECONNECT_INITIAL_MS = 100;
 /** Default cap on the reconnect delay. */
@@ -75,6 +86,12 @@ export interface PeerNetworkOptions {
    * Progress-based: a slow link that keeps taking bytes is never cut by it.
    */
   drainTimeoutMs?: number;
+  /**
+   * Stall bound in ms (default drainTimeoutMs / 20): a link with frames queued that has completed
+   * no write and received no frame for this long is reported stalled (`'peer-stalled'`, then
+   * `'peer-flowing'` once it moves); it is not cut for it.
+   */
+  stallMs?: number;
   /** Reconnect backoff (default 100 ms doubling to 5 s, with jitter). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Structured events (`event` names the kind). Never contains keys or message contents. */
@@ -111,6 +128,10 @@ export type PeerNetworkEvents = {
   'peer-up': [peer: string];
   /** The link to `peer` went away (it may come back: watch for `'peer-up'`). */
   'peer-down': [peer: string];
+  /** The link to `peer` has frames queued and has neither completed a write nor brought a frame for `stallMs`. */
+  'peer-stalled': [peer: string];
+  /** A stalled link completed a write or brought a frame (it is not stalled any more). */
+  'peer-flowing': [peer: string];
   /** A connection or frame was refused. */
   refused: [info: RefusedInfo];
 };
@@ -135,6 +156,7 @@ export interface PeerSettings {
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
   drainTimeoutMs: number;
+  stallMs: number;
   reconnectInitialMs: number;
   reconnectMaxMs: number;
 }
@@ -179,12 +201,14 @@ function checkPeer(self: string, region: string, info: PeerInfo): void {
 export function resolveSettings(opts: PeerNetworkOptions): PeerSettings {
   if (!isRegionId(opts.identity?.region)) throw new ConfigError('CONFIG_INVALID', 'identity.region is not a valid region id');
   const heartbeatIntervalMs = positiveInt(opts.heartbeatIntervalMs, 'heartbeatIntervalMs', DEFAULT_HEARTBEAT_INTERVAL_MS);
+  const drainTimeoutMs = positiveInt(opts.drainTimeoutMs, 'drainTimeoutMs', Math.max(1, Math.round(heartbeatIntervalMs / DRAIN_TIMEOUT_HEARTBEAT_DIVISOR)));
   const settings: PeerSettings = {
     region: opts.identity.region,
     maxMessageBytes: positiveInt(opts.maxMessageBytes, 'maxMessageBytes', DEFAULT_MAX_MESSAGE_BYTES),
     handshakeTimeoutMs: positiveInt(opts.handshakeTimeoutMs, 'handshakeTimeoutMs', DEFAULT_HANDSHAKE_TIMEOUT_MS),
     heartbeatIntervalMs,
-    drainTimeoutMs: positiveInt(opts.drainTimeoutMs, 'drainTimeoutMs', Math.max(1, Math.round(heartbeatIntervalMs / DRAIN_TIMEOUT_HEARTBEAT_DIVISOR))),
+    drainTimeoutMs,
+    stallMs: positiveInt(opts.stallMs, 'stallMs', Math.max(1, Math.round(drainTimeoutMs / STALL_DRAIN_DIVISOR))),
     reconnectInitialMs: positiveInt(opts.reconnect?.initialDelayMs, 'reconnect.initialDelayMs', DEFAULT_RECONNECT_INITIAL_MS),
     reconnectMaxMs: positiveInt(opts.reconnect?.maxDelayMs, 'reconnect.maxDelayMs', DEFAULT_RECONNECT_MAX_MS),
   };
