@@ -186,3 +186,20 @@ describe('Skellam noise: a broken random source', () => {
     K.free(v);
   });
 });
+
+describe('distributed noise: the regions\' shares add up to the central noise', () => {
+  it('minContributors regions adding noisePlan().regionVariance each give the plan\'s central variance', async () => {
+    const { noisePlan } = await import('../src/dp/policy.js');
+    const policy = { mechanism: 'skellam', unit: 'trainer-update', delta: 1e-6, epsilonPerRound: 1, noiseMultiplier: null, budget: { epsilon: 8, run: '' } } as const;
+    const plan = noisePlan(policy, { clipL2: 1, maxWeight: 1, scaleBits: 16 }, N, 2);
+    const sum = K.alloc(N); // zero
+    skellamNoise(K, sum, plan.regionVariance, aesCtrRandom(seed(21)), { add: true });
+    skellamNoise(K, sum, plan.regionVariance, aesCtrRandom(seed(22)), { add: true });
+    const x = new Float64Array(N);
+    decodeVector(K, sum, x, 0);
+    K.free(sum);
+    const m = moments(x);
+    expect(Math.abs(m.mean)).toBeLessThan(5 * Math.sqrt(plan.variance / N));
+    expect(Math.abs(m.variance / plan.variance - 1)).toBeLessThan(0.006);
+  });
+});
