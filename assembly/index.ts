@@ -5,6 +5,7 @@
  */
 export { vecAdd, vecSub, vecNeg, vecScale, vecMulAdd, vecDot, vecLinComb, vecFirstNonCanonical } from './vec';
 export { shamirDeal, rejectSample } from './shamir';
+export { skellamNoise } from './noise';
 export { encodeF32, sumSquaresF32, decodeF64, decodeF32, decodeF32Div } from './codec';
 import { fmul, fadd, fsub } from './field';
 

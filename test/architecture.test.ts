@@ -63,7 +63,7 @@ function roomGraph(): Map<string, Set<string>> {
 }
 
 /** Rooms the browser auditor and the pure protocol are built from: no Node built-ins. */
-const BROWSER_SAFE = ['core', 'field', 'sharing', 'wire', 'transcript', 'protocol', 'policy', 'federation', 'verifier'];
+const BROWSER_SAFE = ['core', 'field', 'dp', 'sharing', 'wire', 'transcript', 'protocol', 'policy', 'federation', 'verifier'];
 /** Files of a browser-safe room that are Node-only by design (named in their headers). */
 const NODE_ONLY_FILES = new Set(['field/node.ts', 'field/random-node.ts']);
 

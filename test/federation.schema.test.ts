@@ -244,6 +244,9 @@ describe('the "$schema" key and the schema pass messages', () => {
       (j, v) => (j.policy = { retention: { transcriptDays: v } }),
       (j, v) => (j.policy = { authority: v }),
       (j, v) => (j.policy = { grants: v }),
+      (j, v) => (j.policy = { privacy: v }),
+      (j, v) => (j.policy = { privacy: { delta: v, epsilonPerRound: v, budget: v } }),
+      (j, v) => (j.policy = { privacy: { delta: 1e-6, noiseMultiplier: v, mechanism: v, unit: v, budget: { epsilon: v, run: v } } }),
       (j, v) => (j.policy = { authority: key(9), grants: [v] }),
       (j, v) => (j.policy = { authority: key(9), grants: [{ federation: 'acme-fl', id: 'g', flow: v, notBefore: v, notAfter: v, signature: v }] }),
     ];

@@ -8,6 +8,7 @@
 import { defaultPolicy, parseGrantTime, policyFeasibility, SHARE_MATERIAL_ZEROIZE, verifiedGrant, type Grant, type GrantFlow, type Policy, type RegionPolicy } from '../policy/index.js';
 import { Ctx, ed25519PointKind, join, outOfRange, suggest } from './check.js';
 import { type RoundConfig } from './model.js';
+import { checkPrivacy } from './privacy-section.js';
 import type { FederationFile, GrantFile } from './schema.js';
 
 type RegionRef = { id: string; jurisdiction: string };
@@ -107,6 +108,7 @@ export function checkPolicy(ctx: Ctx, p: FederationFile['policy'], federation: s
     retention: { transcriptDays: p.retention.transcriptDays, shareMaterial: SHARE_MATERIAL_ZEROIZE },
     authority,
     grants,
+    ...(p.privacy === undefined ? {} : { privacy: checkPrivacy(ctx, p.privacy, round, regions.length) }),
   };
 
   // The threshold and the flow rules interact: shares are only useful at holders every

@@ -47,7 +47,7 @@ export function checkRound(ctx: Ctx, r: FederationFile['round'], regionCount: nu
 
 /** What {@link overflowBudget} returns (not the field module's `OverflowBudget`, which is its input bounds). */
 export interface OverflowHeadroom {
-  /** log2 of clipL2 * 2^scaleBits * maxTrainersPerRound * regions * maxWeight. */
+  /** log2 of clipL2 * 2^scaleBits * maxTrainersPerRound * regions * maxWeight (+ the noise tail). */
   readonly worstCaseLog2: number;
   /** OVERFLOW_BUDGET_LOG2 - worstCaseLog2: bits to spare (negative: the sum could wrap). */
   readonly headroomBits: number;
@@ -58,13 +58,20 @@ export interface OverflowHeadroom {
  * Every element of a clipped update has |v| <= clipL2, is scaled by 2^scaleBits, multiplied by
  * at most maxWeight, and summed over at most maxTrainersPerRound trainers in each region.
  * Pure; floating point is exact enough here (relative error ~2^-50 on a bound with a 2^62 target).
+ * `noiseTail` (field units) is the bound on |noise| of one element that the privacy section adds.
  * @returns the worst case and the headroom, both in bits.
  * @example
  * overflowBudget({ ...round }, 3).headroomBits; // 7.9 with the defaults
  */
-export function overflowBudget(round: Pick<RoundConfig, 'clipL2' | 'scaleBits' | 'maxTrainersPerRound' | 'maxWeight'>, regionCount: number): OverflowHeadroom {
-  const worstCaseLog2 =
+export function overflowBudget(
+  round: Pick<RoundConfig, 'clipL2' | 'scaleBits' | 'maxTrainersPerRound' | 'maxWeight'>,
+  regionCount: number,
+  noiseTail = 0,
+): OverflowHeadroom {
+  const signalLog2 =
     Math.log2(round.clipL2) + round.scaleBits + Math.log2(round.maxTrainersPerRound) + Math.log2(regionCount) + Math.log2(round.maxWeight);
+  // with differential privacy the sum also carries the regions' noise, bounded by its tail (dp/policy.ts noiseTail)
+  const worstCaseLog2 = noiseTail === 0 ? signalLog2 : Math.log2(2 ** signalLog2 + noiseTail);
   return { worstCaseLog2, headroomBits: OVERFLOW_BUDGET_LOG2 - worstCaseLog2 };
 }
 

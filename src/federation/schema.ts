@@ -9,6 +9,7 @@
  */
 import * as z from 'zod/mini';
 import { FEDERATION_NAME_RE, FEDERATION_NAME_RULE, JURISDICTION_RE, JURISDICTION_RULE, MAX_PARTIES, REGION_ID_RE, REGION_ID_RULE } from '../core/ids.js';
+import { MAX_DELTA, PRIVACY_MECHANISMS, PRIVACY_UNITS } from '../dp/policy.js';
 import { DATA_CLASSIFICATIONS, GRANT_ID_RE, GRANT_TIME_RE, parseGrantTime, POLICY_DEFAULTS, SHARE_MATERIAL_ZEROIZE } from '../policy/index.js';
 import { Ctx, describe, failOnIssues, outOfRange, suggest } from './check.js';
 import {
@@ -172,6 +173,39 @@ const grant = strict({
     .check(z.regex(HEX128_RE, { error: (iss) => `expected 128 hex characters (an Ed25519 signature from 'mpc-node policy grant'), got ${describe(iss.input)}` })),
 });
 
+/** A number in (0, max]. */
+function fraction(max: number, hint: string): z.ZodMiniNumber<number> {
+  const error: Message = (iss) => `expected a number > 0 and <= ${max}${hint}, got ${describe(iss.input)}`;
+  return z.number({ error: orMissing(`add a number > 0 and <= ${max}${hint}`, error) }).check(z.positive({ error }), z.maximum(max, { error }));
+}
+const oneOf = <T extends readonly [string, ...string[]]>(values: T, hint: string): z.ZodMiniEnum<{ [K in T[number]]: K }> =>
+  z.enum(values, { error: (iss) => `expected ${values.map((v) => JSON.stringify(v)).join(' or ')} (${hint}), got ${describe(iss.input)}` });
+// the rules across fields (the target against the budget, the noise against the field): federation/privacy-section.ts
+const privacy = strict(
+  {
+    mechanism: z._default(oneOf(PRIVACY_MECHANISMS, 'the noise each region adds; docs/privacy.md'), 'skellam'),
+    unit: z._default(oneOf(PRIVACY_UNITS, "one trainer's update, clipped to round.clipL2, weight at most round.maxWeight"), 'trainer-update'),
+    delta: fraction(MAX_DELTA, ' (the delta of every epsilon, per round and for the budget; e.g. 1e-6)'),
+    epsilonPerRound: z.optional(positive()),
+    noiseMultiplier: z.optional(positive()),
+    budget: strict(
+      {
+        epsilon: z.number({ error: orMissing('add "epsilon": <the most epsilon the run may spend>', (iss) => `expected a finite number > 0, got ${describe(iss.input)}`) }).check(
+          z.positive({ error: (iss) => `expected a finite number > 0, got ${describe(iss.input)}` }),
+        ),
+        run: z._default(text(/^[A-Za-z0-9._:-]{0,128}$/, 'a round-id prefix: 0-128 characters of A-Z a-z 0-9 . _ : -'), ''),
+      },
+      'add "budget": { "epsilon": <most epsilon over the run>, "run": "<round-id prefix>" }',
+    ),
+  },
+)
+  .check(
+    z.refine((p) => (p.epsilonPerRound === undefined) !== (p.noiseMultiplier === undefined), {
+      error: 'give exactly one of "epsilonPerRound" (the noise is calibrated to it) and "noiseMultiplier" (noise sd over the L2 sensitivity)',
+    }),
+  )
+  .register(z.globalRegistry, { oneOf: [{ required: ['epsilonPerRound'] }, { required: ['noiseMultiplier'] }] });
+
 const authorityError: Message = (iss) => `expected 64 hex characters (an Ed25519 public key from 'mpc-node policy authority-keygen'), got ${describe(iss.input)}`;
 const policy = strict({
   // keys are region ids of this federation (policy-section.ts); the type message names one: schema-messages.ts
@@ -196,6 +230,7 @@ const policy = strict({
   // a point on the curve, not of small order: policy-section.ts
   authority: z._default(z.nullable(z.string({ error: authorityError }).check(z.regex(HEX64_RE, { error: authorityError }))), null),
   grants: z._default(z.array(grant, { error: (iss) => `expected an array of signed grants (from 'mpc-node policy grant'), got ${describe(iss.input)}` }), []),
+  privacy: z.optional(privacy),
 });
 
 /** The federation file's shape. Its output is the file without comments, with every default filled in. */
@@ -222,6 +257,7 @@ export const federationFileSchema = strict({
 export type FederationFile = z.output<typeof federationFileSchema>;
 export type GrantFile = z.output<typeof grant>;
 export type RegionPolicyFile = z.output<typeof regionPolicy>;
+export type PrivacyFile = z.output<typeof privacy>;
 
 /** A deep copy of `v` without comment keys ("//..."), which are ignored at every level. */
 export function withoutComments(v: unknown): unknown {

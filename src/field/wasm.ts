@@ -30,6 +30,7 @@ export interface FieldExports {
   vecFirstNonCanonical(a: number, len: number): number;
   shamirDeal(secret: number, diffs: number, outs: number, offset: number, len: number, t: number, n: number): void;
   rejectSample(ptr: number, len: number, spare: number, spareLen: number): number;
+  skellamNoise(out: number, len: number, words: number, nwords: number, lambda: number, add: number): number;
   encodeF32(inp: number, out: number, len: number, mult: number, scale: number, maxAbs: number): number;
   sumSquaresF32(inp: number, len: number): number;
   decodeF64(inp: number, out: number, len: number, invScale: number): void;

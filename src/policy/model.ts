@@ -11,6 +11,7 @@
  * @module
  */
 import { canonicalJson } from '../core/canonical-json.js';
+import type { PrivacyPolicy } from '../dp/policy.js';
 
 /** Data classifications a region may declare (closed set; `unclassified` is the default). */
 export const DATA_CLASSIFICATIONS = ['unclassified', 'public', 'internal', 'confidential', 'personal'] as const;
@@ -72,6 +73,11 @@ export interface Policy {
   readonly authority: string | null;
   /** Signed exceptions (signatures checked at parse time; validity periods at use time). */
   readonly grants: readonly Grant[];
+  /**
+   * Distributed differential privacy (docs/privacy.md); absent (not null) when the file has no
+   * `policy.privacy`, so the default policy and the digests of files without it are unchanged.
+   */
+  readonly privacy?: PrivacyPolicy;
 }
 
 /** What the policy functions read from a federation (a parsed `Federation` is one). */
