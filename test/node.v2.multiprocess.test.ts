@@ -72,15 +72,20 @@ describe('protocol version 2 between real node processes', () => {
     await fx.start(fed, REGIONS5, (id): Record<string, string> => (id === 'za' ? { MPC_TEST_FAULT: 'exit-after-deal' } : {}));
     await waitConnected(fed);
     const { res, want, regions } = await round(fed, 'v2-drop', 3000);
+    // za dies about 300 ms after its own shares are out: usually before the decision (then it is
+    // no holder and every live region completes); if it was still alive at the decision it is in
+    // R, and the nodes it is a fan-in source of end with PROTOCOL_PEER_LOST (docs/protocol.md
+    // "Dropouts in version 2"), the others complete. Never a wrong result.
+    let done = 0;
     regions.forEach((r, i) => {
       const x = res[i]!;
       if (r.id === 'za') return expect(x.status).toBe('rejected');
-      expect(x.status).toBe('fulfilled');
-      if (x.status === 'fulfilled') {
-        expect(maxErr(x.value.vector, want)).toBeLessThan(1e-4);
-        expect(x.value.contributors).toContain('za');
-      }
+      if (x.status === 'rejected') return expect((x.reason as { code?: string }).code, r.id).toBe('PROTOCOL_PEER_LOST');
+      done++;
+      expect(maxErr(x.value.vector, want)).toBeLessThan(1e-4);
+      expect(x.value.contributors).toContain('za');
     });
+    expect(done).toBeGreaterThanOrEqual(2);
   }, 90_000);
 
   it('5 regions, t = 3: a dealer that deals one holder a share off its polynomial is caught; the holder is left out and the result is right', async () => {

@@ -10,11 +10,14 @@
  */
 import { xOf, type RoundParams } from './params.js';
 
-/** `among` in cyclic x order starting just after `from`'s x (`from` itself left out). */
-function cyclicAfter(p: RoundParams, from: string, among: readonly string[]): string[] {
+/**
+ * `among` in cyclic x order starting just after `from`'s x (`from` itself left out), or, with
+ * `before`, walking down from just before it.
+ */
+function cyclic(p: RoundParams, from: string, among: readonly string[], before = false): string[] {
   const n = p.participants.length;
   const x0 = xOf(p, from);
-  const rank = (r: string): number => (xOf(p, r) - x0 + n) % n;
+  const rank = (r: string): number => (before ? x0 - xOf(p, r) + n : xOf(p, r) - x0 + n) % n;
   return among.filter((r) => r !== from).sort((a, b) => rank(a) - rank(b));
 }
 
@@ -23,18 +26,21 @@ function cyclicAfter(p: RoundParams, from: string, among: readonly string[]): st
  * left out) after the dealer in cyclic x order. The others get computed share vectors.
  */
 export function seededHolders(p: RoundParams, dealer: string, holders: readonly string[]): string[] {
-  return cyclicAfter(p, dealer, holders).slice(0, Math.max(0, p.threshold - 1));
+  return cyclic(p, dealer, holders).slice(0, Math.max(0, p.threshold - 1));
 }
 
 /**
  * The decided holders whose whole aggregate share node `v` receives: t of them, or t-1 when `v`
- * is itself a decided holder (its own share is the t-th), the first after `v` in cyclic x order.
- * With `excluded` (holders found to publish a wrong aggregate share) they are skipped.
+ * is itself a decided holder (its own share is the t-th), the first *before* `v` in cyclic x
+ * order. So a holder sends its aggregate share to the holders it gave seeds to (the t-1 after
+ * it), whose links carried no share vector from it: with every region taking part, each
+ * direction of each link carries one vector in the whole round when n - t = t - 1 ((3, 2),
+ * (5, 3)). With `excluded` (culprits, holders whose projection is missing) they are skipped.
  */
 export function fanInSources(p: RoundParams, holders: readonly string[], v: string, excluded: readonly string[] = []): string[] {
   const honest = holders.filter((h) => !excluded.includes(h));
   const need = p.threshold - (honest.includes(v) ? 1 : 0);
-  return cyclicAfter(p, v, honest).slice(0, need);
+  return cyclic(p, v, honest, true).slice(0, need);
 }
 
 /** The nodes holder `h` sends its whole aggregate share to: every participant whose sources include `h`. */
