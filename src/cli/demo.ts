@@ -29,7 +29,7 @@ export async function run({ opts }: Parsed<SpecOf<'demo'>>, _io: CliIo): Promise
 
   const t0 = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'mpc-node-demo-'));
-  const fed = await writeLocalFederation(dir, REGIONS, { threshold: 2, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 2000 } });
+  const fed = await writeLocalFederation(dir, REGIONS, { threshold: 2, round: { clipL2: 1e4, maxWeight: 1e4, maxTrainersPerRound: 100, collectMs: 2000, protocol: 2 } });
   say(`mpc-node demo: federation of ${REGIONS.join(', ')} (threshold 2) in ${dir}`);
   const nodes: NodeProcess[] = [];
   let ok = false;

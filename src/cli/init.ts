@@ -38,7 +38,7 @@ export function federationTemplate(name: string, regions: readonly string[]): Re
       publicKey: `${PLACEHOLDER_PREFIX}: run 'mpc-node keygen --region ${id}'`,
       api: { host: '127.0.0.1', port: 7201 + i },
     })),
-    '// round': 'all round fields are optional; these are the defaults',
+    '// round': 'all round fields are optional; these are the defaults, but for protocol (default 1)',
     round: {
       scaleBits: ROUND_DEFAULTS.scaleBits,
       clipL2: ROUND_DEFAULTS.clipL2,
@@ -50,6 +50,8 @@ export function federationTemplate(name: string, regions: readonly string[]): Re
       collectMs: ROUND_DEFAULTS.collectMs,
       phaseTimeoutMs: ROUND_DEFAULTS.phaseTimeoutMs,
       roundTimeoutMs: ROUND_DEFAULTS.roundTimeoutMs,
+      '// protocol': 'version 2: seeded shares and fan-in, half the bytes of version 1 (docs/protocol.md); every region must run the same',
+      protocol: 2,
     },
   };
 }
