@@ -19,6 +19,9 @@ import { lagrangeCoefficients, P } from '../field/reference.js';
 import type { FieldVec, WasmKernels } from '../field/wasm.js';
 import { checkPoints } from './shamir.js';
 
+/** Bytes of the seed a seeded holder receives instead of its share vector. */
+export const SEED_BYTES = 32;
+
 /** Domain separation of a seeded share's per-chunk keys. */
 export const SEEDED_SHARE_LABEL = 'mpc-node/v2/seeded-share';
 

@@ -5,6 +5,7 @@
  * and each holder sends its aggregate share only to the nodes the fan-in rule names.
  * @module
  */
+import { SEED_BYTES } from '../sharing/seeded.js';
 import type { Federation } from '../federation/index.js';
 import { fanInTargets, seededHolders } from '../protocol/fan-in.js';
 import { EXTRA_ELEMS } from '../protocol/params.js';
@@ -12,7 +13,6 @@ import type { RoundPicture } from './report.js';
 import type { View } from './view.js';
 
 /** A version-2 seed (protocol/shares-v2.ts: 32 bytes expanded to the share vector). */
-const SEED_BYTES = 32;
 
 /** The picture of the round as view `v` records it. */
 export function picture(v: View, fed: Federation): RoundPicture {

@@ -12,6 +12,7 @@ import { WireError, type ErrorCode } from '../errors.js';
 import { MAX_ABORT_REASON, MESSAGE_TYPES, PROTOCOL_VERSION, type MessageType, type PeerMessage } from '../protocol/messages.js';
 import { roundParamsProblem, summaryProblem, type RoundParams } from '../protocol/params.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
+import { SEED_BYTES } from '../sharing/seeded.js';
 import { ERROR_CODE_RE } from '../core/hex.js';
 import { MANIFEST_LIMITS, manifestDigestHex, parseManifest } from '../core/tensor-manifest.js';
 
@@ -120,7 +121,7 @@ export function decodePeerMessage(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTE
       bin(m, 'sig', 64, 64);
       break;
     case 'seed':
-      bin(m, 'seed', 32, 32);
+      bin(m, 'seed', SEED_BYTES, SEED_BYTES);
       break;
     case 'agg-proj':
       str(m, 'holder', REGION_ID_RE);

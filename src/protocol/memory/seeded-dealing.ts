@@ -12,7 +12,7 @@
 import type { HashFactory } from '../../core/crypto.js';
 import { sampleField, type RandomFill } from '../../field/random.js';
 import type { FieldVec, WasmKernels } from '../../field/wasm.js';
-import { dealSeededChunk, expandSeededChunk, seededDifferences } from '../../sharing/seeded.js';
+import { dealSeededChunk, expandSeededChunk, SEED_BYTES, seededDifferences } from '../../sharing/seeded.js';
 import type { ChunkDealer } from './dealing.js';
 import { P } from '../../field/reference.js';
 
@@ -62,7 +62,7 @@ export function seededDealer(K: WasmKernels, input: FieldVec, chunk: number, pla
   sampleField(K, input.ptr + (input.length - 1) * 8, 1, random); // the blind
   const seeds = new Map<number, Uint8Array>();
   for (const x of plan.seeded) {
-    const seed = new Uint8Array(32);
+    const seed = new Uint8Array(SEED_BYTES);
     random(seed);
     seeds.set(x, seed);
   }
