@@ -15,6 +15,7 @@ import { generateIdentity } from '../src/transport/identity.js';
 import { PeerNetwork } from '../src/transport/peer-network.js';
 import { useFederations } from './support/federation.js';
 import { ROUND_DEFAULTS } from '../src/federation/index.js';
+import { maxErr, weightedMean } from './support/plaintext.js';
 
 const REGIONS5 = ['apac', 'eu', 'sa', 'us', 'za'];
 const fx = useFederations('mpc-node-test-');
@@ -35,13 +36,6 @@ function publicKeyOf(fed: LocalFederation, id: string): Uint8Array {
 
 const update = (L: number, r: number) => Float32Array.from({ length: L }, (_, i) => Math.cos(i * 0.01 + r) * (r + 1));
 
-function weightedMean(us: Float32Array[], ws: number[]): Float64Array {
-  const W = ws.reduce((a, b) => a + b, 0);
-  const out = new Float64Array(us[0]!.length);
-  us.forEach((u, k) => u.forEach((v, i) => (out[i]! += (v * ws[k]!) / W)));
-  return out;
-}
-const maxErr = (a: Float32Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 describe('rounds between real node processes', () => {
   for (const [n, t] of [[3, 2], [5, 3]] as const) {

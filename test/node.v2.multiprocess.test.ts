@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateDetailed } from '../src/client/index.js';
 import { waitConnected, type LocalFederation } from '../src/node/local-federation.js';
 import { useFederations } from './support/federation.js';
+import { maxErr, weightedMean } from './support/plaintext.js';
 
 const REGIONS5 = ['apac', 'eu', 'sa', 'us', 'za'];
 const fx = useFederations('mpc-node-v2-');
@@ -18,13 +19,6 @@ function federation(ids: string[], t: number, round: Record<string, unknown> = {
 
 const update = (L: number, r: number) => Float32Array.from({ length: L }, (_, i) => Math.sin(i * 0.013 + r) * (r + 1));
 
-function weightedMean(us: Float32Array[], ws: number[]): Float64Array {
-  const W = ws.reduce((a, b) => a + b, 0);
-  const out = new Float64Array(us[0]!.length);
-  us.forEach((u, k) => u.forEach((v, i) => (out[i]! += (v * ws[k]!) / W)));
-  return out;
-}
-const maxErr = (a: Float32Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 async function bytesSent(fed: LocalFederation): Promise<Map<string, number>> {
   const out = new Map<string, number>();

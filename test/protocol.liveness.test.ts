@@ -14,6 +14,7 @@ import { runLocal, type LocalFaults, type LocalNodeInput, type LocalOutcome } fr
 import type { PeerMessage } from '../src/protocol/messages.js';
 import type { RoundParams } from '../src/protocol/params.js';
 import { initialState, step, type RoundEvent, type RoundTiming } from '../src/protocol/round.js';
+import { maxErr } from './support/plaintext.js';
 
 let K: WasmKernels;
 beforeAll(async () => {
@@ -43,7 +44,6 @@ function weightedSum(inp: LocalNodeInput[], of: string[]): Float64Array {
   return sum;
 }
 
-const maxErr = (a: Float32Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 /** A kill predicate: true once `region` has sent a receipt for each of `dealers` to each of `to`. */
 function afterReceipts(dealers: string[], to: string[]): (msg: PeerMessage, dest: string) => boolean {

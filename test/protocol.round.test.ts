@@ -8,6 +8,7 @@ import { aesCtrRandom } from '../src/field/random-node.js';
 import type { WasmKernels } from '../src/field/wasm.js';
 import { runLocal, type LocalNodeInput } from '../src/protocol/harness.js';
 import type { RoundParams } from '../src/protocol/params.js';
+import { maxErr, plainSum } from './support/plaintext.js';
 
 let K: WasmKernels;
 beforeAll(async () => {
@@ -34,19 +35,6 @@ function inputs(regions: string[], L: number, trainersPer = 2): LocalNodeInput[]
   }));
 }
 
-function plainSum(inp: LocalNodeInput[], L: number): { sum: Float64Array; weight: number } {
-  const sum = new Float64Array(L);
-  let weight = 0;
-  for (const n of inp) for (const u of n.updates) {
-    weight += u.weight;
-    u.update.forEach((v, i) => (sum[i]! += v * u.weight));
-  }
-  return { sum, weight };
-}
-
-function maxErr(a: Float32Array, b: Float64Array): number {
-  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
-}
 
 describe('runLocal round', () => {
   for (const [n, t] of [[3, 2], [5, 3]] as const) {
