@@ -34,15 +34,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
-import { killAll, live, machineInfo, median, runBench } from './support.js';
+import { argValue, killAll, live, machineInfo, median, runBench } from './support.js';
 
 const IDS = ['apac', 'eu', 'us'];
 type Mode = 'alive' | 'dead' | 'hung';
 
-function argValue(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 const round3 = (x: number): number => Math.round(x * 1e3) / 1e3;
 

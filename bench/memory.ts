@@ -25,14 +25,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type LocalRegion, type NodeProcess } from '../src/node/local-federation.js';
+import { argValue } from './support.js';
 
 const MiB = 1024 * 1024;
 const IDS = ['apac', 'eu', 'us'];
 
-function argValue(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 async function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'));
@@ -61,11 +58,11 @@ function headersOnly(r: LocalRegion, round: string, bytes: number, hangUp: boole
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const json = argv.includes('--json');
-  const budget = argv.includes('--no-budget') ? null : (argValue(argv, '--budget') ?? '256MiB');
-  const nSizes = Number(argValue(argv, '--sizes') ?? 30);
-  const maxParams = Number(argValue(argv, '--max-params') ?? 5e5);
-  const nHeaders = Number(argValue(argv, '--headers') ?? 100);
-  const headerParams = Number(argValue(argv, '--header-params') ?? 1.5e6);
+  const budget = argv.includes('--no-budget') ? null : (argValue(argv, 'budget') ?? '256MiB');
+  const nSizes = Number(argValue(argv, 'sizes') ?? 30);
+  const maxParams = Number(argValue(argv, 'max-params') ?? 5e5);
+  const nHeaders = Number(argValue(argv, 'headers') ?? 100);
+  const headerParams = Number(argValue(argv, 'header-params') ?? 1.5e6);
   const dir = await mkdtemp(join(tmpdir(), 'mpc-bench-memory-'));
   const procs: NodeProcess[] = [];
   try {

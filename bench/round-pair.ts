@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { cpuSeconds, live, machineInfo, median, runBench } from './support.js';
+import { argValue, cpuSeconds, live, machineInfo, median, runBench } from './support.js';
 
 type LocalFed = typeof import('../src/node/local-federation.js');
 type Client = typeof import('../src/client/index.js');
@@ -41,10 +41,6 @@ interface Side {
   cpu: number[];
 }
 
-function argValue(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 /** Starts `root`'s build of the nodes (its dist/) as a federation of `n` regions. */
 async function startSide(label: string, root: string, n: number, params: number, nodeArgs: string[]): Promise<Side> {

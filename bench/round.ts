@@ -40,7 +40,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../src/node/local-federation.js';
-import { bytesSentByPeer, checkMean, cpuSeconds, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
+import { argValue, bytesSentByPeer, checkMean, cpuSeconds, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
 
 const REGION_IDS = ['eu', 'us', 'apac', 'sa', 'af'];
 const MiB = 1024 * 1024;
@@ -69,10 +69,6 @@ interface Row {
   max_abs_error: number;
 }
 
-function argValue(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 async function vmHwmMiB(pid: number): Promise<number> {
   const s = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -9,6 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import type { LocalRegion, NodeProcess } from '../src/node/local-federation.js';
 
+/** The value after `--name` on the command line, if the flag is there. */
+export function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
 /** The median (the mean of the two middle values for an even count). */
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { aggregateDetailed, type AggregateOptions } from '../src/client/index.js';
 import { startNodeProcess, stopNode, writeLocalFederation, type LocalFederation, type NodeProcess } from '../src/node/local-federation.js';
 import { issue, makeCa } from '../test/support/test-ca.js';
-import { live, machineInfo, median, runBench } from './support.js';
+import { argValue, live, machineInfo, median, runBench } from './support.js';
 
 const MODES = ['http', 'https', 'mtls'] as const;
 type Mode = (typeof MODES)[number];
@@ -40,10 +40,6 @@ interface Row {
   reps: number;
 }
 
-function argValue(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 

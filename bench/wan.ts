@@ -30,14 +30,14 @@
  * /v1/status counters (1.00x: nothing bypasses a proxy).
  * @module
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aggregateDetailed } from '../src/client/index.js';
 import { freePort, startNodeProcess, stopNode, waitConnected, writeLocalFederation, type NodeProcess } from '../src/node/local-federation.js';
 import { socketOwner } from './socket-owner.js';
-import { bytesSentByPeer, checkMean, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
+import { argValue, bytesSentByPeer, checkMean, cpuSeconds, live, machineInfo, median, runBench, syntheticUpdates } from './support.js';
 import { calibrate } from './wan-calibrate.js';
 import { ProxyHost, type HostSnapshot } from './wan-proxy-host.js';
 import type { LinkShape } from './wan-proxy.js';
@@ -96,17 +96,7 @@ interface Row {
   max_abs_error: number;
 }
 
-function argValue(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (100 ticks per second). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 /** Per link direction ("eu->us"), the bytes every proxied connection has released so far. */
 class LinkCounter {
