@@ -20,14 +20,13 @@ import { messageRecord } from './records.js';
 import { projBytes } from './shares-v2.js';
 import { checkServable } from './decide.js';
 import { trySeal } from './finish.js';
-import { byX, hex, isDown, others, signed, verifySig } from './step-common.js';
-import type { Effect, Mut, StepContext, V2State } from './state.js';
+import { byX, hex, isDown, others, signed, v2Of, verifySig } from './step-common.js';
+import type { Effect, Mut, StepContext } from './state.js';
 
 type Decision = Extract<PeerMessage, { type: 'decision' }>;
 type AggDone = Extract<PeerMessage, { type: 'agg-done' }>;
 type AggProj = Extract<PeerMessage, { type: 'agg-proj' }>;
 
-const st = (s: Mut): V2State => s.v2!;
 const u64 = (b: Uint8Array): bigint => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
 
 /** The decision arrived (checked and recorded): a decided holder commits to its aggregate share. */
@@ -39,48 +38,50 @@ export function onDecisionV2(s: Mut, fx: Effect[], msg: Decision, ctx: StepConte
     const commit = signed(s, ctx, { type: 'agg-done', round: s.params.round, holder: s.self, digest });
     fx.push({ kind: 'record', record: messageRecord(commit) });
     s.aggDone = [...s.aggDone, s.self];
-    s.v2 = { ...st(s), aggCommits: { ...st(s).aggCommits, [s.self]: commit } };
+    s.v2 = { ...v2Of(s), aggCommits: { ...v2Of(s).aggCommits, [s.self]: commit } };
     // the decision is relayed (a coordinator that died after sending it to some still reaches all)
     for (const p of others(s)) fx.push({ kind: 'send', to: p, msg }, { kind: 'send', to: p, msg: commit });
   }
   tryChallenge(s, fx, ctx, now);
 }
 
-/** A decided holder's commitment, from it or relayed by a source (signed by the holder either way). */
-export function onAggDoneV2(s: Mut, fx: Effect[], from: string, msg: AggDone, ctx: StepContext, now: number): void {
+/**
+ * Keeps a decided holder's signed `agg-done` (under `aggCommits`) or `agg-proj` (under `aggProj`),
+ * from the holder or relayed by a source (signed by the holder either way), once: a second,
+ * different one is equivocation. @returns false for a duplicate.
+ */
+function keepSigned(s: Mut, fx: Effect[], from: string, msg: AggDone | AggProj, ctx: StepContext): boolean {
   const h = msg.holder;
-  if (!s.decision!.holders.includes(h)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate commitment of ${h} (from ${from}), not a decided holder`, { culprits: [from] });
+  const [key, what, bytes] = msg.type === 'agg-done' ? (['aggCommits', 'commitment', msg.digest] as const) : (['aggProj', 'projection', msg.projection] as const);
+  if (!s.decision!.holders.includes(h)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate ${what} of ${h} (from ${from}), not a decided holder`, { culprits: [from] });
   verifySig(s, ctx, h, msg);
-  const had = st(s).aggCommits[h] as AggDone | undefined;
+  const had = v2Of(s)[key][h] as AggDone | AggProj | undefined;
   if (had) {
-    if (hex(had.digest) !== hex(msg.digest)) throw new ProtocolError('PROTOCOL_EQUIVOCATION', `${h} signed two different commitments to its aggregate share`, { culprits: [h] });
-    return;
+    const old = had.type === 'agg-done' ? had.digest : had.projection;
+    if (hex(old) !== hex(bytes)) throw new ProtocolError('PROTOCOL_EQUIVOCATION', `${h} signed two different ${what}s of its aggregate share`, { culprits: [h] });
+    return false;
   }
-  s.v2 = { ...st(s), aggCommits: { ...st(s).aggCommits, [h]: msg } };
-  s.aggDone = [...s.aggDone, h];
+  s.v2 = { ...v2Of(s), [key]: { ...v2Of(s)[key], [h]: msg } };
   fx.push({ kind: 'record', record: messageRecord(msg) });
+  return true;
+}
+
+/** A decided holder's commitment to its aggregate share. */
+export function onAggDoneV2(s: Mut, fx: Effect[], from: string, msg: AggDone, ctx: StepContext, now: number): void {
+  if (!keepSigned(s, fx, from, msg, ctx)) return;
+  s.aggDone = [...s.aggDone, msg.holder];
   tryChallenge(s, fx, ctx, now);
 }
 
-/** A decided holder's projection on the challenge, from it or relayed. */
+/** A decided holder's projection on the challenge. */
 export function onAggProjV2(s: Mut, fx: Effect[], from: string, msg: AggProj, ctx: StepContext, now: number): void {
-  const h = msg.holder;
-  if (!s.decision!.holders.includes(h)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate projection of ${h} (from ${from}), not a decided holder`, { culprits: [from] });
-  verifySig(s, ctx, h, msg);
-  const had = st(s).aggProj[h] as AggProj | undefined;
-  if (had) {
-    if (hex(had.projection) !== hex(msg.projection)) throw new ProtocolError('PROTOCOL_EQUIVOCATION', `${h} signed two different projections of its aggregate share`, { culprits: [h] });
-    return;
-  }
-  s.v2 = { ...st(s), aggProj: { ...st(s).aggProj, [h]: msg } };
-  fx.push({ kind: 'record', record: messageRecord(msg) });
-  tryCheck(s, fx, ctx, now);
+  if (keepSigned(s, fx, from, msg, ctx)) tryCheck(s, fx, ctx, now);
 }
 
 /** A chunk of a source's aggregate share. One from a holder left out or not a source is refused. */
 export function onAggV2(s: Mut, fx: Effect[], from: string, msg: Extract<PeerMessage, { type: 'agg' }>, ctx: StepContext, now: number): void {
   if (!ctx.memory.isAggSource(from)) {
-    fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate share from ${from}, not a source of ${s.self}${st(s).checked ? '' : ' (before the consistency check)'}`) });
+    fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `aggregate share from ${from}, not a source of ${s.self}${v2Of(s).checked ? '' : ' (before the consistency check)'}`) });
     return;
   }
   try {
@@ -93,9 +94,9 @@ export function onAggV2(s: Mut, fx: Effect[], from: string, msg: Extract<PeerMes
 
 /** With every decided holder's commitment in, fix the challenge; a holder projects and publishes. */
 function tryChallenge(s: Mut, fx: Effect[], ctx: StepContext, now: number): void {
-  if (s.phase !== 'combine' || st(s).challenge !== null) return;
+  if (s.phase !== 'combine' || v2Of(s).challenge !== null) return;
   const R = s.decision!.holders;
-  const missing = R.filter((h) => !st(s).aggCommits[h]);
+  const missing = R.filter((h) => !v2Of(s).aggCommits[h]);
   if (missing.length) {
     const lost = missing.filter((h) => isDown(s, h));
     if (lost.length) {
@@ -105,14 +106,14 @@ function tryChallenge(s: Mut, fx: Effect[], ctx: StepContext, now: number): void
   }
   const d = s.decision!;
   const decision: Decision = { type: 'decision', round: s.params.round, coordinator: d.coordinator, dealers: [...d.dealers], holders: [...d.holders], sig: d.sig! };
-  const digests = new Map(R.map((h) => [h, (st(s).aggCommits[h] as AggDone).digest] as const));
+  const digests = new Map(R.map((h) => [h, (v2Of(s).aggCommits[h] as AggDone).digest] as const));
   const challenge = challengeOf(s.params, decision, digests);
-  s.v2 = { ...st(s), challenge: hex(challenge) };
+  s.v2 = { ...v2Of(s), challenge: hex(challenge) };
   const holder = R.includes(s.self);
   ctx.memory.aggChallenge(challenge, holder);
   if (holder) {
     const proj = signed(s, ctx, { type: 'agg-proj', round: s.params.round, holder: s.self, projection: projBytes(ctx.memory.ownAggProjection()!) });
-    s.v2 = { ...st(s), aggProj: { ...st(s).aggProj, [s.self]: proj } };
+    s.v2 = { ...v2Of(s), aggProj: { ...v2Of(s).aggProj, [s.self]: proj } };
     fx.push({ kind: 'record', record: messageRecord(proj) });
     for (const p of others(s)) fx.push({ kind: 'send', to: p, msg: proj });
   }
@@ -125,7 +126,7 @@ function tryChallenge(s: Mut, fx: Effect[], ctx: StepContext, now: number): void
  * this node's sources; a holder left in streams its share to the nodes it is a source of.
  */
 export function tryCheck(s: Mut, fx: Effect[], ctx: StepContext, now: number): void {
-  const v = st(s);
+  const v = v2Of(s);
   if (s.phase !== 'combine' || v.challenge === null) return;
   if (v.checked) return tryFinishV2(s, fx, ctx, now);
   const t = s.params.threshold;
@@ -165,7 +166,7 @@ export function tryCheck(s: Mut, fx: Effect[], ctx: StepContext, now: number): v
 
 /** Streams this holder's aggregate share to those of `to` not served yet, each after the commitments and projections. */
 function serve(s: Mut, fx: Effect[], to: readonly string[]): void {
-  const v = st(s);
+  const v = v2Of(s);
   const R = byX(s, s.decision!.holders);
   const fresh = [...new Set(to)].filter((p) => p !== s.self && !v.servedTo.includes(p) && !isDown(s, p));
   if (!fresh.length) return;
@@ -176,7 +177,7 @@ function serve(s: Mut, fx: Effect[], to: readonly string[]): void {
 
 /** A node asks for this holder's aggregate share: served now, or once the check has run. */
 export function onAggPullV2(s: Mut, fx: Effect[], from: string): void {
-  const v = st(s);
+  const v = v2Of(s);
   if (!s.decision!.holders.includes(s.self) || v.checked?.culprits.includes(s.self)) {
     fx.push({ kind: 'refused', from, error: new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `agg-pull from ${from}: ${s.self} is no decided holder${v.checked?.culprits.includes(s.self) ? ' it can serve' : ''}`) });
     return;
@@ -187,7 +188,7 @@ export function onAggPullV2(s: Mut, fx: Effect[], from: string): void {
 
 /** Every source's aggregate share is in and matches its commitment and projection: the result. */
 function tryFinishV2(s: Mut, fx: Effect[], ctx: StepContext, now: number): void {
-  const v = st(s);
+  const v = v2Of(s);
   if (s.phase !== 'combine' || !v.checked) return;
   for (const j of v.checked.sources) {
     const got = ctx.memory.aggReceived(j);
@@ -207,7 +208,7 @@ function tryFinishV2(s: Mut, fx: Effect[], ctx: StepContext, now: number): void 
   const res = ctx.memory.finishFanIn(s.params.scaleBits);
   s.phase = 'done';
   const challenge = v.challenge!;
-  const proj = ctx.memory.fsProjections(new Uint8Array(0));
+  const proj = { share: ctx.memory.ownAggProjection() ?? 0n, result: ctx.memory.resultProjection() };
   const self = s.decision!.holders.includes(s.self) && !v.checked.culprits.includes(s.self);
   const used = byX(s, self ? [...v.checked.sources, s.self] : [...v.checked.sources]);
   const dg = resultDigests(res, ctx.memory.hash);

@@ -148,13 +148,14 @@ export function onMessage(s: Mut, fx: Effect[], from: string, msg: PeerMessage, 
 
 /** Version 2's own handling of a message (shares-v2.ts, combine-v2.ts); false for the ones both versions handle alike. */
 function handledV2(s: Mut, fx: Effect[], from: string, msg: PeerMessage, now: number, ctx: StepContext): boolean {
+  if ((msg.type === 'share' || msg.type === 'seed') && !s.matched.includes(from)) {
+    throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${msg.type} from ${from} before its parameters were agreed`, { culprits: [from] });
+  }
   switch (msg.type) {
     case 'share':
-      if (!s.matched.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `share from ${from} before its parameters were agreed`, { culprits: [from] });
       onShareV2(s, fx, from, msg, now, ctx);
       return true;
     case 'seed':
-      if (!s.matched.includes(from)) throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `seed from ${from} before its parameters were agreed`, { culprits: [from] });
       onSeedV2(s, fx, from, msg, now, ctx);
       return true;
     case 'commits':

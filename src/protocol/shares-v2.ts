@@ -14,8 +14,8 @@ import { seededHolders } from './fan-in.js';
 import { messageRecord } from './records.js';
 import { decided, flowDecision } from './locality.js';
 import { tryDecide } from './decide.js';
-import { addReceipt, hex, mapHex, others, signed, verifySig } from './step-common.js';
-import type { Effect, Mut, StepContext, V2State } from './state.js';
+import { addReceipt, hex, mapHex, others, signed, v2Of, verifySig } from './step-common.js';
+import type { Effect, Mut, StepContext } from './state.js';
 
 type Commits = Extract<PeerMessage, { type: 'commits' }>;
 
@@ -26,13 +26,8 @@ export function projBytes(v: bigint): Uint8Array {
   return b;
 }
 
-function v2(s: Mut): V2State {
-  if (!s.v2) throw new Error('a version-2 step in a version-1 round');
-  return s.v2;
-}
-
 function setReceiptProj(s: Mut, dealer: string, holder: string, projection: string): void {
-  const st = v2(s);
+  const st = v2Of(s);
   s.v2 = { ...st, receiptProj: { ...st.receiptProj, [dealer]: { ...(st.receiptProj[dealer] ?? {}), [holder]: projection } } };
 }
 
@@ -98,7 +93,7 @@ export function onCommitsV2(s: Mut, fx: Effect[], from: string, msg: Commits, no
     } else {
       const how = seededHolders(s.params, from, Object.keys(msg.digests)).includes(s.self) ? 'seed' : 'share';
       ctx.memory.expectShare(from, dealChallengeOf(s.params, msg));
-      const st = v2(s);
+      const st = v2Of(s);
       s.v2 = { ...st, expecting: { ...st.expecting, [from]: how } };
     }
   }
@@ -111,8 +106,8 @@ function expected(s: Mut, fx: Effect[], from: string, how: 'seed' | 'share'): bo
     fx.push({ kind: 'refused', from, error: new ProtocolError('POLICY_FLOW_REFUSED', `${how} from ${from} refused: the locality policy does not let it deal to ${s.self}`, { culprits: [from] }) });
     return false;
   }
-  if (v2(s).expecting[from] !== how) {
-    throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${how} from ${from}, which ${s.commits[from] ? `committed to ${v2(s).expecting[from] === undefined ? 'no share for' : 'a ' + v2(s).expecting[from] + ' to'} ${s.self}` : 'has not sent its commitments'}`, { culprits: [from] });
+  if (v2Of(s).expecting[from] !== how) {
+    throw new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', `${how} from ${from}, which ${s.commits[from] ? `committed to ${v2Of(s).expecting[from] === undefined ? 'no share for' : 'a ' + v2Of(s).expecting[from] + ' to'} ${s.self}` : 'has not sent its commitments'}`, { culprits: [from] });
   }
   return true;
 }

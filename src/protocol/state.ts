@@ -22,7 +22,7 @@ export type StepMemory = Pick<
   RoundMemory,
   | 'recordOwnShare' | 'acceptShare' | 'shareDigest' | 'acceptAgg' | 'aggDigest' | 'acceptOwnAgg' | 'touchedDealers' | 'startReconstruction' | 'finish' | 'fsProjections' | 'hash'
   // version 2
-  | 'expectShare' | 'acceptSeed' | 'shareProjection' | 'startFanIn' | 'aggChallenge' | 'ownAggProjection' | 'aggReceived' | 'isAggSource' | 'restartFanIn' | 'finishFanIn'
+  | 'expectShare' | 'acceptSeed' | 'shareProjection' | 'startFanIn' | 'aggChallenge' | 'ownAggProjection' | 'aggReceived' | 'isAggSource' | 'restartFanIn' | 'finishFanIn' | 'resultProjection'
 >;
 import type { PolicyDecision, PolicySubject } from '../policy/index.js';
 

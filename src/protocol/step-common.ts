@@ -8,12 +8,18 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { ProtocolError } from '../errors.js';
 import { MAX_ABORT_REASON, signedBytes, type PeerMessage, type Signed, type Unsigned } from './messages.js';
 import { versionOf, xOf } from './params.js';
-import type { Effect, Mut, RoundState, StepContext } from './state.js';
+import type { Effect, Mut, RoundState, StepContext, V2State } from './state.js';
 
 export const hex = bytesToHex;
 
 export function others(s: RoundState): string[] {
   return s.params.participants.filter((p) => p !== s.self);
+}
+
+/** A version-2 round's own state (state.ts V2State). @throws in a version-1 round (a bug). */
+export function v2Of(s: RoundState): V2State {
+  if (!s.v2) throw new Error('a version-2 step in a version-1 round');
+  return s.v2;
 }
 
 /** Whether the link to `peer` is down at this node (see the `peer-down` event). */

@@ -320,6 +320,12 @@ export class RoundMemory {
     this.fanIn.restart(self, coeffs, holder ? this.shares.heldSum : null);
   }
 
+  /** Version 2: <r, result> on the challenge's form (after `finishFanIn`), for the check entry and the seal. */
+  resultProjection(): bigint {
+    if (!this.fanIn) throw new Error('resultProjection before the fan-in');
+    return this.fanIn.resultProjection();
+  }
+
   /** Decodes the version-2 result (every source in and checked). */
   finishFanIn(scaleBits: number): RoundResult {
     if (!this.fanIn) throw new Error('finishFanIn before the fan-in');
@@ -354,8 +360,6 @@ export class RoundMemory {
    * same r from the same challenge.
    */
   fsProjections(challenge: Uint8Array): { share: bigint; result: bigint } {
-    // version 2: the challenge's form is fixed already; the own projection was taken with it
-    if (this.fanIn) return { share: this.fanIn.ownProjection ?? 0n, result: this.fanIn.resultProjection() };
     if (!this.recon) throw new Error('fsProjections before reconstruction');
     return this.recon.fsProjections(() => this.stream(challenge), this.shares.heldSum);
   }
